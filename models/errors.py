@@ -1,0 +1,39 @@
+"""The one exceptions module: every error tongket raises on purpose derives from TongketError.
+
+Transient errors are worth retrying (a server down, a timeout); the others are permanent and carry a message
+a person can act on.
+"""
+
+from __future__ import annotations
+
+
+class TongketError(Exception):
+    """Base of tongket's own errors."""
+
+
+class TransientError(TongketError):
+    """Something outside us failed for now; the same work may succeed later."""
+
+
+class BadPeriod(TongketError, ValueError):
+    """A period id that cannot be parsed or used."""
+
+
+class UnknownUnit(TongketError, LookupError):
+    """A unit code that is not in the database."""
+
+
+class ConfigError(TongketError):
+    """A setting or a row of configuration that cannot work."""
+
+
+class RunExists(TongketError):
+    """A run for this scope, kind and period exists already."""
+
+    def __init__(self, run_id: int, state: str) -> None:
+        super().__init__(f"run {run_id} exists for this report (state: {state}); use --force for a new one")
+        self.run_id, self.state = run_id, state
+
+
+class DeliveryFailed(TongketError):
+    """The mail server refused a message for good."""

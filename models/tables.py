@@ -1,0 +1,304 @@
+"""The tables. The database is the truth: every state a run, unit or delivery is in lives here."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Forever: a unit or indicator with no start date has always been valid.
+EPOCH = date(1900, 1, 1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Level(StrEnum):
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+class IndicatorKind(StrEnum):
+    STOCK = "stock"
+    FLOW = "flow"
+
+
+class ReportKind(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    HALF_YEAR = "half_year"
+    ANNUAL = "annual"
+    MULTI_YEAR = "multi_year"
+
+
+class RunState(StrEnum):
+    PLANNED = "planned"
+    COLLECTING = "collecting"
+    RENDERING = "rendering"
+    DELIVERING = "delivering"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class UnitState(StrEnum):
+    PENDING = "pending"
+    COLLECTED = "collected"
+    REJECTED = "rejected"
+    MISSING = "missing"
+    FAILED = "failed"
+
+
+class SubmissionStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Unit(Base):
+    """An administrative unit. A code may be carried by successive units (a merged unit keeps its host's
+    code), so a unit is the code plus its validity interval."""
+
+    __tablename__ = "unit"
+    __table_args__ = (UniqueConstraint("code", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    valid_from: Mapped[date] = mapped_column(Date, default=EPOCH)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+    parent: Mapped[Unit | None] = relationship(remote_side="Unit.id")
+
+    def valid_during(self, start: date, end: date) -> bool:
+        return self.valid_from <= end and (self.valid_to is None or self.valid_to >= start)
+
+
+class UnitSuccession(Base):
+    """Old unit -> new unit at a reform; a split marks one successor as the default."""
+
+    __tablename__ = "unit_succession"
+    __table_args__ = (UniqueConstraint("old_unit_id", "new_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    new_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    effective: Mapped[date] = mapped_column(Date)
+    share: Mapped[float | None]
+    is_default: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Indicator(Base):
+    __tablename__ = "indicator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    measure: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str] = mapped_column(String(16), default="commune")
+    position: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[date] = mapped_column(Date, default=EPOCH)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    successor_code: Mapped[str | None] = mapped_column(String(64))
+    catalogue_version: Mapped[str] = mapped_column(String(32))
+
+
+class Source(Base):
+    """How one unit's figures are fetched: kind ('file_drop', 'http') and its settings."""
+
+    __tablename__ = "source"
+    __table_args__ = (UniqueConstraint("unit_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Submission(Base):
+    """One delivery of one unit's figures for one period. The same checksum again is a no-op; changed
+    content is a new version beside the old one."""
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("unit_id", "period_id", "checksum"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    period_id: Mapped[str] = mapped_column(String(16), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
+    origin: Mapped[str] = mapped_column(Text)  # the file name or URL it came from
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checksum: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16))
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+
+    values: Mapped[list[Value]] = relationship(back_populates="submission", cascade="all, delete-orphan")
+
+
+class Value(Base):
+    __tablename__ = "value"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id"), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+    submission: Mapped[Submission] = relationship(back_populates="values")
+
+
+class Schedule(Base):
+    __tablename__ = "schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    period_type: Mapped[str] = mapped_column(String(8))
+    lag_days: Mapped[int] = mapped_column(Integer, default=5)  # due this many days after the period ends
+    due_time: Mapped[str] = mapped_column(String(5), default="08:00")  # local time of day on the due date
+    cron: Mapped[str | None] = mapped_column(String(64))  # instead of lag_days/due_time when set
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    owners: Mapped[list[Any]] = mapped_column(default=list)  # emails told when a run fails
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Recipient(Base):
+    """Who receives the reports about a unit."""
+
+    __tablename__ = "recipient"
+    __table_args__ = (UniqueConstraint("unit_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Run(Base):
+    """One report for (scope, kind, period). Revision 0 is the scheduled or first one-off run; an
+    operator's forced re-run takes the next revision."""
+
+    __tablename__ = "run"
+    __table_args__ = (UniqueConstraint("scope_unit_id", "kind", "period_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    period_id: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id"))
+    state: Mapped[str] = mapped_column(String(16), default=RunState.PLANNED, index=True)
+    report_date: Mapped[date] = mapped_column(Date)  # the date printed on the document
+    narrative: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operator-supplied text blocks
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    collect_deadline: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    scope_unit: Mapped[Unit] = relationship()
+    units: Mapped[list[RunUnit]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+
+class RunUnit(Base):
+    __tablename__ = "run_unit"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=UnitState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    run: Mapped[Run] = relationship(back_populates="units")
+    unit: Mapped[Unit] = relationship()
+
+
+class Artifact(Base):
+    __tablename__ = "artifact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One email of one run to one address. Generation 0 is the run's own; a resend takes the next one."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("run_id", "email", "generation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipient.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200))
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

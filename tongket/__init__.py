@@ -1,0 +1,1 @@
+"""The operator's side of tongket: settings, the `tongket` command and the demo."""

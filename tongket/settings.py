@@ -1,0 +1,90 @@
+"""One typed settings object, read once from TONGKET_* environment variables, with embedded defaults.
+
+Any setting may instead come from a file named by TONGKET_<NAME>_FILE (for secrets mounted by Docker).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "TONGKET_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: a SQLite file in data_dir
+    broker_url: str = ""  # empty: a filesystem queue in data_dir, no server needed
+    smtp_url: str = ""  # empty: emails are written as .eml files into data_dir/outbox
+    mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    collect_minutes: int = 60  # how long a run waits for communes before it reports them missing
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Ho_Chi_Minh") from exc
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Workers may run from another directory than the CLI; pin the path once.
+        return value.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'tongket.db'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def dropbox_dir(self) -> Path:
+        return self.data_dir / "dropbox"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _from_files() -> dict[str, str]:
+    """Values of TONGKET_X_FILE variables, read from the files they name."""
+    values = {}
+    for key, path in os.environ.items():
+        if key.startswith(PREFIX) and key.endswith("_FILE"):
+            name = key[len(PREFIX):-len("_FILE")].lower()
+            values[name] = Path(path).read_text(encoding="utf-8").strip()
+    return values
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings(**_from_files())  # type: ignore[arg-type]
