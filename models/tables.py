@@ -281,6 +281,7 @@ class Artifact(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     pages: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the email says about the report
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,0 +1,20 @@
+FROM python:3.11-slim
+
+# Liberation Serif 2 has Times New Roman's metrics and every Vietnamese letter: the layout Decree 30/2020 asks for.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-liberation2 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY models ./models
+COPY worker ./worker
+COPY scheduler ./scheduler
+COPY tongket ./tongket
+RUN pip install --no-cache-dir .
+
+RUN useradd --create-home --uid 1000 tongket && mkdir /data && chown tongket /data
+USER tongket
+ENV TONGKET_DATA_DIR=/data PYTHONUNBUFFERED=1
+VOLUME /data
+CMD ["tongket", "--help"]

@@ -1,0 +1,108 @@
+"""A whole run driven step by step in one process: collect, aggregate, render, deliver to the outbox."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import unicodedata
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.periods import Period
+from models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Submission, UnitState
+from tests.factories import REPORT_DATE, district, drop_form
+from tongket.settings import Settings
+from worker import pipeline, runs
+from worker.deliver.deliveries import claim
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=db_url)
+
+
+def drive(session: Session, settings: Settings, run_id: int) -> None:
+    """Do what the workers would do, in order, each step once."""
+    for item in runs.start_run(session, run_id, collect_minutes=5):
+        pipeline.collect(session, *item.args, settings)
+    for item in runs.finish_collecting(session, run_id):
+        for delivery in pipeline.render(session, *item.args, settings):
+            assert claim(session, *delivery.args)
+            pipeline.send(session, *delivery.args, settings)
+            pipeline.delivered(session, *delivery.args)
+    pipeline.finish_delivering(session, run_id)
+
+
+def pdf_text(path: str) -> str:
+    reader = PdfReader(BytesIO(Path(path).read_bytes()))
+    return " ".join(unicodedata.normalize("NFC", " ".join(page.extract_text() for page in reader.pages)).split())
+
+
+def test_a_rejected_commune_is_reported_and_the_run_completes(session: Session, settings: Settings) -> None:
+    scope, (good, negative, unknown, silent) = district(session, communes=4)
+    drop_form(session, settings.dropbox_dir, good, "2023", {"security_teams": 7, "patrol_teams": 2})
+    bad = drop_form(session, settings.dropbox_dir, negative, "2023", {"security_teams": 3})
+    _set_cell(bad, "security_teams", -4)
+    odd = drop_form(session, settings.dropbox_dir, unknown, "2023", {"security_teams": 5})
+    _set_code(odd, "security_teams", "secret_police_teams")
+    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+
+    drive(session, settings, run.id)
+
+    assert session.scalar(select(Run.state).where(Run.id == run.id)) == RunState.DONE
+    states = {ru.unit.code: (ru.state, ru.errors) for ru in session.scalars(select(RunUnit))}
+    assert states[good.code][0] == UnitState.COLLECTED
+    assert states[silent.code][0] == UnitState.MISSING
+    assert states[negative.code][0] == UnitState.REJECTED
+    assert any(negative.code in e and "ô F" in e and "-4" in e for e in states[negative.code][1]), states
+    assert states[unknown.code][0] == UnitState.REJECTED
+    assert any("secret_police_teams" in e for e in states[unknown.code][1])
+
+    artifact = session.scalars(select(Artifact)).one()
+    text = pdf_text(artifact.path)
+    assert "bị từ chối" in text and negative.name in text and "secret_police_teams" in text
+    assert "Tổ an ninh nhân dân" in text
+    mails = session.scalars(select(Delivery)).all()
+    assert [m.state for m in mails] == [DeliveryState.SENT]
+    message = email.message_from_bytes(next(settings.outbox_dir.glob("*.eml")).read_bytes())
+    attachment = next(p for p in message.walk() if p.get_content_type() == "application/pdf")
+    assert hashlib.sha256(attachment.get_payload(decode=True)).hexdigest() == artifact.sha256
+
+
+def test_collecting_again_stores_nothing_twice(session: Session, settings: Settings) -> None:
+    scope, (unit, *_) = district(session, communes=1)
+    drop_form(session, settings.dropbox_dir, unit, "2023", {"security_teams": 7})
+    for force in (False, True):
+        run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"),
+                            report_date=REPORT_DATE, force=force)
+        drive(session, settings, run.id)
+    assert len(session.scalars(select(Submission)).all()) == 1
+
+
+def _set_cell(path: Path, code: str, value: object) -> None:
+    _edit(path, code, value_column=True, value=value)
+
+
+def _set_code(path: Path, code: str, new_code: str) -> None:
+    _edit(path, code, value_column=False, value=new_code)
+
+
+def _edit(path: Path, code: str, *, value_column: bool, value: object) -> None:
+    """Change a filled form the way a careless officer would, in Excel."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path)
+    sheet = workbook["Biểu mẫu"]
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.value == code:
+                target = sheet.cell(row=cell.row, column=cell.column + 4) if value_column else cell
+                target.value = value
+                workbook.save(path)
+                return
+    raise AssertionError(f"{code} not in the form")

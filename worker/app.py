@@ -1,0 +1,88 @@
+"""All Celery glue in one place: the app, its settings, and the base task that gives each task a
+database session, commits, and only then enqueues the work that follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from celery import Celery, Task
+from kombu import Queue
+from sqlalchemy.orm import Session
+
+from models.db import session_scope
+from tongket.settings import Settings, get_settings
+from worker.steps import Next
+
+QUEUES = ("control", "collect", "render", "mail")
+ROUTES = {
+    "tongket.collect_unit": {"queue": "collect"},
+    "tongket.render_run": {"queue": "render"},
+    "tongket.deliver": {"queue": "mail"},
+}
+
+
+def make_app(settings: Settings) -> Celery:
+    app = Celery("tongket", broker=settings.broker, include=["worker.tasks"])
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="control",
+        task_routes=ROUTES,
+        # Every task is idempotent, so a message is acknowledged only once its work is committed; a
+        # worker that dies mid-task leaves the message to be delivered again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # the database, not a result backend, holds the outcome
+        task_soft_time_limit=600,
+        task_time_limit=660,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone=settings.timezone,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    if settings.embedded_broker:
+        _use_filesystem_queue(app, settings)
+    else:
+        app.conf.update(worker_send_task_events=True, task_send_sent_event=True)
+    return app
+
+
+def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
+    """The embedded broker: messages are files in data_dir/broker, so no server is needed."""
+    folder = settings.broker_dir
+    for sub in ("queue", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    app.conf.update(
+        broker_transport_options={
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        },
+        worker_enable_remote_control=False,  # no broadcast over files
+    )
+
+
+app = make_app(get_settings())
+
+
+class DbTask(Task):  # type: ignore[misc]
+    """Runs a plain step in one unit of work, then sends the tasks the step asked for."""
+
+    def in_session(self, step: Callable[..., Sequence[Next]], *args: Any) -> None:
+        with session_scope(get_settings().db_url) as session:
+            follow = step(session, *args)
+        send(follow)  # only after the commit: a worker never sees a row that is not there yet
+
+
+def send(follow: Sequence[Next]) -> None:
+    for item in follow:
+        app.send_task(item.task, args=list(item.args))
+
+
+def with_session(step: Callable[[Session], Any]) -> Any:
+    with session_scope(get_settings().db_url) as session:
+        return step(session)

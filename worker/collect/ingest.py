@@ -1,0 +1,82 @@
+"""Storing what a unit delivered: parsed, validated and kept as a versioned submission.
+
+The same bytes again are a no-op; changed content for a period becomes a new version beside the old one;
+a rejected delivery is kept with its problems and never touches accepted data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.errors import BadPeriod
+from models.periods import Period
+from models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
+from worker.collect.problems import FormRejected, Problem
+from worker.collect.validate import validate_form
+from worker.collect.xlsx_form import read_form
+from worker.figures import IndicatorInfo
+
+
+def ingest(session: Session, unit: Unit, data: bytes, *, origin: str, source: Source | None = None,
+           max_bytes: int = 5_000_000) -> Submission:
+    """Store one delivered form for a unit; returns the accepted or rejected submission."""
+    checksum = hashlib.sha256(data).hexdigest()
+    known = session.scalars(
+        select(Submission).where(Submission.unit_id == unit.id, Submission.checksum == checksum)
+    ).first()
+    if known is not None:
+        return known
+    period_id = ""
+    try:
+        raw = read_form(data, max_bytes=max_bytes)
+        period_id = raw.period_id
+        period = _period(raw.period_id, unit.code)
+        indicators = active_indicators(session, period)
+        values = validate_form(raw, expected_unit=unit.code, expected_period=period.id, indicators=indicators)
+    except FormRejected as rejected:
+        return _store(session, unit, source, origin, checksum, period_id, SubmissionStatus.REJECTED,
+                      errors=rejected.problems)
+    by_code = {i.code: i.id for i in session.scalars(select(Indicator))}
+    submission = _store(session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED)
+    submission.values = [Value(indicator_id=by_code[code], value=v) for code, v in values.items() if v is not None]
+    session.flush()
+    return submission
+
+
+def active_indicators(session: Session, period: Period, level: str = "commune") -> list[IndicatorInfo]:
+    """The indicators a unit reports for a period, in catalogue order."""
+    rows = session.scalars(
+        select(Indicator).where(Indicator.level == level, Indicator.valid_from <= period.end,
+                                (Indicator.valid_to.is_(None)) | (Indicator.valid_to >= period.start))
+        .order_by(Indicator.position)
+    )
+    return [IndicatorInfo(i.code, i.name, i.measure, i.kind, i.level) for i in rows]
+
+
+def _period(period_id: str, unit_code: str) -> Period:
+    try:
+        return Period.parse(period_id)
+    except BadPeriod as exc:
+        problem = Problem(unit=unit_code, period=period_id, indicator="", cell="_meta!period",
+                          reason_vi=f"kỳ báo cáo không hợp lệ: {period_id!r}", reason_en=str(exc))
+        raise FormRejected((problem,)) from exc
+
+
+def _store(session: Session, unit: Unit, source: Source | None, origin: str, checksum: str, period_id: str,
+           status: SubmissionStatus, errors: Sequence[Problem] = ()) -> Submission:
+    version = 1
+    if status is SubmissionStatus.ACCEPTED:
+        latest = session.scalar(select(func.max(Submission.version)).where(
+            Submission.unit_id == unit.id, Submission.period_id == period_id))
+        version = (latest or 0) + 1
+    submission = Submission(unit_id=unit.id, period_id=period_id, source_id=source.id if source else None,
+                            origin=origin, checksum=checksum, version=version, status=status,
+                            errors=[asdict(p) for p in errors])
+    session.add(submission)
+    session.flush()
+    return submission
