@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from models.db import migrate, session_scope
+from models.db import engine_for, migrate, session_scope
 
 PG_URL = os.environ.get("TONGKET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TONGKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -45,27 +45,30 @@ def session(db_url: str) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for the test session, dropped at its end."""
-    admin_url = make_url(PG_URL).set(drivername="postgresql+psycopg")
+def pg_admin() -> Iterator[Engine]:
+    """A connection to the PostgreSQL server that may create and drop databases."""
+    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text("select 1"))
     except Exception as exc:  # any failure to reach the server means: no PostgreSQL here
         unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}")
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: Engine) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own, dropped after it."""
     name = f"tongket_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
+    with pg_admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
     migrate(url)
     yield url
-    from models.db import engine_for
-
     engine_for(url).dispose()
-    with admin.connect() as connection:
+    with pg_admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.errors import RunExists
 from models.periods import Period
 from models.tables import Run, RunState, RunUnit, UnitState
-from tests.factories import REPORT_DATE, district, drop_form
+from tests.factories import REPORT_DATE, district
 from worker import runs
 from worker.steps import Next
 

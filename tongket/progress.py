@@ -13,8 +13,8 @@ from models.tables import Run, RunState, RunUnit, UnitState
 
 FINAL = (RunState.DONE, RunState.FAILED, RunState.CANCELLED)
 STAGES = {
-    RunState.PLANNED: "chờ bắt đầu", RunState.COLLECTING: "thu thập số liệu", RunState.RENDERING: "lập báo cáo",
-    RunState.DELIVERING: "gửi thư", RunState.DONE: "hoàn thành", RunState.FAILED: "lỗi", RunState.CANCELLED: "đã hủy",
+    RunState.PLANNED: "waiting for a worker", RunState.COLLECTING: "collecting units",
+    RunState.RENDERING: "rendering the report", RunState.DELIVERING: "sending emails",
 }
 
 
@@ -40,10 +40,10 @@ def wait_for_run(db_url: str, run_id: int, timeout: float, quiet: bool = False) 
     deadline = time.monotonic() + timeout
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=quiet, transient=False) as progress:
-        bar = progress.add_task("chờ bắt đầu", total=None)
+        bar = progress.add_task("waiting for a worker", total=None)
         while True:
             now = snapshot(db_url, run_id)
-            progress.update(bar, description=f"Báo cáo {run_id}: {STAGES.get(now.state, now.state)}",
+            progress.update(bar, description=f"Run {run_id}: {STAGES.get(now.state, now.state)}",
                             total=now.expected or None, completed=now.settled)
             if now.state in FINAL or time.monotonic() > deadline:
                 return now

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import Celery, Task
-from kombu import Queue
+from kombu import Exchange, Queue
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
@@ -16,17 +16,20 @@ from worker.steps import Next
 
 QUEUES = ("control", "collect", "render", "mail")
 ROUTES = {
-    "tongket.collect_unit": {"queue": "collect"},
-    "tongket.render_run": {"queue": "render"},
-    "tongket.deliver": {"queue": "mail"},
+    "tongket.collect_unit": {"queue": "collect", "routing_key": "collect"},
+    "tongket.render_run": {"queue": "render", "routing_key": "render"},
+    "tongket.deliver": {"queue": "mail", "routing_key": "mail"},
 }
 
 
 def make_app(settings: Settings) -> Celery:
     app = Celery("tongket", broker=settings.broker, include=["worker.tasks"])
     app.conf.update(
-        task_queues=[Queue(name) for name in QUEUES],
+        # One direct exchange, each queue bound by its own name: a message reaches exactly one queue.
+        task_queues=[Queue(name, Exchange("tongket", type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="control",
+        task_default_exchange="tongket",
+        task_default_routing_key="control",
         task_routes=ROUTES,
         # Every task is idempotent, so a message is acknowledged only once its work is committed; a
         # worker that dies mid-task leaves the message to be delivered again.
@@ -52,13 +55,14 @@ def make_app(settings: Settings) -> Celery:
 def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
     """The embedded broker: messages are files in data_dir/broker, so no server is needed."""
     folder = settings.broker_dir
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     app.conf.update(
         broker_transport_options={
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),  # else kombu makes ./control wherever it runs
             "store_processed": False,
             "polling_interval": 0.1,
         },

@@ -13,8 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.periods import Period
-from models.tables import Artifact, Delivery, DeliveryState, IndicatorKind, Recipient, Run, RunState, RunUnit
-from models.tables import Unit, UnitState
+from models.tables import (
+    Artifact,
+    Delivery,
+    DeliveryState,
+    IndicatorKind,
+    Recipient,
+    Run,
+    RunState,
+    RunUnit,
+    Unit,
+    UnitState,
+)
 from tongket.settings import Settings
 from worker.collect.collect import collect_unit
 from worker.deliver.deliveries import create_deliveries, open_deliveries, settle

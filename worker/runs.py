@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from models.errors import RunExists
 from models.periods import Period
 from models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
-from worker.steps import Next
 from models.units import expected_units
+from worker.steps import Next
 
 
 def plan_run(session: Session, *, scope: Unit, kind: str, period: Period, report_date: date,

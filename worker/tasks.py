@@ -3,10 +3,10 @@ send what follows. Task names are explicit and stable; other packages refer to t
 
 from __future__ import annotations
 
+from tongket.settings import get_settings
 from worker import pipeline, runs
 from worker.app import DbTask, app, with_session
 from worker.deliver.deliveries import claim
-from tongket.settings import get_settings
 
 
 @app.task(name="tongket.start_run", base=DbTask, bind=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from email.message import EmailMessage
-from email.utils import formataddr, format_datetime
 from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
 from functools import cache
 from typing import Any
 

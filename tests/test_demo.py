@@ -1,0 +1,117 @@
+"""The demo as a newcomer runs it (`tongket demo`, embedded), and the same demo in service mode through a
+real Celery worker on Redis with PostgreSQL: the two PDFs must be byte-identical."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from models.db import session_scope
+from models.tables import Artifact, Delivery, Run, Submission
+from tests.processes import environment, start_worker, stop, tongket
+from tongket.demo_data import REFERENCE_TOTALS
+
+REFERENCE_NAMES = [
+    "Tổ an ninh nhân dân", "Tổ tuần tra nghĩa vụ", "Người tham gia tổ tuần tra", "Tổ hòa giải", "Đội dân phòng",
+    "Điểm đăng ký tạm trú", "Ban bảo vệ dân phố", 'CLB "Văn hóa khu phố không có tội phạm"',
+    'CLB "Tuổi trẻ phòng chống tội phạm"', 'CLB "Nông dân với pháp luật"', "Tổ kẻng an ninh", "Người trực tổ kẻng",
+    "Nhiệm vụ, giải pháp đề ra", "Tập thể được khen thưởng (giấy khen UBND huyện)", "Cá nhân được khen thưởng",
+]
+
+
+@dataclass(frozen=True)
+class DemoOutput:
+    db_url: str
+    data_dir: Path
+    stdout: str
+
+    def artifact(self) -> Artifact:
+        with session_scope(self.db_url) as session:
+            return session.scalars(select(Artifact).order_by(Artifact.id)).one()
+
+    def emails(self) -> list[Message]:
+        files = sorted((self.data_dir / "outbox").glob("*.eml"))
+        return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
+
+
+@pytest.fixture(scope="module")
+def embedded_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutput:
+    data_dir = tmp_path_factory.mktemp("embedded")
+    result = tongket("demo", env=environment(data_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return DemoOutput(f"sqlite:///{data_dir / 'tongket.db'}", data_dir, result.stdout)
+
+
+def pdf_text(data: bytes) -> str:
+    reader = PdfReader(BytesIO(data))
+    return " ".join(unicodedata.normalize("NFC", " ".join(p.extract_text() for p in reader.pages)).split())
+
+
+def attachment(message: Message) -> bytes:
+    part = next(p for p in message.walk() if p.get_content_type() == "application/pdf")
+    return part.get_payload(decode=True)  # type: ignore[return-value]
+
+
+def test_demo_writes_the_reference_report(embedded_demo: DemoOutput) -> None:
+    artifact = embedded_demo.artifact()
+    pdf = Path(artifact.path).read_bytes()
+    assert hashlib.sha256(pdf).hexdigest() == artifact.sha256
+    assert f"PDF: {artifact.path}" in embedded_demo.stdout
+    text = pdf_text(pdf)
+    for phrase in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Đức Trọng",
+                   "ngày 17 tháng 5 năm 2023", *REFERENCE_NAMES):
+        assert phrase in text, phrase
+    totals_table = text[text.index("Bảng 1"):text.index("Bảng 2")]
+    for name, code in zip(REFERENCE_NAMES, REFERENCE_TOTALS, strict=True):
+        row = totals_table[totals_table.index(name):]
+        assert f" {REFERENCE_TOTALS[code]}" in row[:len(name) + 40], (name, row[:80])
+
+
+def test_demo_sends_one_email_per_recipient_with_the_stored_pdf(embedded_demo: DemoOutput) -> None:
+    artifact = embedded_demo.artifact()
+    messages = embedded_demo.emails()
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages) == [  # type: ignore[union-attr]
+        "chu-tich-mttq@ductrong.demo.vn", "pho-chu-tich-ubnd@ductrong.demo.vn", "truong-cong-an@ductrong.demo.vn"]
+    for message in messages:
+        assert attachment(message) == Path(artifact.path).read_bytes()
+        assert "Đức Trọng" in message["Subject"]
+
+
+def test_running_the_demo_again_duplicates_nothing(embedded_demo: DemoOutput) -> None:
+    with session_scope(embedded_demo.db_url) as session:
+        before = [session.scalar(select(func.count()).select_from(t)) for t in (Run, Submission, Delivery)]
+    again = tongket("demo", env=environment(embedded_demo.data_dir))
+    assert again.returncode == 0, again.stderr
+    assert "exists" in again.stdout
+    with session_scope(embedded_demo.db_url) as session:
+        after = [session.scalar(select(func.count()).select_from(t)) for t in (Run, Submission, Delivery)]
+    assert after == before
+    assert len(embedded_demo.emails()) == 3
+
+
+@pytest.mark.integration
+def test_service_mode_gives_the_same_pdf(embedded_demo: DemoOutput, pg_url: str, redis_url: str,
+                                         tmp_path: Path) -> None:
+    env = environment(tmp_path, database_url=pg_url, broker_url=redis_url)
+    worker = start_worker(env, "demo")
+    try:
+        result = tongket("demo", env=env)
+    finally:
+        stop(worker)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with session_scope(pg_url) as session:
+        service = session.scalars(select(Artifact)).one()
+    assert service.sha256 == embedded_demo.artifact().sha256
+    messages = DemoOutput(pg_url, tmp_path, result.stdout).emails()
+    assert len(messages) == 3
+    assert {hashlib.sha256(attachment(m)).hexdigest() for m in messages} == {service.sha256}

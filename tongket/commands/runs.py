@@ -1,0 +1,52 @@
+"""`tongket runs list|show`: what ran, and how each unit fared."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.errors import TongketError
+from models.tables import Run, RunUnit, Unit
+from tongket.commands.jobs import print_outputs
+from tongket.console import console
+from tongket.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="See what ran.")
+
+
+@app.command("list")
+def runs_list(limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20) -> None:
+    """The newest runs."""
+    table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)")
+    with session_scope(get_settings().db_url) as session:
+        rows = session.execute(select(Run, Unit.code).join(Unit, Unit.id == Run.scope_unit_id)
+                               .order_by(Run.id.desc()).limit(limit)).all()
+        for run_row, code in rows:
+            table.add_row(str(run_row.id), code, run_row.kind, run_row.period_id, str(run_row.revision),
+                          run_row.state, f"{run_row.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+@app.command("show")
+def runs_show(run_id: int) -> None:
+    """One run: its state, each expected unit's collection state, its report and emails."""
+    with session_scope(get_settings().db_url) as session:
+        run_row = session.get(Run, run_id)
+        if run_row is None:
+            raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
+        console.print(f"Run {run_row.id}: {run_row.kind} {run_row.period_id} for {run_row.scope_unit.name} "
+                      f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]")
+        if run_row.error:
+            console.print(f"[red]error:[/red] {run_row.error}")
+        table = Table("unit", "name", "state", "problems")
+        for unit_row in session.scalars(select(RunUnit).where(RunUnit.run_id == run_id)
+                                        .join(Unit).order_by(Unit.code)):
+            table.add_row(unit_row.unit.code, unit_row.unit.name, unit_row.state, "\n".join(unit_row.errors))
+        console.print(table)
+    print_outputs(run_id)
+
+

@@ -1,0 +1,36 @@
+"""`tongket template xlsx`: the form a commune fills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from models.db import session_scope
+from models.periods import Period
+from models.units import unit_by_code
+from tongket.console import console
+from tongket.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Forms for communes to fill.")
+
+
+@app.command("xlsx")
+def template_xlsx(unit: Annotated[str, typer.Option(help="Commune code.")],
+                  period: Annotated[str, typer.Option(help="Period the form is for, e.g. 2023.")],
+                  out: Annotated[Path | None, typer.Option(help="Where to write the form.")] = None) -> None:
+    """Write the Excel form a commune fills for a period."""
+    from models.catalogue import read_catalogue
+    from worker.collect.ingest import active_indicators
+    from worker.collect.xlsx_form import write_form
+
+    parsed = Period.parse(period)
+    with session_scope(get_settings().db_url) as session:
+        commune = unit_by_code(session, unit, on=parsed.end)
+        path = out or Path(f"{commune.code}-{parsed.id}.xlsx")
+        write_form(path, unit_code=commune.code, unit_name=commune.name, period_id=parsed.id,
+                   catalogue_version=read_catalogue()[0], indicators=active_indicators(session, parsed))
+    console.print(f"Form written: {path}")
+
+
