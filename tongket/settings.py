@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
     timezone: str = "Asia/Ho_Chi_Minh"
     collect_minutes: int = 60  # how long a run waits for communes before it reports them missing
+    font: Literal["auto", "liberation", "bevietnampro"] = "auto"  # auto: Liberation Serif 2 where installed
 
     @field_validator("timezone")
     @classmethod

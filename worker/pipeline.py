@@ -33,6 +33,7 @@ from worker.deliver.outbox import write_eml
 from worker.deliver.smtp import send_smtp
 from worker.figures import Report
 from worker.render import render_report
+from worker.render.text import format_int
 from worker.report import build_report
 from worker.runs import record_unit, state_of, transition
 from worker.steps import Next
@@ -59,7 +60,7 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
     if artifact is None:
         report = build_report(session, run_id)
-        artifact = store_artifact(session, run, render_report(report), settings.reports_dir)
+        artifact = store_artifact(session, run, render_report(report, settings.font), settings.reports_dir)
         artifact.digest = digest(report, artifact)
     deliveries = create_deliveries(session, run, _domain(settings))
     if not deliveries:
@@ -71,8 +72,6 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
 
 def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
     """What the email says of a report, kept with the artifact so mail needs no second aggregation."""
-    from worker.render.text import format_int
-
     stocks = [i for i in report.indicators if i.kind == IndicatorKind.STOCK][:6]
     return {
         "summary": report.heading.summary, "summary_lower": report.heading.summary[:1].lower()

@@ -27,6 +27,8 @@ from worker.wording import (
     summary_line,
 )
 
+TASKS_SET = "tasks_set"  # the report-level indicator: tasks this report sets for the next period
+
 
 def build_report(session: Session, run_id: int) -> Report:
     run = session.get_one(Run, run_id)
@@ -103,8 +105,8 @@ def _narrative(given: dict[str, Any], default: Narrative) -> Narrative:
 
 
 def _report_level(indicators: tuple[IndicatorInfo, ...], narrative: Narrative) -> dict[str, int | None]:
-    # The one report-level indicator counts the tasks this report sets for the next period.
-    return {i.code: len(narrative.tasks) for i in indicators if i.level == "report"}
+    """Figures the report states itself: how many tasks it sets for the next period."""
+    return {i.code: len(narrative.tasks) for i in indicators if i.code == TASKS_SET}
 
 
 def _nfc(value: Any) -> Any:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from models.periods import Period, PeriodType
 from models.tables import IndicatorKind, Level, ReportKind, Unit
 from worker.figures import IndicatorInfo, Narrative
+from worker.render.text import format_int
 
 MOVEMENT = "phong trào toàn dân bảo vệ an ninh Tổ quốc"
 _PREFIXES = ("Thành phố ", "Thị trấn ", "Thị xã ", "Đặc khu ", "Tỉnh ", "Huyện ", "Quận ", "Phường ", "Xã ")
@@ -96,7 +97,7 @@ def default_narrative(scope_name: str, label: str, indicators: Sequence[Indicato
 
 def _results_sentence(label: str, where: str, indicators: Sequence[IndicatorInfo],
                       totals: dict[str, int | None]) -> str:
-    stocks = [f"{i.name}: {totals[i.code]} {i.measure}" for i in indicators
+    stocks = [f"{i.name}: {format_int(totals[i.code])} {i.measure}" for i in indicators
               if i.kind == IndicatorKind.STOCK and totals.get(i.code) is not None]
     if not stocks:
         return f"Chưa có số liệu được chấp nhận cho {label}."

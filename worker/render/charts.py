@@ -1,0 +1,122 @@
+"""The trend chart: main stock indicators over the sub-periods, drawn as vector graphics."""
+
+from __future__ import annotations
+
+import math
+
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.lib.validators import Auto
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from worker.figures import IndicatorInfo, Report
+from worker.render.styles import FRAME_WIDTH
+from worker.render.text import format_decimal, format_int, nfc
+
+MAX_SERIES = 4
+# Colour, marker and dash differ together so the lines stay apart on a black-and-white printout.
+_LOOKS = (
+    (colors.HexColor("#1f4e79"), "FilledCircle", None),
+    (colors.HexColor("#c00000"), "FilledSquare", (4, 2)),
+    (colors.HexColor("#4d7a2a"), "FilledDiamond", (1, 2)),
+    (colors.HexColor("#7f6000"), "FilledTriangle", (6, 2, 1, 2)),
+)
+_SIZE = 9
+_PLOT_H = 58 * mm
+_SLANT = 30  # degrees, for period labels too long to sit side by side
+_LEFT = 12 * mm  # room for the value labels
+_LEGEND_H = 24 * mm
+
+
+def chart_series(report: Report) -> list[IndicatorInfo]:
+    """Up to four stock indicators, in catalogue order, that have at least one value in the trend."""
+    reported = {code for p in report.trend for code, v in p.totals.items() if v is not None}
+    stocks = [ind for ind in report.indicators if ind.kind == "stock" and ind.code in reported]
+    return stocks[:MAX_SERIES]
+
+
+def trend_chart(report: Report, font: str) -> Drawing | None:
+    """A line chart of the main stock totals per sub-period; None when there is no trend to show."""
+    series = chart_series(report)
+    if len(report.trend) < 2 or not series:
+        return None
+    labels = [nfc(p.label) for p in report.trend]
+    drop, slant, left = _label_room(labels, font)
+    height = _LEGEND_H + drop + _PLOT_H + 4 * mm
+    drawing = Drawing(FRAME_WIDTH, height, initialFontName=font, initialFontSize=_SIZE)  # never Helvetica
+    chart = _line_chart(report, series, font)
+    chart.x, chart.y = left, _LEGEND_H + drop
+    chart.width, chart.height = FRAME_WIDTH - left - 4 * mm, _PLOT_H
+    _style_axes(chart, labels, font, slant)
+    drawing.add(chart)
+    drawing.add(_legend(chart, series, font))
+    return drawing
+
+
+def _label_room(labels: list[str], font: str) -> tuple[float, bool, float]:
+    """Room under the axis for the period labels, whether to slant them, and the plot's left edge."""
+    slot = (FRAME_WIDTH - _LEFT - 4 * mm) / len(labels)
+    widest = max(stringWidth(s, font, _SIZE) for s in labels)
+    if widest <= slot * 0.9:
+        return _SIZE + 8 * mm, False, _LEFT
+    # Long labels ("Tháng 05/2023") would run into each other: slant them, and make room below and left.
+    angle = math.radians(_SLANT)
+    drop = widest * math.sin(angle) + _SIZE + 6 * mm
+    left = max(_LEFT, widest * math.cos(angle) - slot / 2 + 2 * mm)
+    return drop, True, left
+
+
+def _axis_label(value: float) -> str:
+    return format_int(int(value)) if float(value).is_integer() else format_decimal(value)
+
+
+def _line_chart(report: Report, series: list[IndicatorInfo], font: str) -> HorizontalLineChart:
+    chart = HorizontalLineChart()
+    chart.data = [tuple(p.totals.get(ind.code) for p in report.trend) for ind in series]
+    chart.joinedLines = 1
+    for n, ind in enumerate(series):
+        colour, marker, dash = _LOOKS[n]
+        line = chart.lines[n]
+        line.strokeColor, line.strokeWidth, line.strokeDashArray = colour, 1.4, dash
+        line.symbol = makeMarker(marker, size=4.5, fillColor=colour, strokeColor=colour)
+        line.name = nfc(ind.name)
+    return chart
+
+
+def _style_axes(chart: HorizontalLineChart, labels: list[str], font: str, slant: bool) -> None:
+    category = chart.categoryAxis
+    category.categoryNames = labels
+    category.labels.fontName, category.labels.fontSize = font, _SIZE
+    category.labels.angle, category.labels.boxAnchor = (_SLANT, "ne") if slant else (0, "n")
+    value = chart.valueAxis
+    value.valueMin = 0
+    top = max((v for row in chart.data for v in row if v is not None), default=0)
+    if top < 10:
+        # Counts of teams are whole numbers: no "0,5" ticks, and a flat zero line still gets an axis.
+        value.valueMax, value.valueStep = max(5, math.ceil(top)), 1
+    value.labels.fontName, value.labels.fontSize = font, _SIZE
+    value.labelTextFormat = _axis_label
+    value.visibleGrid, value.gridStrokeColor, value.gridStrokeWidth = 1, colors.HexColor("#d0d0d0"), 0.4
+
+
+def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) -> Legend:
+    legend = Legend()
+    legend.x, legend.y = _LEFT, _LEGEND_H - 2 * mm
+    legend.alignment, legend.boxAnchor = "right", "nw"
+    legend.fontName, legend.fontSize = font, _SIZE
+    legend.columnMaximum, legend.deltax, legend.dxTextSpace = 2, FRAME_WIDTH / 2 - 4 * mm, 6
+    legend.dx, legend.dy, legend.deltay = 24, 8, 14
+    # Long names wrap inside their column.
+    width = FRAME_WIDTH / 2 - 22 - 6 - 16 * mm
+    pairs = []
+    for n, ind in enumerate(series):
+        text = "\n".join(simpleSplit(nfc(ind.name), font, _SIZE, width))
+        pairs.append((chart.lines[n].strokeColor, text))
+    legend.colorNamePairs = pairs
+    legend.swatchMarker = Auto(obj=chart)  # draw each swatch as the line itself, with its dash and marker
+    return legend

@@ -1,0 +1,120 @@
+"""Report → PDF bytes: the page template, metadata and the order of the parts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from io import BytesIO
+
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate
+
+from worker.figures import Report
+from worker.render.fonts import register_fonts
+from worker.render.heading import closing_block, heading_block, title_block
+from worker.render.sections import body
+from worker.render.styles import (
+    BODY_SIZE,
+    BOTTOM_MARGIN,
+    FRAME_WIDTH,
+    LEFT_MARGIN,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    RIGHT_MARGIN,
+    TOP_MARGIN,
+    Styles,
+    build_styles,
+)
+from worker.render.text import nfc
+
+MOVEMENT = "Phong trào Toàn dân bảo vệ an ninh Tổ quốc"
+PAGE_NUMBER_Y = PAGE_HEIGHT - 12 * mm  # inside the 20 mm top margin
+
+
+def render_report(report: Report, font: str = "auto") -> bytes:
+    """Render the review report as an A4 PDF in the Decree 30/2020 layout.
+
+    The output depends only on the report (and the font chosen): the same report gives the same bytes.
+    """
+    styles = build_styles(register_fonts(font))
+    buffer = BytesIO()
+    _document(report, buffer, styles).build(_story(report, styles))
+    return buffer.getvalue()
+
+
+def _story(report: Report, styles: Styles) -> list[Flowable]:
+    main = body(report, styles)
+    ending = KeepTogether([*_last_paragraph(main), *closing_block(report.heading, styles)])
+    return [heading_block(report.heading, styles), *title_block(report.heading, styles), *main, ending]
+
+
+def _last_paragraph(story: list[Flowable]) -> list[Flowable]:
+    """Remove and return the body's last paragraph with any heading it hangs from.
+
+    The signature must never stand alone on a page, so it takes these along to the next one.
+    """
+    tail = [story.pop()]
+    while story and story[-1].getKeepWithNext():
+        tail.insert(0, story.pop())
+    return tail
+
+
+def _page_templates(report: Report, styles: Styles) -> list[PageTemplate]:
+    # No frame padding: the margins are exactly the decree's, and tables span the full text width.
+    def frame() -> Frame:
+        height = PAGE_HEIGHT - TOP_MARGIN - BOTTOM_MARGIN
+        return Frame(LEFT_MARGIN, BOTTOM_MARGIN, FRAME_WIDTH, height, 0, 0, 0, 0, id="body")
+
+    stamp = _date_stamp(report.heading.issued_on)
+    first = PageTemplate("first", [frame()], onPage=stamp, autoNextPageTemplate="later")
+    later = PageTemplate("later", [frame()], onPage=_page_number(styles))
+    return [first, later]
+
+
+def _date_stamp(issued_on: date) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """Date the PDF by the document's own date (Vietnam time), not the fixed year-2000 invariant stamp."""
+    stamp = f"D:{issued_on:%Y%m%d}000000+07'00'"
+
+    def apply(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        canvas.setDateFormatter(lambda *_: stamp)
+
+    return apply
+
+
+def _one_line(text: str) -> str:
+    return " ".join(nfc(text).split())
+
+
+def _document(report: Report, buffer: BytesIO, styles: Styles) -> BaseDocTemplate:
+    heading = report.heading
+    return BaseDocTemplate(
+        buffer,
+        pageTemplates=_page_templates(report, styles),
+        pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
+        topMargin=TOP_MARGIN,
+        bottomMargin=BOTTOM_MARGIN,
+        leftMargin=LEFT_MARGIN,
+        rightMargin=RIGHT_MARGIN,
+        title=_one_line(f"{nfc(heading.title).upper()} {heading.summary}"),
+        author=_one_line(heading.issuing_body),
+        subject=_one_line(f"{MOVEMENT} - {report.scope_name} - {report.period_label}"),
+        creator="tongket",
+        lang="vi",
+        invariant=1,  # no timestamp or random file id: same report, same bytes
+        displayDocTitle=1,
+        initialFontName=styles.fonts.regular,  # else every page references a non-embedded Helvetica
+        initialFontSize=BODY_SIZE,
+    )
+
+
+def _page_number(styles: Styles) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """Decree 30: page numbers centred in the top margin, from page 2 on."""
+
+    def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(styles.fonts.regular, BODY_SIZE)
+        canvas.drawCentredString(LEFT_MARGIN + FRAME_WIDTH / 2, PAGE_NUMBER_Y, str(canvas.getPageNumber()))
+        canvas.restoreState()
+
+    return draw

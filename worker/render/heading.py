@@ -1,0 +1,124 @@
+"""The fixed parts of a Decree 30/2020 document: heading block, title, and closing (recipients, signer)."""
+
+from __future__ import annotations
+
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, HRFlowable, Paragraph, Spacer, Table, TableStyle
+
+from worker.figures import Heading
+from worker.render.styles import FRAME_WIDTH, Styles
+from worker.render.text import nfc, para, place_and_date
+
+NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+MOTTO = "Độc lập - Tự do - Hạnh phúc"
+LEFT_SHARE = 0.44  # wide enough for "CÔNG AN HUYỆN ĐỨC TRỌNG" on one line at 12.5 pt
+_PLAIN = [
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("ALIGN", (0, 0), (-1, -1), "CENTER"),  # cells place flowables by this, not by their hAlign
+    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+    ("TOPPADDING", (0, 0), (-1, -1), 0),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+]
+
+
+def _plain(styles: Styles, *extra: tuple) -> TableStyle:
+    """A layout table: no borders or paddings; the font set so no Helvetica is referenced."""
+    return TableStyle([*_PLAIN, ("FONTNAME", (0, 0), (-1, -1), styles.fonts.regular), *extra])
+
+
+def rule(width: float, before: float = 3, after: float = 4) -> HRFlowable:
+    """A short solid centred line, as under the issuing body, the motto and the summary."""
+    return HRFlowable(
+        width=width, thickness=0.6, color=colors.black, hAlign="CENTER", spaceBefore=before, spaceAfter=after
+    )
+
+
+def _text_width(text: str, font: str, size: float, limit: float) -> float:
+    return min(stringWidth(text, font, size), limit)
+
+
+def heading_block(heading: Heading, styles: Styles) -> Table:
+    """Issuing body and number on the left; national title, motto, place and date on the right."""
+    left_w = FRAME_WIDTH * LEFT_SHARE
+    right_w = FRAME_WIDTH - left_w
+    issuer = nfc(heading.issuing_body).upper()
+    bold = styles.head_left_bold
+    issuer_line = _text_width(issuer, bold.fontName, bold.fontSize, left_w) * 0.4  # decree: 1/3 to 1/2
+    motto_line = _text_width(MOTTO, styles.motto.fontName, styles.motto.fontSize, right_w)
+    left = [
+        Paragraph(para(nfc(heading.superior_body).upper()), styles.head_left),
+        Paragraph(para(issuer), styles.head_left_bold),
+        rule(max(issuer_line, 20 * mm), before=4),
+    ]
+    right = [
+        Paragraph(NATIONAL_TITLE, styles.national),
+        Paragraph(MOTTO, styles.motto),
+        rule(motto_line, before=4),
+    ]
+    # A second row keeps "Số: …" and the place/date line on the same baseline, as in the template.
+    bottom = [
+        Paragraph(para(heading.number), styles.head_number),
+        Paragraph(para(place_and_date(heading.place, heading.issued_on)), styles.place_date),
+    ]
+    table = Table([[left, right], bottom], colWidths=[left_w, right_w], hAlign="CENTER")
+    table.setStyle(_plain(styles, ("TOPPADDING", (0, 1), (-1, 1), 4)))
+    return table
+
+
+def title_block(heading: Heading, styles: Styles) -> list[Flowable]:
+    """ "BÁO CÁO", the summary line, and the short line under them."""
+    summary = nfc(heading.summary).strip()
+    width = _balanced_width(para(summary), styles.summary)
+    indent = (FRAME_WIDTH - width) / 2
+    style = ParagraphStyle("summary-balanced", parent=styles.summary, leftIndent=indent, rightIndent=indent)
+    return [
+        Paragraph(para(nfc(heading.title).upper()), styles.title),
+        Paragraph(para(summary), style),
+        rule(
+            max(min(width, stringWidth(summary, style.fontName, style.fontSize)) / 3, 30 * mm),
+            before=6,
+            after=10,
+        ),
+    ]
+
+
+def _balanced_width(markup: str, style: ParagraphStyle) -> float:
+    """The narrowest width that keeps the line count, so a wrapped summary has even lines, no orphan word."""
+
+    def lines(width: float) -> int:
+        paragraph = Paragraph(markup, style)
+        paragraph.wrap(width, 10_000)
+        return len(paragraph.blPara.lines)
+
+    target, low, high = lines(FRAME_WIDTH), FRAME_WIDTH / 3, FRAME_WIDTH
+    if target == 1:
+        return FRAME_WIDTH
+    while high - low > 1:
+        mid = (low + high) / 2
+        low, high = (low, mid) if lines(mid) <= target else (mid, high)
+    return high
+
+
+def recipient_lines(recipients: tuple[str, ...]) -> list[str]:
+    """ "- line;" for each recipient and "- line." for the last, whatever punctuation came in."""
+    lines = [nfc(r).strip().lstrip("-–• ").rstrip(";,. ") for r in recipients]
+    lines = [line for line in lines if line]
+    return [f"- {line}{'.' if n == len(lines) - 1 else ';'}" for n, line in enumerate(lines)]
+
+
+def closing_block(heading: Heading, styles: Styles) -> list[Flowable]:
+    """ "Nơi nhận:" on the left, the signer on the right (one table, so they stay side by side)."""
+    left: list[Flowable] = [Paragraph("Nơi nhận:", styles.recipients_head)]
+    left += [Paragraph(para(line), styles.recipients) for line in recipient_lines(heading.recipients)]
+    right: list[Flowable] = [
+        Paragraph(para(nfc(heading.signer_title).upper()), styles.signer),
+        Spacer(1, 26 * mm),  # room for the signature and the seal
+        Paragraph(para(heading.signer_name), styles.signer),
+    ]
+    table = Table([[left, right]], colWidths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55])
+    table.setStyle(_plain(styles))
+    return [Spacer(1, 8), table]

@@ -1,0 +1,241 @@
+"""The report's tables: main results, figures per unit, and who reported."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
+
+from worker.figures import IndicatorInfo, Report, UnitFigures
+from worker.render.styles import FRAME_WIDTH, Styles
+from worker.render.text import change_percent, format_int, format_percent, format_signed, para
+
+KIND_LABELS = {"stock": "Số hiện có", "flow": "Lũy kế"}
+STATE_MARKS = {
+    "rejected": "bị từ chối",
+    "missing": "chưa báo cáo",
+    "pending": "chưa báo cáo",
+    "failed": "lỗi thu thập",
+}
+UNIT_COLUMNS = 6  # indicator columns per per-unit table: more would not fit a portrait page
+TOTAL_LABEL = "Tổng cộng"
+TABLE_START = 45 * mm  # room needed for a caption, a header and some rows at the foot of a page
+
+
+def _grid(font: str, bold: str, size: float, header_rows: int) -> TableStyle:
+    """Thin full grid, bold header, small paddings: the usual look of tables in official reports."""
+    return TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("FONTNAME", (0, 0), (-1, -1), font),
+            ("FONTNAME", (0, 0), (-1, header_rows - 1), bold),
+            ("FONTSIZE", (0, 0), (-1, -1), size),
+            ("ALIGN", (0, header_rows), (-1, -1), "RIGHT"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ]
+    )
+
+
+def captioned(caption: str, table: Table, styles: Styles) -> list[Flowable]:
+    """Caption and table; the table may break across pages, but not before a few of its rows."""
+    # Keeping the whole table with its caption would leave half-empty pages before long tables.
+    return [CondPageBreak(TABLE_START), Paragraph(caption, styles.caption), table]
+
+
+def _fit_numbers(rows: list[list[object]], widths: Sequence[float], font: str, size: float) -> None:
+    """Shrink the rare number too wide for its column (a province's millions) instead of overflowing."""
+    for row in rows:
+        for c, cell in enumerate(row):
+            room = widths[c] - 6  # the cell's left and right padding
+            if isinstance(cell, str) and stringWidth(cell, font, size) > room:
+                fitted = size * room / stringWidth(cell, font, size) * 0.97
+                style = ParagraphStyle("fit", fontName=font, fontSize=fitted, leading=fitted * 1.2, alignment=TA_RIGHT)
+                row[c] = Paragraph(para(cell), style)
+
+
+# --- Bảng 1: main results -------------------------------------------------------------------------------
+
+
+def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]:
+    """(group heading, column heading, totals) for each comparison the report carries."""
+    found = []
+    if report.previous is not None:
+        found.append(("So với kỳ trước", "Kỳ trước", report.previous))
+    if report.year_earlier is not None:
+        found.append(("So với cùng kỳ năm trước", "Cùng kỳ", report.year_earlier))
+    return found
+
+
+def totals_table(report: Report, styles: Styles) -> Table:
+    """Bảng 1: each indicator's total, with the change against earlier periods where known."""
+    comps = _comparisons(report)
+    size = 10 if len(comps) < 2 else 9  # two comparisons add six columns
+    cell, centre, head = (_smaller(s, size) for s in (styles.cell, styles.cell_center, styles.cell_head))
+    header_rows = 2 if comps else 1
+    rows = _totals_header(comps, head, header_rows)
+    for n, ind in enumerate(report.indicators, start=1):
+        value = report.totals.get(ind.code)
+        kind = KIND_LABELS.get(ind.kind, ind.kind)
+        row: list[object] = [str(n), Paragraph(para(ind.name), cell), Paragraph(para(ind.measure), centre)]
+        row += [Paragraph(para(kind), centre), format_int(value)]
+        for _, _, before in comps:
+            old = before.get(ind.code)
+            diff = None if value is None or old is None else value - old
+            pct = format_percent(change_percent(value, old), signed=True)
+            row += [format_int(old), format_signed(diff), pct]
+        rows.append(row)
+    widths = _totals_widths(len(comps))
+    _fit_numbers(rows[header_rows:], widths, styles.fonts.regular, size)
+    table = Table(rows, colWidths=widths, repeatRows=header_rows, hAlign="CENTER")
+    table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, size, header_rows))
+    table.setStyle(_totals_extras(comps, header_rows))
+    return table
+
+
+def _smaller(style: ParagraphStyle, size: float) -> ParagraphStyle:
+    return ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size, leading=size * 1.2)
+
+
+def _totals_header(comps: Sequence[tuple[str, str, object]], head: ParagraphStyle, header_rows: int) -> list[list]:
+    def h(text: str) -> Paragraph:
+        return Paragraph(text, head)
+
+    first: list[object] = [h("STT"), h("Chỉ tiêu"), h("Đơn vị tính"), h("Loại"), h("Kỳ báo cáo")]
+    if not comps:
+        return [first]
+    second: list[object] = [""] * 5
+    for group, column, _ in comps:
+        first += [h(group), "", ""]
+        second += [h(column), h("Tăng (+), giảm (-)"), h("Tỷ lệ tăng, giảm")]
+    return [first, second]
+
+
+def _totals_widths(n_comps: int) -> list[float]:
+    fixed = {0: [10, 24, 24, 24], 1: [9, 17, 18, 18, 18, 18, 18], 2: [9, 14, 15, 15, 13, 13, 14, 13, 13, 14]}
+    widths = [w * mm for w in fixed[n_comps]]
+    name = FRAME_WIDTH - sum(widths)
+    return [widths[0], name, *widths[1:]]
+
+
+def _totals_extras(comps: Sequence[object], header_rows: int) -> TableStyle:
+    cmds: list[tuple] = [
+        ("ALIGN", (0, header_rows), (0, -1), "CENTER"),
+    ]
+    if header_rows == 2:
+        cmds += [("SPAN", (c, 0), (c, 1)) for c in range(5)]
+        cmds += [("SPAN", (5 + 3 * g, 0), (7 + 3 * g, 0)) for g in range(len(comps))]
+    return TableStyle(cmds)
+
+
+# --- Bảng 2: figures per unit ---------------------------------------------------------------------------
+
+
+def column_groups(indicators: Sequence[IndicatorInfo], size: int = UNIT_COLUMNS) -> list[list[IndicatorInfo]]:
+    """Indicators split into balanced groups of at most `size` (14 → 5, 5, 4 rather than 6, 6, 2)."""
+    if not indicators:
+        return []
+    count = math.ceil(len(indicators) / size)
+    per = math.ceil(len(indicators) / count)
+    return [list(indicators[i : i + per]) for i in range(0, len(indicators), per)]
+
+
+def unit_label(unit: UnitFigures) -> str:
+    """The unit's name as markup, with its collection problem in italics when it did not report."""
+    mark = STATE_MARKS.get(unit.state)
+    return para(unit.name) + (f" <i>({mark})</i>" if mark else "")
+
+
+def unit_tables(report: Report, styles: Styles) -> list[Flowable]:
+    """Bảng 2, split into column groups; each part repeats the unit column and its header on every page."""
+    indicators = [ind for ind in report.indicators if ind.level == "commune"]
+    groups = column_groups(indicators)
+    out: list[Flowable] = []
+    for n, group in enumerate(groups, start=1):
+        part = f" (phần {n}/{len(groups)})" if len(groups) > 1 else ""
+        out += captioned("Bảng 2. Số liệu theo đơn vị" + part, _unit_table(report, group, styles), styles)
+    return out
+
+
+def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) -> Table:
+    head = [Paragraph("STT", styles.cell_small_head), Paragraph("Đơn vị", styles.cell_small_head)]
+    head += [Paragraph(para(ind.name), styles.cell_small_head) for ind in group]
+    rows: list[list[object]] = [head]
+    for n, unit in enumerate(report.units, start=1):
+        values = [format_int(unit.values.get(ind.code)) for ind in group]
+        rows.append([str(n), Paragraph(unit_label(unit), styles.cell), *values])
+    total = [format_int(report.totals.get(ind.code)) for ind in group]
+    rows.append(["", Paragraph(f"<b>{TOTAL_LABEL}</b>", styles.cell), *total])
+    name_w = 46 * mm
+    num_w = (FRAME_WIDTH - 9 * mm - name_w) / len(group)  # every part spans the full text width
+    widths = [9 * mm, name_w] + [num_w] * len(group)
+    _fit_numbers(rows[1:-1], widths, styles.fonts.regular, styles.cell.fontSize)
+    _fit_numbers(rows[-1:], widths, styles.fonts.bold, styles.cell.fontSize)  # the bold totals row
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
+    table.setStyle(
+        TableStyle(
+            [
+                ("ALIGN", (0, 1), (0, -1), "CENTER"),
+                ("FONTNAME", (0, -1), (-1, -1), styles.fonts.bold),
+                ("VALIGN", (0, 0), (-1, 0), "MIDDLE"),
+            ]
+        )
+    )
+    return table
+
+
+# --- Bảng 3: who reported -------------------------------------------------------------------------------
+
+
+def completeness_block(report: Report, styles: Styles) -> list[Flowable]:
+    """Bảng 3 with the counts, then the units that did not report and why."""
+    c = report.completeness
+    rows: list[list[object]] = [
+        [Paragraph("Nội dung", styles.cell_head), Paragraph("Số đơn vị", styles.cell_head)],
+        ["Đơn vị phải báo cáo", format_int(c.expected)],
+        ["Đã báo cáo, số liệu hợp lệ", format_int(c.collected)],
+        ["Số liệu bị từ chối", format_int(len(c.rejected))],
+        ["Chưa báo cáo", format_int(len(c.missing))],
+    ]
+    if c.failed:
+        rows.append(["Lỗi khi thu thập số liệu", format_int(len(c.failed))])
+    table = Table(rows, colWidths=[95 * mm, 35 * mm], repeatRows=1, hAlign="CENTER")
+    table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
+    table.setStyle(TableStyle([("ALIGN", (0, 1), (0, -1), "LEFT")]))
+    caption = Paragraph("Bảng 3. Tình hình báo cáo của các đơn vị", styles.caption)
+    return [KeepTogether([caption, table]), *_unit_lists(report, styles)]
+
+
+def _problems(report: Report, name: str, state: str) -> tuple[str, ...]:
+    for unit in report.units:
+        if unit.name == name and unit.state == state:
+            return unit.problems
+    return ()
+
+
+def _unit_lists(report: Report, styles: Styles) -> list[Flowable]:
+    c = report.completeness
+    out: list[Flowable] = []
+    for label, names, state in (
+        ("Đơn vị có số liệu bị từ chối", c.rejected, "rejected"),
+        ("Đơn vị chưa báo cáo", c.missing, "missing"),
+        ("Đơn vị lỗi khi thu thập số liệu", c.failed, "failed"),
+    ):
+        if not names:
+            continue
+        out.append(Paragraph(f"<b>{label}</b> ({format_int(len(names))}):", styles.item))
+        for name in names:
+            out.append(Paragraph(f"- {para(name)}", styles.item))
+            for problem in _problems(report, name, state):
+                out.append(Paragraph(f"+ {para(problem)}", styles.detail))
+    return out
