@@ -46,6 +46,8 @@ class Completeness:
     rejected: tuple[str, ...]  # unit names
     missing: tuple[str, ...]
     failed: tuple[str, ...] = ()
+    late: tuple[str, ...] = ()  # reported, but after the collection deadline
+    on_time: int | None = None  # how many reported by the deadline, where deadlines are tracked
 
 
 @dataclass(frozen=True)
