@@ -30,7 +30,7 @@ def snapshot(db_url: str, run_id: int) -> Snapshot:
     with session_scope(db_url) as session:
         run = session.get_one(Run, run_id)
         counts = dict(session.execute(select(RunUnit.state, func.count()).where(RunUnit.run_id == run_id)
-                                      .group_by(RunUnit.state)).tuples().all())
+                                      .group_by(RunUnit.state)).all())
     expected = sum(counts.values())
     return Snapshot(run.state, expected, expected - counts.get(UnitState.PENDING, 0), run.error)
 

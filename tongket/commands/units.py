@@ -31,3 +31,22 @@ def units_list(under: Annotated[str | None, typer.Option(help="Only units under 
     console.print(table)
 
 
+
+
+@app.command("import")
+def units_import(source: Annotated[str, typer.Argument(help="Where the units come from: vn.")]) -> None:
+    """Load Vietnam's legacy and 2025 units and their succession (needs the `units` extra)."""
+    from models.db import migrate
+    from models.errors import ConfigError
+    from models.vn_units import import_vn_units
+
+    if source != "vn":
+        raise ConfigError(f"unknown unit source {source!r}; the one source is: vn")
+    settings = get_settings()
+    migrate(settings.db_url)
+    with session_scope(settings.db_url) as session:
+        summary = import_vn_units(session)
+    console.print(f"Units added: {summary.units_added}, updated: {summary.units_updated}; "
+                  f"successions added: {summary.successions_added}.")
+    for key in summary.skipped:
+        console.print(f"[yellow]skipped[/yellow] {key}: names no unit in the package")
