@@ -15,11 +15,12 @@ from models.tables import Level, Unit
 
 
 def unit_by_code(session: Session, code: str, on: date | None = None) -> Unit:
-    """The unit carrying a code (on a date, when the code was carried by successive units)."""
+    """The unit carrying a code: the newest one, or the one that carried it last by a date (a former unit
+    stays reachable after its end, as the scope of a historical report)."""
     code = code.strip()
-    query = select(Unit).where(Unit.code == code).order_by(Unit.valid_from.desc())
+    query = select(Unit).where(Unit.code == code).order_by(Unit.valid_from.desc(), Unit.level)
     if on is not None:
-        query = query.where(Unit.valid_from <= on, or_(Unit.valid_to.is_(None), Unit.valid_to >= on))
+        query = query.where(Unit.valid_from <= on)
     unit = session.scalars(query.limit(1)).first()
     if unit is None:
         raise UnknownUnit(_unknown_message(session, code))
