@@ -12,9 +12,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
-from worker.figures import IndicatorInfo, Report, UnitFigures
+from worker.figures import Completeness, IndicatorInfo, Report, UnitFigures
 from worker.render.styles import FRAME_WIDTH, Styles
-from worker.render.text import change_percent, format_int, format_percent, format_signed, para
+from worker.render.text import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, para
 
 KIND_LABELS = {"stock": "Số hiện có", "flow": "Lũy kế"}
 STATE_MARKS = {
@@ -70,9 +70,10 @@ def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]
     """(group heading, column heading, totals) for each comparison the report carries."""
     found = []
     if report.previous is not None:
-        found.append(("So với kỳ trước", "Kỳ trước", report.previous))
+        group = "So với năm trước" if report.kind == "annual" else "So với kỳ trước"
+        found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
     if report.year_earlier is not None:
-        found.append(("So với cùng kỳ năm trước", "Cùng kỳ", report.year_earlier))
+        found.append(("So với cùng kỳ năm trước", para(report.year_earlier_label or "Cùng kỳ"), report.year_earlier))
     return found
 
 
@@ -198,22 +199,36 @@ def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) 
 
 
 def completeness_block(report: Report, styles: Styles) -> list[Flowable]:
-    """Bảng 3 with the counts, then the units that did not report and why."""
-    c = report.completeness
+    """Bảng 3 with the counts and their share of the expected units, then who did not report and why."""
     rows: list[list[object]] = [
-        [Paragraph("Nội dung", styles.cell_head), Paragraph("Số đơn vị", styles.cell_head)],
-        ["Đơn vị phải báo cáo", format_int(c.expected)],
-        ["Đã báo cáo, số liệu hợp lệ", format_int(c.collected)],
-        ["Số liệu bị từ chối", format_int(len(c.rejected))],
-        ["Chưa báo cáo", format_int(len(c.missing))],
+        [Paragraph("Nội dung", styles.cell_head), Paragraph("Số đơn vị", styles.cell_head),
+         Paragraph("Tỷ lệ", styles.cell_head)],
+        *_completeness_rows(report.completeness),
     ]
-    if c.failed:
-        rows.append(["Lỗi khi thu thập số liệu", format_int(len(c.failed))])
-    table = Table(rows, colWidths=[95 * mm, 35 * mm], repeatRows=1, hAlign="CENTER")
+    table = Table(rows, colWidths=[95 * mm, 30 * mm, 25 * mm], repeatRows=1, hAlign="CENTER")
     table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
     table.setStyle(TableStyle([("ALIGN", (0, 1), (0, -1), "LEFT")]))
     caption = Paragraph("Bảng 3. Tình hình báo cáo của các đơn vị", styles.caption)
     return [KeepTogether([caption, table]), *_unit_lists(report, styles)]
+
+
+def _completeness_rows(c: Completeness) -> list[list[object]]:
+    def row(label: str, count: int) -> list[object]:
+        share = format_percent(count * 100.0 / c.expected) if c.expected else NOT_REPORTED
+        return [label, format_int(count), share]
+
+    rows = [
+        ["Đơn vị phải báo cáo", format_int(c.expected), format_percent(100.0) if c.expected else NOT_REPORTED],
+        row("Đã báo cáo, số liệu hợp lệ", c.collected),
+    ]
+    if c.on_time is not None:
+        rows.append(row("Trong đó: báo cáo đúng hạn", c.on_time))
+    if c.late:
+        rows.append(row("Trong đó: báo cáo sau hạn", len(c.late)))
+    rows += [row("Số liệu bị từ chối", len(c.rejected)), row("Chưa báo cáo", len(c.missing))]
+    if c.failed:
+        rows.append(row("Lỗi khi thu thập số liệu", len(c.failed)))
+    return rows
 
 
 def _problems(report: Report, name: str, state: str) -> tuple[str, ...]:
@@ -230,6 +245,7 @@ def _unit_lists(report: Report, styles: Styles) -> list[Flowable]:
         ("Đơn vị có số liệu bị từ chối", c.rejected, "rejected"),
         ("Đơn vị chưa báo cáo", c.missing, "missing"),
         ("Đơn vị lỗi khi thu thập số liệu", c.failed, "failed"),
+        ("Đơn vị báo cáo sau hạn", c.late, "collected"),
     ):
         if not names:
             continue
