@@ -77,7 +77,7 @@ def _results(report: Report, where: str) -> str:
     if stocks:
         lines.append(f"Đến cuối {report.period_label}, toàn {where} có " + ", ".join(stocks) + ".")
     if flows:
-        lines.append(f"Trong {report.period_label}: " + "; ".join(flows) + ".")
+        lines.append(f"Trong {report.period_label}, " + "; ".join(flows) + ".")
     compared = _comparison_lines(report)
     lines += compared
     if compared and _absent(report):
@@ -96,7 +96,7 @@ def _listed(report: Report, kind: str) -> list[str]:
         if kind == IndicatorKind.STOCK:
             out.append(f"{format_int(value)} {lower_first(ind.name)}")
         else:
-            out.append(f"{lower_first(ind.name)}: {format_int(value)} {ind.measure}")
+            out.append(f"số {lower_first(ind.name)} là {format_int(value)}")
     return out
 
 
@@ -155,10 +155,11 @@ def _weaknesses(report: Report) -> str:
     parts = []
     c = report.completeness
     if c.missing or c.failed:
-        parts.append(f"{format_int(len(c.missing) + len(c.failed))} đơn vị chưa gửi báo cáo đúng hạn "
+        parts.append(f"còn {format_int(len(c.missing) + len(c.failed))} đơn vị chưa gửi báo cáo "
                      f"({_names(c.missing + c.failed)})")
     if c.rejected:
-        parts.append(f"{format_int(len(c.rejected))} đơn vị gửi số liệu không hợp lệ, phải rà soát lại "
+        parts.append(f"{'có ' if not parts else ''}{format_int(len(c.rejected))} đơn vị gửi số liệu không hợp lệ, "
+                     "phải rà soát lại "
                      f"({_names(c.rejected)})")
     # A fall is only a weakness when every unit reported; otherwise it is the missing figures talking.
     falls = None if _absent(report) else _changes(report, report.previous, falls=True)
