@@ -472,7 +472,8 @@ def test_a_bare_report_still_renders() -> None:
     )
     text = " ".join(pages_text(render_report(bare)))
     assert "II. KẾT QUẢ THỰC HIỆN" in text and "TRƯỞNG CÔNG AN HUYỆN" in text
-    assert "Bảng 2" not in text and "V. CÔNG TÁC KHEN THƯỞNG" not in text
+    assert "Số liệu theo đơn vị" not in text and "V. CÔNG TÁC KHEN THƯỞNG" not in text
+    assert "Bảng 2. Tình hình báo cáo của các đơn vị" in text  # no per-unit table: the numbers close up
 
 
 def test_flat_zero_trend_draws_a_chart() -> None:

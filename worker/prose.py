@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from models.tables import IndicatorKind, ReportKind
 from worker.figures import IndicatorInfo, Narrative, Report
+from worker.render.tables import completeness_number
 from worker.render.text import change_percent, format_int, format_percent
 
 MOVEMENT = "phong trào toàn dân bảo vệ an ninh Tổ quốc"
@@ -64,7 +65,7 @@ def _coverage(report: Report) -> str:
             f"(đạt {rate})")
     absent = _absent(report)
     if absent:
-        text += f"; {format_int(absent)} đơn vị chưa có số liệu hợp lệ, có tên tại Bảng 3"
+        text += f"; {format_int(absent)} đơn vị chưa có số liệu hợp lệ, có tên tại Bảng {completeness_number(report)}"
     return text + "."
 
 

@@ -7,7 +7,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 from worker.figures import Report
 from worker.render.charts import trend_chart
 from worker.render.styles import Styles
-from worker.render.tables import captioned, completeness_block, totals_table, unit_tables
+from worker.render.tables import captioned, completeness_block, completeness_number, totals_table, unit_tables
 from worker.render.text import format_int, para, paragraphs
 from worker.render.unit_chart import unit_bar_charts
 
@@ -43,7 +43,8 @@ def partial_note(report: Report, styles: Styles) -> list[Flowable]:
     absent = len(c.missing) + len(c.rejected) + len(c.failed)
     if not absent or not c.expected:
         return []
-    text = (f"Kỳ này còn {format_int(absent)}/{format_int(c.expected)} đơn vị chưa có số liệu hợp lệ (xem Bảng 3); "
+    text = (f"Kỳ này còn {format_int(absent)}/{format_int(c.expected)} đơn vị chưa có số liệu hợp lệ "
+            f"(xem Bảng {completeness_number(report)}); "
             "tổng số và mức tăng, giảm chỉ tính trên số liệu đã có.")
     return [Spacer(1, 2), Paragraph(text, styles.note)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -67,7 +67,21 @@ def _chart(units: tuple[UnitFigures, ...], indicator: IndicatorInfo, top: int, f
     chart.barSpacing, chart.groupSpacing = 0, _ROW * 0.4  # thin bars: less ink, easier to follow
     _axes(chart, labels, top, font)
     drawing.add(chart)
+    _value_labels(drawing, chart, font)
     return drawing
+
+
+def _value_labels(drawing: Drawing, chart: HorizontalBarChart, font: str) -> None:
+    """Each bar's value just past its end, as plain strings: the chart's own bar labels are widgets, and
+    cost more to draw than the bars."""
+    values = chart.data[0]
+    scale = chart.width / chart.valueAxis.valueMax
+    row = chart.height / len(values)
+    for n, v in enumerate(values):
+        if v is None:
+            continue
+        y = chart.y + chart.height - (n + 0.5) * row - _SIZE * 0.35  # reversed: the first unit on top
+        drawing.add(String(chart.x + v * scale + 2, y, format_int(v), fontName=font, fontSize=_SIZE - 0.5))
 
 
 def _axes(chart: HorizontalBarChart, labels: list[str], top: int, font: str) -> None:
@@ -82,6 +96,3 @@ def _axes(chart: HorizontalBarChart, labels: list[str], top: int, font: str) -> 
     value.labels.fontName, value.labels.fontSize = font, _SIZE
     value.labelTextFormat = lambda v: format_int(int(v)) if float(v).is_integer() else ""
     value.visibleGrid, value.gridStrokeColor, value.gridStrokeWidth = 1, colors.HexColor("#d0d0d0"), 0.4
-    chart.barLabelFormat = lambda v: format_int(int(v)) if v is not None else ""
-    chart.barLabels.fontName, chart.barLabels.fontSize = font, _SIZE - 0.5
-    chart.barLabels.boxAnchor, chart.barLabels.dx = "w", 2
