@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import math
 
-from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.shapes import Drawing
-from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, Rect, Shape, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.lib.validators import Auto
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from worker.figures import IndicatorInfo, Report
@@ -21,10 +18,10 @@ from worker.render.text import format_decimal, format_int, nfc
 MAX_SERIES = 4
 # Colour, marker and dash differ together so the lines stay apart on a black-and-white printout.
 _LOOKS = (
-    (colors.HexColor("#1f4e79"), "FilledCircle", None),
-    (colors.HexColor("#c00000"), "FilledSquare", (4, 2)),
-    (colors.HexColor("#4d7a2a"), "FilledDiamond", (1, 2)),
-    (colors.HexColor("#7f6000"), "FilledTriangle", (6, 2, 1, 2)),
+    (colors.HexColor("#1f4e79"), "circle", None),
+    (colors.HexColor("#c00000"), "square", (4, 2)),
+    (colors.HexColor("#4d7a2a"), "diamond", (1, 2)),
+    (colors.HexColor("#7f6000"), "triangle", (6, 2, 1, 2)),
 )
 _SIZE = 9
 _PLOT_H = 58 * mm
@@ -75,15 +72,40 @@ def _axis_label(value: float) -> str:
     return format_int(int(value)) if float(value).is_integer() else format_decimal(value)
 
 
+class _MarkedLineChart(HorizontalLineChart):
+    """Lines with their point markers drawn as plain shapes: ReportLab's marker widgets cost more to draw
+    than the rest of the chart."""
+
+    def makeLines(self) -> Group:
+        group = super().makeLines()
+        for n, row in enumerate(self._positions):
+            for x, y in row:
+                group.add(marker(n, x, y))
+        return group
+
+
+def marker(series: int, x: float, y: float, size: float = 4.5) -> Shape:
+    """The point marker of a series: circle, square, diamond, triangle, in the series' colour."""
+    colour, shape, _ = _LOOKS[series]
+    r = size / 2
+    paint = {"fillColor": colour, "strokeColor": colour, "strokeWidth": 0.5}
+    if shape == "circle":
+        return Circle(x, y, r, **paint)
+    if shape == "square":
+        return Rect(x - r, y - r, size, size, **paint)
+    if shape == "diamond":
+        return Polygon([x, y + r * 1.3, x + r * 1.3, y, x, y - r * 1.3, x - r * 1.3, y], **paint)
+    return Polygon([x - r * 1.2, y - r, x + r * 1.2, y - r, x, y + r * 1.2], **paint)
+
+
 def _line_chart(report: Report, series: list[IndicatorInfo], font: str) -> HorizontalLineChart:
-    chart = HorizontalLineChart()
+    chart = _MarkedLineChart()
     chart.data = [tuple(p.totals.get(ind.code) for p in report.trend) for ind in series]
     chart.joinedLines = 1
     for n, ind in enumerate(series):
-        colour, marker, dash = _LOOKS[n]
+        colour, _, dash = _LOOKS[n]
         line = chart.lines[n]
         line.strokeColor, line.strokeWidth, line.strokeDashArray = colour, 1.4, dash
-        line.symbol = makeMarker(marker, size=4.5, fillColor=colour, strokeColor=colour)
         line.name = nfc(ind.name)
     return chart
 
@@ -104,19 +126,19 @@ def _style_axes(chart: HorizontalLineChart, labels: list[str], font: str, slant:
     value.visibleGrid, value.gridStrokeColor, value.gridStrokeWidth = 1, colors.HexColor("#d0d0d0"), 0.4
 
 
-def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) -> Legend:
-    legend = Legend()
-    legend.x, legend.y = _LEFT, _LEGEND_H - 2 * mm
-    legend.alignment, legend.boxAnchor = "right", "nw"
-    legend.fontName, legend.fontSize = font, _SIZE
-    legend.columnMaximum, legend.deltax, legend.dxTextSpace = 2, FRAME_WIDTH / 2 - 4 * mm, 6
-    legend.dx, legend.dy, legend.deltay = 24, 8, 14
-    # Long names wrap inside their column.
-    width = FRAME_WIDTH / 2 - 22 - 6 - 16 * mm
-    pairs = []
+def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) -> Group:
+    """Two columns of swatches (the line with its dash and marker) and wrapped names, as plain shapes."""
+    group = Group()
+    column = FRAME_WIDTH / 2 - 4 * mm
+    width = column - 22 - 6 - 8 * mm  # long names wrap inside their column
+    tops = [_LEGEND_H - 6 * mm, _LEGEND_H - 6 * mm]  # where the next entry of each column goes
     for n, ind in enumerate(series):
-        text = "\n".join(simpleSplit(nfc(ind.name), font, _SIZE, width))
-        pairs.append((chart.lines[n].strokeColor, text))
-    legend.colorNamePairs = pairs
-    legend.swatchMarker = Auto(obj=chart)  # draw each swatch as the line itself, with its dash and marker
-    return legend
+        x, y = _LEFT + (n // 2) * column, tops[n // 2]
+        colour, _, dash = _LOOKS[n]
+        group.add(Line(x, y + 3, x + 22, y + 3, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))
+        group.add(marker(n, x + 11, y + 3))
+        lines = simpleSplit(nfc(ind.name), font, _SIZE, width)
+        for k, text in enumerate(lines):
+            group.add(String(x + 28, y - k * (_SIZE + 1), text, fontName=font, fontSize=_SIZE))
+        tops[n // 2] = y - len(lines) * (_SIZE + 1) - 5
+    return group
