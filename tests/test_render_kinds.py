@@ -198,3 +198,46 @@ def test_generated_prose_states_the_figures(session: Session) -> None:
     for block in (n.situation, n.results, n.weaknesses, *n.tasks, n.commendations):
         assert block == unicodedata.normalize("NFC", block)
         assert "None" not in block and "{" not in block
+
+
+HOSTILE = ("Xã <font color=red>Đỏ</font>", "Xã Hòa & Bình", "Xã </para><para>Mới",
+           "Xã Có Cái Tên Rất Dài Vì Được Ghép Từ Ba Xã Cũ Là Tân Hội, Tân Thành Và N'Thol Hạ Theo Nghị Quyết Năm 2025")
+
+
+def test_commune_names_from_the_database_render_literally_and_wrap(session: Session) -> None:
+    scope, units = district(session, communes=6)
+    for unit, name in zip(units, HOSTILE, strict=False):
+        unit.name = name
+    deliver(session, units, [Period.parse("2023")], skip=(MISSING, REJECTED))
+    report = build_report(session, plan_and_collect(session, scope, "annual", Period.parse("2023")).id)
+    pdf = render_report(report)
+    text = text_of(pdf)
+    for name in HOSTILE[:3]:
+        assert name in text, name  # in the per-unit table, the bars and the completeness list
+    assert text.count("Xã </para><para>Mới") >= 2
+    assert HOSTILE[3] in text  # wrapped in its cell, every word still there
+    assert render_report(build_report(session, report_run_id(session))) == pdf  # same inputs, same bytes
+
+
+def report_run_id(session: Session) -> int:
+    return session.scalars(select(Run.id)).one()
+
+
+def test_late_and_on_time_rows_when_deadlines_are_tracked() -> None:
+    from tests.test_render import sample_report
+    from worker.figures import Completeness
+
+    report = sample_report(completeness=Completeness(15, 15, rejected=(), missing=(), late=("Xã Tà Năng",),
+                                                     on_time=14))
+    text = text_of(render_report(report))
+    assert "Trong đó: báo cáo đúng hạn 14 93,3%" in text
+    assert "Trong đó: báo cáo sau hạn 1 6,7%" in text
+    assert "Đơn vị báo cáo sau hạn (1): - Xã Tà Năng" in text
+
+
+def test_a_commune_report_has_no_per_unit_table(session: Session) -> None:
+    scope, units = district(session, communes=1)
+    deliver(session, units, [Period.parse("2023-05")])
+    report = build_report(session, plan_and_collect(session, scope, "monthly", Period.parse("2023-05")).id)
+    text = text_of(render_report(report))
+    assert "Số liệu theo đơn vị" not in text and "Bảng 2. Tình hình báo cáo của các đơn vị" in text
