@@ -241,3 +241,13 @@ def test_a_commune_report_has_no_per_unit_table(session: Session) -> None:
     report = build_report(session, plan_and_collect(session, scope, "monthly", Period.parse("2023-05")).id)
     text = text_of(render_report(report))
     assert "Số liệu theo đơn vị" not in text and "Bảng 2. Tình hình báo cáo của các đơn vị" in text
+
+
+def test_a_multi_year_review_measures_from_its_first_year(session: Session) -> None:
+    report = kind_report(session, "multi_year", "2019..2023", None, None)
+    first = district_total("security_teams", Period.parse("2019"), COMMUNES, skip=())
+    last = district_total("security_teams", Period.parse("2023"), COMMUNES)
+    assert report.previous is None and report.year_earlier is None  # nothing for 2014..2018
+    change = f"tổ an ninh nhân dân {'tăng' if last > first else 'giảm'} {format_int(abs(last - first))} tổ"
+    sentence = next(line for line in report.narrative.results.splitlines() if line.startswith("So với năm đầu"))
+    assert sentence.startswith("So với năm đầu giai đoạn (2019): ") and change in sentence, sentence

@@ -103,7 +103,12 @@ def _listed(report: Report, kind: str) -> list[str]:
 
 def _comparison_lines(report: Report) -> list[str]:
     lines = []
-    for label, before in ((report.previous_label, report.previous), (report.year_earlier_label, report.year_earlier)):
+    pairs = [(report.previous_label, report.previous), (report.year_earlier_label, report.year_earlier)]
+    if report.kind == ReportKind.MULTI_YEAR and len(report.trend) > 1:
+        # A review of several years measures the way travelled since the first of them.
+        first = report.trend[0]
+        pairs.append((f"năm đầu giai đoạn ({first.label})", first.totals))
+    for label, before in pairs:
         changes = _changes(report, before)
         if before is None or not label:
             continue
