@@ -59,6 +59,7 @@ RSS_BUDGET_MB = 300
 # Units giving about 10, 60 and 100 pages (each unit is a row of three per-unit tables and a bar).
 SIZES = {"10-page": 60, "60-page": 590, "100-page": 1000}
 COMMUNE_UNITS = 1  # a commune's own report: one unit, about four pages
+DISTRICT_UNITS = 15  # a district of the old kind, as the Đức Trọng demo
 
 
 def indicators() -> tuple[IndicatorInfo, ...]:
@@ -223,6 +224,7 @@ def main() -> int:
     render_report(make_report(2))  # register fonts and warm caches outside the timings
     ratios = [compare(name, make_report(SIZES[name]), repeats) for name in ("10-page", "60-page")]
     ratios.append(compare("commune-size", make_report(COMMUNE_UNITS), repeats * 5, per_report=True))
+    ratios.append(compare("15-commune", make_report(DISTRICT_UNITS), repeats * 3, per_report=True))
     rss, pages = child_rss(SIZES["100-page"])
     print(f"{'peak RSS':>14}: {rss:.0f} MB rendering a {pages}-page report in a child process "
           f"(budget {RSS_BUDGET_MB} MB)")
