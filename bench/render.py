@@ -107,12 +107,15 @@ def baseline_pdf(report: Report, font: str = "auto") -> bytes:
                           [h.number, Paragraph(h.place, styles.place_date)]]),
                    Paragraph(h.title, styles.title), Paragraph(h.summary, styles.summary)]
     n = report.narrative
-    for block in (n.situation, n.results):
-        story += [Paragraph(block, styles.body)]
+    for head, block in (("I. TÌNH HÌNH CHUNG", n.situation), ("II. KẾT QUẢ THỰC HIỆN", n.results)):
+        story += [Paragraph(head, styles.section), Paragraph(block, styles.body)]
     story += _baseline_tables(report, styles, grid)
     story += _baseline_charts(report, fonts.regular)
-    for block in (n.strengths, n.weaknesses, n.lessons, *n.tasks, n.commendations):
-        story += [Paragraph(block, styles.body)]
+    story += [Paragraph("III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM", styles.section)]
+    for head, block in (("1. Ưu điểm", n.strengths), ("2. Hạn chế", n.weaknesses), ("3. Bài học", n.lessons)):
+        story += [Paragraph(head, styles.subsection), Paragraph(block, styles.body)]
+    story += [Paragraph("IV. NHIỆM VỤ, GIẢI PHÁP", styles.section), *(Paragraph(t, styles.item) for t in n.tasks)]
+    story += [Paragraph("V. CÔNG TÁC KHEN THƯỞNG", styles.section), Paragraph(n.commendations, styles.body)]
     story += [Table([[Paragraph("Nơi nhận:", styles.recipients_head), h.signer_title],
                      ["\n".join(h.recipients), h.signer_name]])]
     buffer = io.BytesIO()

@@ -131,6 +131,9 @@ def test_each_kind_reads_right(session: Session, kind: str, period_id: str, prev
     assert "Xã Thử 4 (chưa báo cáo)" in text and "Xã Thử 5 (bị từ chối)" in text
     assert "Ô F7: số tổ an ninh nhân dân là -4, phải là số không âm" in text
     assert re.search(r"Đã báo cáo, số liệu hợp lệ 4 66,7%", text)
+    last = report.trend[-1].label
+    last = f"năm {last}" if last.isdigit() else last[:1].lower() + last[1:]
+    assert f"Số liệu {last} chỉ gồm 4/{COMMUNES} đơn vị có số liệu hợp lệ." in text
     _check_comparisons(text, kind, period, previous, earlier)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, Rect, Shape, String
+from reportlab.graphics.shapes import Drawing, Group, Line, Path, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
@@ -73,29 +73,36 @@ def _axis_label(value: float) -> str:
 
 
 class _MarkedLineChart(HorizontalLineChart):
-    """Lines with their point markers drawn as plain shapes: ReportLab's marker widgets cost more to draw
-    than the rest of the chart."""
+    """Lines with their point markers drawn as one path per series: ReportLab's marker widgets, or one
+    shape per point, cost more to draw than the rest of the chart."""
 
     def makeLines(self) -> Group:
         group = super().makeLines()
         for n, row in enumerate(self._positions):
-            for x, y in row:
-                group.add(marker(n, x, y))
+            group.add(markers(n, row))
         return group
 
 
-def marker(series: int, x: float, y: float, size: float = 4.5) -> Shape:
-    """The point marker of a series: circle, square, diamond, triangle, in the series' colour."""
+def markers(series: int, points: list[tuple[float, float]], size: float = 4.5) -> Path:
+    """The point markers of a series (circle, square, diamond, triangle) in its colour, as one path."""
     colour, shape, _ = _LOOKS[series]
-    r = size / 2
-    paint = {"fillColor": colour, "strokeColor": colour, "strokeWidth": 0.5}
-    if shape == "circle":
-        return Circle(x, y, r, **paint)
-    if shape == "square":
-        return Rect(x - r, y - r, size, size, **paint)
-    if shape == "diamond":
-        return Polygon([x, y + r * 1.3, x + r * 1.3, y, x, y - r * 1.3, x - r * 1.3, y], **paint)
-    return Polygon([x - r * 1.2, y - r, x + r * 1.2, y - r, x, y + r * 1.2], **paint)
+    path = Path(fillColor=colour, strokeColor=colour, strokeWidth=0.5)
+    for x, y in points:
+        corners = [(x + dx * size / 2, y + dy * size / 2) for dx, dy in _SHAPES[shape]]
+        path.moveTo(*corners[0])
+        for corner in corners[1:]:
+            path.lineTo(*corner)
+        path.closePath()
+    return path
+
+
+# Unit outlines of the markers; a 12-gon is a circle at this size.
+_SHAPES = {
+    "circle": [(math.cos(k * math.pi / 6), math.sin(k * math.pi / 6)) for k in range(12)],
+    "square": [(-1, -1), (1, -1), (1, 1), (-1, 1)],
+    "diamond": [(0, 1.3), (1.3, 0), (0, -1.3), (-1.3, 0)],
+    "triangle": [(-1.2, -1), (1.2, -1), (0, 1.2)],
+}
 
 
 def _line_chart(report: Report, series: list[IndicatorInfo], font: str) -> HorizontalLineChart:
@@ -136,7 +143,7 @@ def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) 
         x, y = _LEFT + (n // 2) * column, tops[n // 2]
         colour, _, dash = _LOOKS[n]
         group.add(Line(x, y + 3, x + 22, y + 3, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))
-        group.add(marker(n, x + 11, y + 3))
+        group.add(markers(n, [(x + 11, y + 3)]))
         lines = simpleSplit(nfc(ind.name), font, _SIZE, width)
         for k, text in enumerate(lines):
             group.add(String(x + 28, y - k * (_SIZE + 1), text, fontName=font, fontSize=_SIZE))

@@ -55,7 +55,7 @@ def chart_block(report: Report, styles: Styles) -> list[Flowable]:
     chart = trend_chart(report, styles.fonts.regular)
     if chart is not None:
         caption = f"Biểu đồ 1. Diễn biến một số chỉ tiêu chủ yếu {para(_trend_span(report))}"
-        out.append(KeepTogether([Paragraph(caption, styles.caption), chart]))
+        out.append(KeepTogether([Paragraph(caption, styles.caption), chart, *_trend_caveat(report, styles)]))
     bars = unit_bar_charts(report, styles.fonts.regular)
     number = 2 if chart is not None else 1
     for n, (indicator, drawing) in enumerate(bars, start=1):
@@ -64,6 +64,18 @@ def chart_block(report: Report, styles: Styles) -> list[Flowable]:
         caption = f"Biểu đồ {number}. Số {name} theo đơn vị đến cuối {para(report.period_label)}{part}"
         out.append(KeepTogether([Paragraph(caption, styles.caption), drawing]))
     return out
+
+
+def _trend_caveat(report: Report, styles: Styles) -> list[Flowable]:
+    """A fall in the last point may be units that did not report, not fewer teams: say so under the chart."""
+    c = report.completeness
+    if not c.expected or c.collected == c.expected:
+        return []
+    last = report.trend[-1].label
+    when = f"năm {last}" if last.isdigit() else _lower_first(last)
+    text = (f"Số liệu {para(when)} chỉ gồm {format_int(c.collected)}/"
+            f"{format_int(c.expected)} đơn vị có số liệu hợp lệ.")
+    return [Paragraph(text, styles.note)]
 
 
 def _trend_span(report: Report) -> str:
