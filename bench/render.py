@@ -56,8 +56,8 @@ from worker.render.text import change_percent, format_int, format_percent, forma
 
 OVERHEAD_BUDGET = 1.25
 RSS_BUDGET_MB = 300
-# Units giving about 10, 60 and 100 pages (each unit is a row of three per-unit tables and a bar).
-SIZES = {"10-page": 60, "60-page": 590, "100-page": 1000}
+# Units giving 11, 60 and 100 pages (each unit is a row of three per-unit tables and a bar).
+SIZES = {"10-page": 45, "60-page": 450, "100-page": 770}
 COMMUNE_UNITS = 1  # a commune's own report: one unit, about four pages
 DISTRICT_UNITS = 15  # a district of the old kind, as the Đức Trọng demo
 
