@@ -1,6 +1,6 @@
 """Rendering speed and memory, against a bare ReportLab baseline drawing the same tables in the same run.
 
-    .venv/bin/python bench/render.py            # about a minute on one core
+    .venv/bin/python bench/render.py            # about half a minute
     .venv/bin/python bench/render.py --quick    # fewer repeats, for a smoke run
 
 Prints pages/s for a 10-page and a 60-page report and reports/s for commune-size reports, the ratio of our
