@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -217,6 +218,8 @@ class Schedule(Base):
     owners: Mapped[list[Any]] = mapped_column(default=list)  # emails told when a run fails
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Prose blocks for every run of this schedule (signer, recipients, tasks…); a run's own narrative wins.
+    narrative: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
 
 class Recipient(Base):

@@ -414,7 +414,8 @@ def test_same_report_same_bytes(sample_pdf: bytes) -> None:
 def test_single_trend_point_skips_the_chart() -> None:
     report = sample_report(trend=_trend()[-1:])
     text = " ".join(pages_text(render_report(report)))
-    assert "Biểu đồ 1." not in text and "Bảng 3." in text
+    assert "Diễn biến" not in text and "Bảng 3." in text
+    assert "Biểu đồ 1. Số tổ an ninh nhân dân theo đơn vị" in text  # the per-unit bars remain
 
 
 # --- units that did not report, hostile text, comparisons -----------------------------------------------
@@ -447,7 +448,7 @@ def test_comparison_columns(troubled_pages: list[str]) -> None:
 def test_124_units_split_across_pages_with_the_header_repeated() -> None:
     pdf = render_report(synthetic_report())
     pages = pages_text(pdf)
-    with_units = [p for p in pages if "Xã Thử nghiệm" in p and "Bảng 2" not in p]
+    with_units = [p for p in pages if "Xã Thử nghiệm" in p and "Bảng 2" not in p and "Biểu đồ" not in p]
     assert len(with_units) >= 3, "the per-unit table should continue on further pages"
     for page in with_units:
         assert page.startswith(tuple(str(n) for n in range(2, 100)))
@@ -471,9 +472,33 @@ def test_a_bare_report_still_renders() -> None:
     )
     text = " ".join(pages_text(render_report(bare)))
     assert "II. KẾT QUẢ THỰC HIỆN" in text and "TRƯỞNG CÔNG AN HUYỆN" in text
-    assert "Bảng 2" not in text and "V. CÔNG TÁC KHEN THƯỞNG" not in text
+    assert "Số liệu theo đơn vị" not in text and "V. CÔNG TÁC KHEN THƯỞNG" not in text
+    assert "Bảng 2. Tình hình báo cáo của các đơn vị" in text  # no per-unit table: the numbers close up
 
 
 def test_flat_zero_trend_draws_a_chart() -> None:
     zeros = tuple(PeriodFigures(p.period_id, p.label, dict.fromkeys(p.totals, 0)) for p in _trend())
     assert "Biểu đồ 1." in " ".join(pages_text(render_report(sample_report(trend=zeros))))
+
+
+def test_the_blank_for_the_number_survives() -> None:
+    report = sample_report(heading=dataclasses.replace(_heading(), number="Số:        /BC-CAH"))
+    first = PdfReader(io.BytesIO(render_report(report))).pages[0].extract_text()
+    assert re.search(r"Số:[ \u00a0]{8}/BC-CAH", unicodedata.normalize("NFC", first)), first[:300]
+
+
+def test_per_unit_bars_follow_the_trend(sample_text: str) -> None:
+    assert "Biểu đồ 2. Số tổ an ninh nhân dân theo đơn vị đến cuối giai đoạn 2014 - 2023" in sample_text
+    assert "Kỳ này còn" not in sample_text  # every commune reported: no caveat under Bảng 1
+
+
+def test_partial_figures_are_flagged_under_the_totals(troubled_pages: list[str]) -> None:
+    text = " ".join(troubled_pages)
+    assert "Kỳ này còn 2/15 đơn vị chưa có số liệu hợp lệ (xem Bảng 3)" in text
+    assert re.search(r"Đã báo cáo, số liệu hợp lệ 13 86,7% Số liệu bị từ chối 1 6,7% Chưa báo cáo 1 6,7%", text)
+
+
+def test_124_units_get_bars_on_every_page_of_the_chart() -> None:
+    text = " ".join(pages_text(render_report(synthetic_report())))
+    for part in (1, 2, 3):
+        assert f"theo đơn vị đến cuối giai đoạn 2014 - 2023 (phần {part}/3)" in text

@@ -96,3 +96,6 @@ class Report:
     previous: dict[str, int | None] | None = None  # totals of the previous period, where known
     year_earlier: dict[str, int | None] | None = None  # totals of the same period a year earlier
     notes: tuple[str, ...] = field(default=())  # footnotes (lineage, indicator succession…)
+    previous_label: str = ""  # e.g. "Tháng 4/2023": names the comparison column
+    year_earlier_label: str = ""  # e.g. "Tháng 5/2022"
+    next_label: str = ""  # the period the tasks are for, e.g. "tháng 6 năm 2023"; "" = "thời gian tới"

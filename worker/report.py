@@ -1,53 +1,101 @@
 """Composing what a run's report says: its heading, figures, completeness and prose.
 
-Prose blocks get defaults generated from the figures; an operator may supply any of them per run (the
-run's narrative). Everything an official reads is Vietnamese and NFC.
+Prose blocks get defaults generated from the figures; an operator may supply any of them per schedule
+(the schedule's narrative) or per run (the run's narrative, which wins). Everything an official reads
+is Vietnamese and NFC.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.periods import Period, PeriodType
-from models.tables import Run, RunUnit, Unit, UnitState
+from models.tables import ReportKind, Run, RunUnit, Schedule, Unit, UnitState
 from worker.aggregate import aggregate, data_periods
 from worker.collect.ingest import active_indicators
 from worker.figures import Completeness, Heading, IndicatorInfo, Narrative, PeriodFigures, Report, UnitFigures
+from worker.prose import default_narrative
 from worker.wording import (
-    default_narrative,
     issuing_bodies,
+    next_label,
     period_label,
     place_name,
     recipients_block,
+    short_label,
     signer_title,
     summary_line,
 )
 
 TASKS_SET = "tasks_set"  # the report-level indicator: tasks this report sets for the next period
+# How many periods (this one included) the trend chart of a short report looks back over.
+HISTORY = {PeriodType.MONTH: 6, PeriodType.QUARTER: 5, PeriodType.HALF: 4, PeriodType.YEAR: 5}
+_BLANK = Narrative("", "", "", "", "", tasks=())
+Figures = dict[str, int | None]
 
 
 def build_report(session: Session, run_id: int) -> Report:
     run = session.get_one(Run, run_id)
     scope = run.scope_unit
     period = Period.parse(run.period_id)
-    given = _nfc(run.narrative)
+    given = _given(session, run)
     indicators = tuple(active_indicators(session, period) + active_indicators(session, period, level="report"))
     kinds = {i.code: i.kind for i in indicators if i.level == "commune"}
     figures = aggregate(session, run_id, period, kinds)
+    totals_of = _Earlier(session, run_id, kinds)
     units = _unit_figures(session, run_id, figures.per_unit, kinds)
-    label = period_label(run.kind, period)
-    narrative = _narrative(given, default_narrative(scope.name, label, indicators, figures.totals))
-    totals = {**figures.totals, **_report_level(indicators, narrative)}
-    return Report(
-        kind=run.kind, period_id=period.id, period_label=label, scope_code=scope.code,
+    draft = Report(
+        kind=run.kind, period_id=period.id, period_label=period_label(run.kind, period), scope_code=scope.code,
         scope_name=scope.name, heading=_heading(scope, run, period, given), indicators=indicators,
-        totals=totals, trend=tuple(_trend(period, figures.trend)), units=units,
-        completeness=_completeness(units), narrative=narrative, notes=tuple(given.get("notes", ())),
+        totals=figures.totals, trend=tuple(_trend(period, figures.trend, totals_of)), units=units,
+        completeness=_completeness(units), narrative=_BLANK, notes=tuple(given.get("notes", ())),
+        next_label=next_label(run.kind, period), **_comparisons(run.kind, period, totals_of),
     )
+    narrative = _narrative(given, default_narrative(draft))
+    return replace(draft, narrative=narrative, totals={**figures.totals, **_report_level(indicators, narrative)})
+
+
+def _given(session: Session, run: Run) -> dict[str, Any]:
+    """What the operator wrote: the schedule's narrative, overridden block by block by the run's own."""
+    schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
+    return _nfc({**(schedule.narrative if schedule is not None else {}), **run.narrative})
+
+
+class _Earlier:
+    """Totals of the run's units over other periods, each aggregated once; None where nothing was reported."""
+
+    def __init__(self, session: Session, run_id: int, kinds: dict[str, str]) -> None:
+        self._session, self._run_id, self._kinds = session, run_id, kinds
+        self._seen: dict[str, Figures | None] = {}
+
+    def __call__(self, period: Period) -> Figures | None:
+        if period.id not in self._seen:
+            totals = aggregate(self._session, self._run_id, period, self._kinds).totals
+            self._seen[period.id] = totals if any(v is not None for v in totals.values()) else None
+        return self._seen[period.id]
+
+
+def _comparisons(kind: str, period: Period, totals_of: _Earlier) -> dict[str, Any]:
+    """The previous period and the same period a year earlier, as Report fields.
+
+    A short report always shows both columns, with dashes where nothing was reported; an annual review's
+    previous period is the year before, so it is shown once; a multi-year review compares with the
+    previous range of years only when there are figures for it.
+    """
+    previous = period.previous()
+    found: dict[str, Any] = {"previous": totals_of(previous), "previous_label": short_label(previous)}
+    if kind == ReportKind.MULTI_YEAR or period.type is PeriodType.YEARS:
+        return found if found["previous"] is not None else {}
+    if found["previous"] is None:
+        found["previous"] = {}
+    if period.type is not PeriodType.YEAR:
+        earlier = period.year_earlier()
+        found |= {"year_earlier": totals_of(earlier) or {}, "year_earlier_label": short_label(earlier)}
+    return found
 
 
 def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any]) -> Heading:
@@ -82,9 +130,16 @@ def _unit_figures(session: Session, run_id: int, per_unit: dict[str, dict[str, i
     )
 
 
-def _trend(period: Period, trend: dict[str, dict[str, int | None]]) -> list[PeriodFigures]:
-    labels = {p.id: (str(p.start.year) if p.type is PeriodType.YEAR else p.id) for p in data_periods(period)}
-    return [PeriodFigures(pid, labels[pid], figures) for pid, figures in trend.items()]
+def _trend(period: Period, trend: dict[str, Figures], totals_of: _Earlier) -> list[PeriodFigures]:
+    """The years of a multi-year review; for a shorter report, the periods before it that have figures."""
+    if period.type is PeriodType.YEARS:
+        labels = {p.id: str(p.start.year) for p in data_periods(period)}
+        return [PeriodFigures(pid, labels[pid], figures) for pid, figures in trend.items()]
+    history = [period]
+    while len(history) < HISTORY[period.type]:
+        history.insert(0, history[0].previous())
+    found = [(p, totals_of(p) if p != period else trend[period.id]) for p in history]
+    return [PeriodFigures(p.id, short_label(p), figures) for p, figures in found if figures is not None]
 
 
 def _completeness(units: tuple[UnitFigures, ...]) -> Completeness:

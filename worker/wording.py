@@ -1,13 +1,11 @@
-"""The Vietnamese words of a report that are derived, not supplied: bodies, labels, default prose."""
+"""The Vietnamese words of a report that are derived, not supplied: bodies, signers, period labels."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import timedelta
 
 from models.periods import Period, PeriodType
-from models.tables import IndicatorKind, Level, ReportKind, Unit
-from worker.figures import IndicatorInfo, Narrative
-from worker.render.text import format_int
+from models.tables import Level, ReportKind, Unit
 
 MOVEMENT = "phong trào toàn dân bảo vệ an ninh Tổ quốc"
 _PREFIXES = ("Thành phố ", "Thị trấn ", "Thị xã ", "Đặc khu ", "Tỉnh ", "Huyện ", "Quận ", "Phường ", "Xã ")
@@ -55,6 +53,30 @@ def period_label(kind: str, period: Period) -> str:
             return f"tháng {period.start.month} năm {year}"
 
 
+def short_label(period: Period) -> str:
+    """A period as a table column or chart axis names it: "Tháng 4/2023", "Quý II/2023", "Năm 2022"."""
+    year = period.start.year
+    match period.type:
+        case PeriodType.YEARS:
+            return f"{year} - {period.end.year}"
+        case PeriodType.YEAR:
+            return f"Năm {year}"
+        case PeriodType.HALF:
+            return f"6 tháng {'đầu' if period.start.month == 1 else 'cuối'} năm {year}"
+        case PeriodType.QUARTER:
+            return f"Quý {_ROMAN[(period.start.month - 1) // 3]}/{year}"
+        case _:
+            return f"Tháng {period.start.month}/{year}"
+
+
+def next_label(kind: str, period: Period) -> str:
+    """The period the tasks are set for: the next month, quarter, half or year; "" after a multi-year review."""
+    if period.type is PeriodType.YEARS:
+        return ""
+    following = Period.containing(period.type, period.end + timedelta(days=1))
+    return period_label(kind, following)
+
+
 def summary_line(kind: str, period: Period) -> str:
     label = period_label(kind, period)
     match kind:
@@ -74,34 +96,6 @@ def default_kind(period: Period) -> ReportKind:
         PeriodType.HALF: ReportKind.HALF_YEAR, PeriodType.YEAR: ReportKind.ANNUAL,
         PeriodType.YEARS: ReportKind.MULTI_YEAR,
     }[period.type]
-
-
-def default_narrative(scope_name: str, label: str, indicators: Sequence[IndicatorInfo],
-                      totals: dict[str, int | None]) -> Narrative:
-    where = _lower_first(scope_name)
-    return Narrative(
-        situation=(f"Trong {label}, tình hình an ninh chính trị, trật tự an toàn xã hội trên địa bàn {where} "
-                   f"cơ bản ổn định. Công an {where} phối hợp với Ủy ban Mặt trận Tổ quốc Việt Nam cùng cấp "
-                   f"triển khai {MOVEMENT} gắn với các cuộc vận động, phong trào thi đua ở khu dân cư."),
-        results=_results_sentence(label, where, indicators, totals),
-        strengths=("Cấp ủy, chính quyền quan tâm lãnh đạo, chỉ đạo; lực lượng Công an giữ vai trò nòng cốt, "
-                   "phối hợp chặt chẽ với Mặt trận và các đoàn thể; các mô hình tự quản được duy trì."),
-        weaknesses=("Một số mô hình hoạt động chưa đều; việc báo cáo số liệu của một số đơn vị còn chậm."),
-        lessons=("Phát huy vai trò của Nhân dân, gắn phong trào với nhiệm vụ chính trị của địa phương; "
-                 "thường xuyên sơ kết, tổng kết, nhân rộng điển hình tiên tiến."),
-        tasks=("Tiếp tục tuyên truyền, nâng cao nhận thức của Nhân dân về bảo vệ an ninh, trật tự.",
-               "Củng cố, nâng cao chất lượng hoạt động của các tổ chức, mô hình tự quản ở cơ sở.",
-               "Phát hiện, biểu dương, khen thưởng kịp thời các tập thể, cá nhân tiêu biểu."),
-    )
-
-
-def _results_sentence(label: str, where: str, indicators: Sequence[IndicatorInfo],
-                      totals: dict[str, int | None]) -> str:
-    stocks = [f"{i.name}: {format_int(totals[i.code])} {i.measure}" for i in indicators
-              if i.kind == IndicatorKind.STOCK and totals.get(i.code) is not None]
-    if not stocks:
-        return f"Chưa có số liệu được chấp nhận cho {label}."
-    return f"Đến cuối {label}, toàn {where} có: " + "; ".join(stocks) + "."
 
 
 def _lower_first(name: str) -> str:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import math
 
-from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.shapes import Drawing
-from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.graphics.shapes import Drawing, Group, Line, Path, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.lib.validators import Auto
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from worker.figures import IndicatorInfo, Report
@@ -21,10 +18,10 @@ from worker.render.text import format_decimal, format_int, nfc
 MAX_SERIES = 4
 # Colour, marker and dash differ together so the lines stay apart on a black-and-white printout.
 _LOOKS = (
-    (colors.HexColor("#1f4e79"), "FilledCircle", None),
-    (colors.HexColor("#c00000"), "FilledSquare", (4, 2)),
-    (colors.HexColor("#4d7a2a"), "FilledDiamond", (1, 2)),
-    (colors.HexColor("#7f6000"), "FilledTriangle", (6, 2, 1, 2)),
+    (colors.HexColor("#1f4e79"), "circle", None),
+    (colors.HexColor("#c00000"), "square", (4, 2)),
+    (colors.HexColor("#4d7a2a"), "diamond", (1, 2)),
+    (colors.HexColor("#7f6000"), "triangle", (6, 2, 1, 2)),
 )
 _SIZE = 9
 _PLOT_H = 58 * mm
@@ -75,15 +72,47 @@ def _axis_label(value: float) -> str:
     return format_int(int(value)) if float(value).is_integer() else format_decimal(value)
 
 
+class _MarkedLineChart(HorizontalLineChart):
+    """Lines with their point markers drawn as one path per series: ReportLab's marker widgets, or one
+    shape per point, cost more to draw than the rest of the chart."""
+
+    def makeLines(self) -> Group:
+        group = super().makeLines()
+        for n, row in enumerate(self._positions):
+            group.add(markers(n, row))
+        return group
+
+
+def markers(series: int, points: list[tuple[float, float]], size: float = 4.5) -> Path:
+    """The point markers of a series (circle, square, diamond, triangle) in its colour, as one path."""
+    colour, shape, _ = _LOOKS[series]
+    path = Path(fillColor=colour, strokeColor=colour, strokeWidth=0.5)
+    for x, y in points:
+        corners = [(x + dx * size / 2, y + dy * size / 2) for dx, dy in _SHAPES[shape]]
+        path.moveTo(*corners[0])
+        for corner in corners[1:]:
+            path.lineTo(*corner)
+        path.closePath()
+    return path
+
+
+# Unit outlines of the markers; a 12-gon is a circle at this size.
+_SHAPES = {
+    "circle": [(math.cos(k * math.pi / 6), math.sin(k * math.pi / 6)) for k in range(12)],
+    "square": [(-1, -1), (1, -1), (1, 1), (-1, 1)],
+    "diamond": [(0, 1.3), (1.3, 0), (0, -1.3), (-1.3, 0)],
+    "triangle": [(-1.2, -1), (1.2, -1), (0, 1.2)],
+}
+
+
 def _line_chart(report: Report, series: list[IndicatorInfo], font: str) -> HorizontalLineChart:
-    chart = HorizontalLineChart()
+    chart = _MarkedLineChart()
     chart.data = [tuple(p.totals.get(ind.code) for p in report.trend) for ind in series]
     chart.joinedLines = 1
     for n, ind in enumerate(series):
-        colour, marker, dash = _LOOKS[n]
+        colour, _, dash = _LOOKS[n]
         line = chart.lines[n]
         line.strokeColor, line.strokeWidth, line.strokeDashArray = colour, 1.4, dash
-        line.symbol = makeMarker(marker, size=4.5, fillColor=colour, strokeColor=colour)
         line.name = nfc(ind.name)
     return chart
 
@@ -104,19 +133,19 @@ def _style_axes(chart: HorizontalLineChart, labels: list[str], font: str, slant:
     value.visibleGrid, value.gridStrokeColor, value.gridStrokeWidth = 1, colors.HexColor("#d0d0d0"), 0.4
 
 
-def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) -> Legend:
-    legend = Legend()
-    legend.x, legend.y = _LEFT, _LEGEND_H - 2 * mm
-    legend.alignment, legend.boxAnchor = "right", "nw"
-    legend.fontName, legend.fontSize = font, _SIZE
-    legend.columnMaximum, legend.deltax, legend.dxTextSpace = 2, FRAME_WIDTH / 2 - 4 * mm, 6
-    legend.dx, legend.dy, legend.deltay = 24, 8, 14
-    # Long names wrap inside their column.
-    width = FRAME_WIDTH / 2 - 22 - 6 - 16 * mm
-    pairs = []
+def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) -> Group:
+    """Two columns of swatches (the line with its dash and marker) and wrapped names, as plain shapes."""
+    group = Group()
+    column = FRAME_WIDTH / 2 - 4 * mm
+    width = column - 22 - 6 - 8 * mm  # long names wrap inside their column
+    tops = [_LEGEND_H - 6 * mm, _LEGEND_H - 6 * mm]  # where the next entry of each column goes
     for n, ind in enumerate(series):
-        text = "\n".join(simpleSplit(nfc(ind.name), font, _SIZE, width))
-        pairs.append((chart.lines[n].strokeColor, text))
-    legend.colorNamePairs = pairs
-    legend.swatchMarker = Auto(obj=chart)  # draw each swatch as the line itself, with its dash and marker
-    return legend
+        x, y = _LEFT + (n // 2) * column, tops[n // 2]
+        colour, _, dash = _LOOKS[n]
+        group.add(Line(x, y + 3, x + 22, y + 3, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))
+        group.add(markers(n, [(x + 11, y + 3)]))
+        lines = simpleSplit(nfc(ind.name), font, _SIZE, width)
+        for k, text in enumerate(lines):
+            group.add(String(x + 28, y - k * (_SIZE + 1), text, fontName=font, fontSize=_SIZE))
+        tops[n // 2] = y - len(lines) * (_SIZE + 1) - 5
+    return group

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -61,7 +63,7 @@ def heading_block(heading: Heading, styles: Styles) -> Table:
     ]
     # A second row keeps "Số: …" and the place/date line on the same baseline, as in the template.
     bottom = [
-        Paragraph(para(heading.number), styles.head_number),
+        Paragraph(para(keep_blanks(heading.number)), styles.head_number),
         Paragraph(para(place_and_date(heading.place, heading.issued_on)), styles.place_date),
     ]
     table = Table([[left, right], bottom], colWidths=[left_w, right_w], hAlign="CENTER")
@@ -101,6 +103,11 @@ def _balanced_width(markup: str, style: ParagraphStyle) -> float:
         mid = (low + high) / 2
         low, high = (low, mid) if lines(mid) <= target else (mid, high)
     return high
+
+
+def keep_blanks(text: str) -> str:
+    """ "Số:        /BC-CAH": the blank where the clerk writes the number must survive the layout."""
+    return re.sub(r" {2,}", lambda m: "\u00a0" * len(m.group()), nfc(text))
 
 
 def recipient_lines(recipients: tuple[str, ...]) -> list[str]:

@@ -12,9 +12,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
-from worker.figures import IndicatorInfo, Report, UnitFigures
+from worker.figures import Completeness, IndicatorInfo, Report, UnitFigures
 from worker.render.styles import FRAME_WIDTH, Styles
-from worker.render.text import change_percent, format_int, format_percent, format_signed, para
+from worker.render.text import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, nfc, para
 
 KIND_LABELS = {"stock": "Số hiện có", "flow": "Lũy kế"}
 STATE_MARKS = {
@@ -25,6 +25,7 @@ STATE_MARKS = {
 }
 UNIT_COLUMNS = 6  # indicator columns per per-unit table: more would not fit a portrait page
 TOTAL_LABEL = "Tổng cộng"
+_NUMBER_CHARS = "0123456789.,+-%—"
 TABLE_START = 45 * mm  # room needed for a caption, a header and some rows at the foot of a page
 
 
@@ -54,10 +55,13 @@ def captioned(caption: str, table: Table, styles: Styles) -> list[Flowable]:
 
 def _fit_numbers(rows: list[list[object]], widths: Sequence[float], font: str, size: float) -> None:
     """Shrink the rare number too wide for its column (a province's millions) instead of overflowing."""
+    widest = max(stringWidth(ch, font, size) for ch in _NUMBER_CHARS)
     for row in rows:
         for c, cell in enumerate(row):
             room = widths[c] - 6  # the cell's left and right padding
-            if isinstance(cell, str) and stringWidth(cell, font, size) > room:
+            if not isinstance(cell, str) or len(cell) * widest <= room:
+                continue  # surely fits: measuring every cell of a 60-page table costs more than drawing it
+            if stringWidth(cell, font, size) > room:
                 fitted = size * room / stringWidth(cell, font, size) * 0.97
                 style = ParagraphStyle("fit", fontName=font, fontSize=fitted, leading=fitted * 1.2, alignment=TA_RIGHT)
                 row[c] = Paragraph(para(cell), style)
@@ -70,9 +74,10 @@ def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]
     """(group heading, column heading, totals) for each comparison the report carries."""
     found = []
     if report.previous is not None:
-        found.append(("So với kỳ trước", "Kỳ trước", report.previous))
+        group = "So với năm trước" if report.kind == "annual" else "So với kỳ trước"
+        found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
     if report.year_earlier is not None:
-        found.append(("So với cùng kỳ năm trước", "Cùng kỳ", report.year_earlier))
+        found.append(("So với cùng kỳ năm trước", para(report.year_earlier_label or "Cùng kỳ"), report.year_earlier))
     return found
 
 
@@ -83,18 +88,18 @@ def totals_table(report: Report, styles: Styles) -> Table:
     cell, centre, head = (_smaller(s, size) for s in (styles.cell, styles.cell_center, styles.cell_head))
     header_rows = 2 if comps else 1
     rows = _totals_header(comps, head, header_rows)
+    widths = _totals_widths(len(comps))
     for n, ind in enumerate(report.indicators, start=1):
         value = report.totals.get(ind.code)
         kind = KIND_LABELS.get(ind.kind, ind.kind)
-        row: list[object] = [str(n), Paragraph(para(ind.name), cell), Paragraph(para(ind.measure), centre)]
-        row += [Paragraph(para(kind), centre), format_int(value)]
+        row: list[object] = [str(n), fitted(ind.name, cell, widths[1]), fitted(ind.measure, centre, widths[2])]
+        row += [fitted(kind, centre, widths[3]), format_int(value)]
         for _, _, before in comps:
             old = before.get(ind.code)
             diff = None if value is None or old is None else value - old
             pct = format_percent(change_percent(value, old), signed=True)
             row += [format_int(old), format_signed(diff), pct]
         rows.append(row)
-    widths = _totals_widths(len(comps))
     _fit_numbers(rows[header_rows:], widths, styles.fonts.regular, size)
     table = Table(rows, colWidths=widths, repeatRows=header_rows, hAlign="CENTER")
     table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, size, header_rows))
@@ -130,6 +135,8 @@ def _totals_widths(n_comps: int) -> list[float]:
 def _totals_extras(comps: Sequence[object], header_rows: int) -> TableStyle:
     cmds: list[tuple] = [
         ("ALIGN", (0, header_rows), (0, -1), "CENTER"),
+        ("ALIGN", (1, header_rows), (1, -1), "LEFT"),  # for the cells given as plain strings
+        ("ALIGN", (2, header_rows), (3, -1), "CENTER"),
     ]
     if header_rows == 2:
         cmds += [("SPAN", (c, 0), (c, 1)) for c in range(5)]
@@ -149,14 +156,42 @@ def column_groups(indicators: Sequence[IndicatorInfo], size: int = UNIT_COLUMNS)
     return [list(indicators[i : i + per]) for i in range(0, len(indicators), per)]
 
 
+def fitted(text: str, style: ParagraphStyle, width: float) -> str | Paragraph:
+    """A cell's text: a plain string when one line holds it (drawn literally, so nothing to escape, and far
+    cheaper than a Paragraph in a 600-row table), else an escaped Paragraph that wraps."""
+    clean = " ".join(nfc(text).split())
+    if stringWidth(clean, style.fontName, style.fontSize) <= width - 6:  # 6: the cell's paddings
+        return clean
+    return Paragraph(para(clean), style)
+
+
+def unit_cell(unit: UnitFigures, style: ParagraphStyle, width: float) -> str | Paragraph:
+    """The unit column's cell; a unit that did not report gets its state in italics (markup)."""
+    if unit.state not in STATE_MARKS:
+        return fitted(unit.name, style, width)
+    return Paragraph(unit_label(unit), style)
+
+
 def unit_label(unit: UnitFigures) -> str:
     """The unit's name as markup, with its collection problem in italics when it did not report."""
     mark = STATE_MARKS.get(unit.state)
     return para(unit.name) + (f" <i>({mark})</i>" if mark else "")
 
 
+def has_unit_table(report: Report) -> bool:
+    """A report on a single unit (a commune's own) has no per-unit table: it would repeat Bảng 1."""
+    return len(report.units) > 1
+
+
+def completeness_number(report: Report) -> int:
+    """The number of the completeness table: 3 after the per-unit table, else 2."""
+    return 3 if has_unit_table(report) else 2
+
+
 def unit_tables(report: Report, styles: Styles) -> list[Flowable]:
     """Bảng 2, split into column groups; each part repeats the unit column and its header on every page."""
+    if not has_unit_table(report):
+        return []
     indicators = [ind for ind in report.indicators if ind.level == "commune"]
     groups = column_groups(indicators)
     out: list[Flowable] = []
@@ -170,12 +205,12 @@ def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) 
     head = [Paragraph("STT", styles.cell_small_head), Paragraph("Đơn vị", styles.cell_small_head)]
     head += [Paragraph(para(ind.name), styles.cell_small_head) for ind in group]
     rows: list[list[object]] = [head]
+    name_w = 46 * mm
     for n, unit in enumerate(report.units, start=1):
         values = [format_int(unit.values.get(ind.code)) for ind in group]
-        rows.append([str(n), Paragraph(unit_label(unit), styles.cell), *values])
+        rows.append([str(n), unit_cell(unit, styles.cell, name_w), *values])
     total = [format_int(report.totals.get(ind.code)) for ind in group]
     rows.append(["", Paragraph(f"<b>{TOTAL_LABEL}</b>", styles.cell), *total])
-    name_w = 46 * mm
     num_w = (FRAME_WIDTH - 9 * mm - name_w) / len(group)  # every part spans the full text width
     widths = [9 * mm, name_w] + [num_w] * len(group)
     _fit_numbers(rows[1:-1], widths, styles.fonts.regular, styles.cell.fontSize)
@@ -186,6 +221,7 @@ def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) 
         TableStyle(
             [
                 ("ALIGN", (0, 1), (0, -1), "CENTER"),
+                ("ALIGN", (1, 1), (1, -1), "LEFT"),  # names given as plain strings
                 ("FONTNAME", (0, -1), (-1, -1), styles.fonts.bold),
                 ("VALIGN", (0, 0), (-1, 0), "MIDDLE"),
             ]
@@ -198,22 +234,36 @@ def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) 
 
 
 def completeness_block(report: Report, styles: Styles) -> list[Flowable]:
-    """Bảng 3 with the counts, then the units that did not report and why."""
-    c = report.completeness
+    """Bảng 3 with the counts and their share of the expected units, then who did not report and why."""
     rows: list[list[object]] = [
-        [Paragraph("Nội dung", styles.cell_head), Paragraph("Số đơn vị", styles.cell_head)],
-        ["Đơn vị phải báo cáo", format_int(c.expected)],
-        ["Đã báo cáo, số liệu hợp lệ", format_int(c.collected)],
-        ["Số liệu bị từ chối", format_int(len(c.rejected))],
-        ["Chưa báo cáo", format_int(len(c.missing))],
+        [Paragraph("Nội dung", styles.cell_head), Paragraph("Số đơn vị", styles.cell_head),
+         Paragraph("Tỷ lệ", styles.cell_head)],
+        *_completeness_rows(report.completeness),
     ]
-    if c.failed:
-        rows.append(["Lỗi khi thu thập số liệu", format_int(len(c.failed))])
-    table = Table(rows, colWidths=[95 * mm, 35 * mm], repeatRows=1, hAlign="CENTER")
+    table = Table(rows, colWidths=[95 * mm, 30 * mm, 25 * mm], repeatRows=1, hAlign="CENTER")
     table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
     table.setStyle(TableStyle([("ALIGN", (0, 1), (0, -1), "LEFT")]))
-    caption = Paragraph("Bảng 3. Tình hình báo cáo của các đơn vị", styles.caption)
+    caption = Paragraph(f"Bảng {completeness_number(report)}. Tình hình báo cáo của các đơn vị", styles.caption)
     return [KeepTogether([caption, table]), *_unit_lists(report, styles)]
+
+
+def _completeness_rows(c: Completeness) -> list[list[object]]:
+    def row(label: str, count: int) -> list[object]:
+        share = format_percent(count * 100.0 / c.expected) if c.expected else NOT_REPORTED
+        return [label, format_int(count), share]
+
+    rows = [
+        ["Đơn vị phải báo cáo", format_int(c.expected), format_percent(100.0) if c.expected else NOT_REPORTED],
+        row("Đã báo cáo, số liệu hợp lệ", c.collected),
+    ]
+    if c.on_time is not None:
+        rows.append(row("Trong đó: báo cáo đúng hạn", c.on_time))
+    if c.late:
+        rows.append(row("Trong đó: báo cáo sau hạn", len(c.late)))
+    rows += [row("Số liệu bị từ chối", len(c.rejected)), row("Chưa báo cáo", len(c.missing))]
+    if c.failed:
+        rows.append(row("Lỗi khi thu thập số liệu", len(c.failed)))
+    return rows
 
 
 def _problems(report: Report, name: str, state: str) -> tuple[str, ...]:
@@ -230,10 +280,13 @@ def _unit_lists(report: Report, styles: Styles) -> list[Flowable]:
         ("Đơn vị có số liệu bị từ chối", c.rejected, "rejected"),
         ("Đơn vị chưa báo cáo", c.missing, "missing"),
         ("Đơn vị lỗi khi thu thập số liệu", c.failed, "failed"),
+        ("Đơn vị báo cáo sau hạn", c.late, "collected"),
     ):
         if not names:
             continue
-        out.append(Paragraph(f"<b>{label}</b> ({format_int(len(names))}):", styles.item))
+        # The list's label never ends a page alone: it goes along with the list's first line.
+        lead = ParagraphStyle("list-lead", parent=styles.item, keepWithNext=1)
+        out.append(Paragraph(f"<b>{label}</b> ({format_int(len(names))}):", lead))
         for name in names:
             out.append(Paragraph(f"- {para(name)}", styles.item))
             for problem in _problems(report, name, state):
