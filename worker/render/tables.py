@@ -47,9 +47,15 @@ def _grid(font: str, bold: str, size: float, header_rows: int) -> TableStyle:
     )
 
 
-def captioned(caption: str, table: Table, styles: Styles) -> list[Flowable]:
-    """Caption and table; the table may break across pages, but not before a few of its rows."""
-    # Keeping the whole table with its caption would leave half-empty pages before long tables.
+WHOLE_TABLE_ROWS = 30
+
+
+def captioned(caption: str, table: Table, styles: Styles, keep_short: bool = False) -> list[Flowable]:
+    """Caption and table; the table may break across pages, but not before a few of its rows. With
+    keep_short, a short table stays whole (a district's communes never leave one row behind)."""
+    if keep_short and len(table._cellvalues) <= WHOLE_TABLE_ROWS:
+        return [KeepTogether([Paragraph(caption, styles.caption), table])]
+    # Keeping a long table with its caption would leave half-empty pages before it.
     return [CondPageBreak(TABLE_START), Paragraph(caption, styles.caption), table]
 
 
@@ -197,7 +203,8 @@ def unit_tables(report: Report, styles: Styles) -> list[Flowable]:
     out: list[Flowable] = []
     for n, group in enumerate(groups, start=1):
         part = f" (phần {n}/{len(groups)})" if len(groups) > 1 else ""
-        out += captioned("Bảng 2. Số liệu theo đơn vị" + part, _unit_table(report, group, styles), styles)
+        out += captioned("Bảng 2. Số liệu theo đơn vị" + part, _unit_table(report, group, styles), styles,
+                         keep_short=True)
     return out
 
 
