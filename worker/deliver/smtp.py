@@ -1,29 +1,164 @@
-"""The SMTP transport, configured by URL: smtp://[user:password@]host[:port][?starttls=1] or smtps://…"""
+"""The SMTP transport, configured by URL: smtp://[user[:password]@]host[:port][?starttls=1&timeout=30]
+or smtps://…; the password may instead come from the smtp_password setting (TONGKET_SMTP_PASSWORD_FILE).
+
+Each worker process keeps one open connection per URL and reuses it for every message it sends: a batch of
+deliveries costs one TCP and TLS handshake and one login, not one per message. A connection idle for a while
+is checked with NOOP before use (servers drop idle clients) and is replaced after MAX_MESSAGES messages
+(some servers cap messages per connection).
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+import time
+from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from models.errors import ConfigError
+from models.errors import ConfigError, DeliveryFailed, TransientError
+
+MAX_MESSAGES = 100
+IDLE_CHECK_SECONDS = 5.0
 
 
-def send_smtp(url: str, message: EmailMessage, timeout: float = 30) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ConfigError(f"TONGKET_SMTP_URL must start with smtp:// or smtps://, not {parts.scheme}://")
-    host = parts.hostname or "localhost"
-    starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
-    if parts.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout,
-                                               context=ssl.create_default_context())
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool
+    username: str
+    password: str
+    timeout: float
+
+    @classmethod
+    def from_url(cls, url: str, password: str = "") -> SmtpConfig:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ConfigError(f"TONGKET_SMTP_URL must start with smtp:// or smtps://, not {parts.scheme}://")
+        query = parse_qs(parts.query)
+        flag = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
+        return cls(host=parts.hostname or "localhost", port=parts.port or (465 if parts.scheme == "smtps" else 25),
+                   implicit_tls=parts.scheme == "smtps", starttls=flag and parts.scheme == "smtp",
+                   username=unquote(parts.username or ""), password=password or unquote(parts.password or ""),
+                   timeout=float(query.get("timeout", ["30"])[0]))
+
+
+class _Connection:
+    def __init__(self, config: SmtpConfig) -> None:
+        self.client = _open(config)
+        self.sent = 0
+        self.used_at = time.monotonic()
+
+    def usable(self) -> bool:
+        if self.sent >= MAX_MESSAGES:
+            return False
+        if time.monotonic() - self.used_at < IDLE_CHECK_SECONDS:
+            return True
+        try:
+            return self.client.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    def close(self, polite: bool) -> None:
+        try:
+            if polite:
+                self.client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        self.client.close()
+
+
+_local = threading.local()  # one cache per thread: a prefork child has one; a threads pool one per thread
+
+
+def send(config: SmtpConfig, sender: str, recipient: str, message: EmailMessage) -> None:
+    """Hand one message to the server over the cached connection; raises TransientError or DeliveryFailed."""
+    data = message.as_bytes(policy=policy.SMTP)  # CRLF line ends, as the wire wants them
+    try:
+        connection = _connection(config)
+        connection.client.sendmail(sender, [recipient], data)
+    except Exception as exc:
+        drop(config, polite=False)  # the session's state is unknown now: the next message starts afresh
+        raise classify(exc) from exc
+    connection.sent += 1
+    connection.used_at = time.monotonic()
+
+
+def _connection(config: SmtpConfig) -> _Connection:
+    cache: dict[SmtpConfig, _Connection] = _local.__dict__.setdefault("connections", {})
+    current = cache.get(config)
+    if current is not None and not current.usable():
+        drop(config, polite=False)
+        current = None
+    if current is None:
+        current = cache[config] = _Connection(config)
+    return current
+
+
+def drop(config: SmtpConfig | None = None, polite: bool = True) -> None:
+    """Close the cached connection of one config, or all of them (at worker shutdown)."""
+    cache: dict[SmtpConfig, _Connection] = _local.__dict__.setdefault("connections", {})
+    for key in [config] if config is not None else list(cache):
+        connection = cache.pop(key, None)  # type: ignore[arg-type]
+        if connection is not None:
+            connection.close(polite)
+
+
+def _open(config: SmtpConfig) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    client: smtplib.SMTP
+    if config.implicit_tls:
+        client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
     else:
-        client = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
-    with client:
-        if starttls:
-            client.starttls(context=ssl.create_default_context())
-        if parts.username:
-            client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.send_message(message)
+        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+    try:
+        client.ehlo()
+        if config.starttls:
+            client.starttls(context=context)
+            client.ehlo()
+        if config.username:
+            client.login(config.username, config.password)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def classify(exc: Exception) -> Exception:
+    """4xx, disconnects and timeouts may pass; 5xx and a broken configuration will not."""
+    if isinstance(exc, TransientError | DeliveryFailed):
+        return exc
+    code = _code(exc)
+    text = _describe(exc)
+    if code is not None:
+        return TransientError(text) if 400 <= code < 500 else DeliveryFailed(text)
+    if isinstance(exc, ssl.SSLCertVerificationError | smtplib.SMTPNotSupportedError):
+        return DeliveryFailed(f"{text} (check TONGKET_SMTP_URL)")
+    if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+        return TransientError(text)
+    return DeliveryFailed(text)
+
+
+def _code(exc: Exception) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return max(codes) if codes else None
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return int(exc.smtp_code)
+    return None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{to}: {code} {_text(msg)}" for to, (code, msg) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _text(message: bytes | str) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else message
