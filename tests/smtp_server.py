@@ -119,5 +119,5 @@ class SmtpServer:
 def password_check(user: str, password: str) -> Callable[..., AuthResult]:
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # a refusal gets the standard 535
     return authenticate

@@ -9,6 +9,7 @@ is checked with NOOP before use (servers drop idle clients) and is replaced afte
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 import threading
@@ -121,11 +122,22 @@ def _open(config: SmtpConfig) -> smtplib.SMTP:
             client.starttls(context=context)
             client.ehlo()
         if config.username:
-            client.login(config.username, config.password)
+            _login(client, config.username, config.password)
     except BaseException:
         client.close()
         raise
     return client
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """smtplib.login encodes in ASCII; AUTH PLAIN is UTF-8 by RFC 4616, so a Vietnamese password works too."""
+    if (username + password).isascii():
+        client.login(username, password)
+        return
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = client.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def classify(exc: Exception) -> Exception:
