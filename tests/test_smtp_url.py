@@ -15,6 +15,7 @@ from models.errors import DeliveryFailed
 from tests.smtp_server import SmtpServer, password_check
 from tongket.settings import Settings, _from_files
 from worker.deliver import smtp
+from worker.deliver.message import wire
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +38,11 @@ def tls(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iter
     smtp.drop()
 
 
-def message() -> EmailMessage:
+def message() -> bytes:
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "a@example.vn", "b@example.vn", "Thử"
     mail.set_content("Xin chào")
-    return mail
+    return wire(mail)
 
 
 def test_starttls_and_a_password_from_a_file(tls: ssl.SSLContext, tmp_path: Path,

@@ -12,7 +12,6 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,7 +30,7 @@ from worker.deliver.deliveries import (
     lease_left,
     settle,
 )
-from worker.deliver.message import Envelope, compose, compose_notice, encoded_size
+from worker.deliver.message import Envelope, compose, compose_notice, wire
 from worker.deliver.transport import hand_over
 from worker.steps import Next
 
@@ -47,30 +46,32 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Prepared:
-    message: EmailMessage
+    data: bytes  # the message in wire form
+    message_id: str
     sender: str
     recipient: str
     content: str  # "report" or "notice"
+    run_id: int
 
 
 def deliver(delivery_id: int, settings: Settings) -> Outcome:
-    with session_scope(settings.db_url) as session:
-        token = claim(session, delivery_id, settings.delivery_lease_seconds)
-        if token is None:
-            return _not_claimed(session, delivery_id, settings)
-    if token > settings.delivery_max_attempts:
-        return _give_up(delivery_id, token, settings, f"gave up after {token - 1} attempts")
     try:
         with session_scope(settings.db_url) as session:
+            token = claim(session, delivery_id, settings.delivery_lease_seconds)
+            if token is None:
+                return _not_claimed(session, delivery_id, settings)
+            session.commit()  # the claim stands before anything is sent, and whatever fails below
+            if token > settings.delivery_max_attempts:
+                raise DeliveryFailed(f"gave up after {token - 1} attempts")
             prepared = prepare(session, delivery_id, settings)
-        hand_over(settings, prepared.message, prepared.sender, prepared.recipient)
+        hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
     except TransientError as exc:
         return _transient(delivery_id, token, settings, str(exc))
     except DeliveryFailed as exc:
         return _give_up(delivery_id, token, settings, str(exc))
     with session_scope(settings.db_url) as session:  # at once: this is the window between 'accepted' and 'sent'
         settle(session, delivery_id, token, DeliveryState.SENT, content=prepared.content)
-    finish_run(_run_of(delivery_id, settings), settings)
+    finish_run(prepared.run_id, settings)
     return Outcome(DeliveryState.SENT)
 
 
@@ -109,11 +110,6 @@ def backoff(attempt: int, settings: Settings) -> float:
     return delay * random.uniform(0.8, 1.0)
 
 
-def _run_of(delivery_id: int, settings: Settings) -> int:
-    with session_scope(settings.db_url) as session:
-        return session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
-
-
 def prepare(session: Session, delivery_id: int, settings: Settings, now: datetime | None = None) -> Prepared:
     """The message of one delivery: the report attached, or a notice if the whole would be too big."""
     delivery = session.get_one(Delivery, delivery_id)
@@ -126,12 +122,12 @@ def prepare(session: Session, delivery_id: int, settings: Settings, now: datetim
                         message_id=delivery.message_id, now=now or datetime.now(UTC), reply_to=contact)
     context = {"digest": artifact.digest, "recipient_name": delivery.name, "recipient_role": delivery.role,
                "run_id": delivery.run_id, "delivery_id": delivery.id, "contact": contact}
-    message = compose(envelope, context, pdf, artifact.digest["filename"])
+    data = compose(envelope, context, pdf, artifact.sha256, artifact.digest["filename"])
     content = "report"
-    if encoded_size(message) > settings.mail_max_bytes:
-        message = compose_notice(envelope, {**context, **_fetch(artifact, settings)})
+    if len(data) > settings.mail_max_bytes:  # counted as sent: the attachment in base64, with line ends
+        data = wire(compose_notice(envelope, {**context, **_fetch(artifact, settings)}))
         content = "notice"
-    return Prepared(message, envelope.sender_address, delivery.email, content)
+    return Prepared(data, delivery.message_id, envelope.sender_address, delivery.email, content, delivery.run_id)
 
 
 def _fetch(artifact: Artifact, settings: Settings) -> dict[str, str]:

@@ -7,6 +7,8 @@ new header, and non-ASCII names are encoded (RFC 2047; the file name by RFC 2231
 
 from __future__ import annotations
 
+import base64
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,11 +48,42 @@ def render(name: str, context: dict[str, Any]) -> str:
     return _nfc(_templates().get_template(name).render(context))
 
 
-def compose(envelope: Envelope, context: dict[str, Any], pdf: bytes, filename: str) -> EmailMessage:
-    """The report itself: the PDF attached under its Vietnamese file name."""
+def compose(envelope: Envelope, context: dict[str, Any], pdf: bytes, pdf_sha256: str, filename: str) -> bytes:
+    """The report itself, in wire form: the PDF attached under its Vietnamese file name (RFC 2231).
+
+    The email package takes longer to write a large attachment line by line than SMTP takes to send it,
+    and every recipient of a report gets the same attachment part: so the message is written with a small
+    unique placeholder part, which is then replaced by the attachment part, written once per report.
+    """
     message = _message(envelope, render("subject.txt", context), render("body.txt", context))
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=_nfc(filename))
-    return message
+    marker = secrets.token_bytes(24)
+    message.add_attachment(marker, maintype="application", subtype="octet-stream")
+    data = wire(message)
+    placeholder = base64.b64encode(marker)
+    end = data.index(placeholder) + len(placeholder)
+    delimiter = b"--" + str(message.get_boundary()).encode() + b"\r\n"
+    start = data.rindex(delimiter, 0, end) + len(delimiter)
+    return data[:start] + _attachment_part(pdf, pdf_sha256, _nfc(filename)) + data[end:]
+
+
+_parts: dict[tuple[str, str], bytes] = {}
+
+
+def _attachment_part(pdf: bytes, sha256: str, filename: str) -> bytes:
+    """The PDF's MIME part (headers, then base64 in lines of 76), kept for the few reports a worker sends."""
+    key = (sha256, filename)
+    if key not in _parts:
+        if len(_parts) >= 4:
+            _parts.clear()
+        part = EmailMessage()
+        marker = secrets.token_bytes(24)
+        part.set_content(marker, maintype="application", subtype="pdf", disposition="attachment",
+                         filename=filename)
+        encoded = base64.b64encode(pdf)
+        lines = b"\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+        written = wire(part)
+        _parts[key] = written[:written.rindex(base64.b64encode(marker))] + lines
+    return _parts[key]
 
 
 def compose_notice(envelope: Envelope, context: dict[str, Any]) -> EmailMessage:
@@ -62,9 +95,9 @@ def compose_owner_notice(envelope: Envelope, context: dict[str, Any]) -> EmailMe
     return _message(envelope, render("owner_subject.txt", context), render("owner_body.txt", context))
 
 
-def encoded_size(message: EmailMessage) -> int:
-    """The bytes the server receives: the attachment counts in base64 (4/3 of it, plus line ends)."""
-    return len(message.as_bytes(policy=policy.SMTP))
+def wire(message: EmailMessage) -> bytes:
+    """The bytes the server receives (CRLF line ends); their length is what a size limit counts."""
+    return message.as_bytes(policy=policy.SMTP)
 
 
 def _message(envelope: Envelope, subject: str, body: str) -> EmailMessage:

@@ -16,7 +16,7 @@ from models.periods import Period
 from models.tables import Delivery, DeliveryState, OwnerNotice, Run, Schedule
 from tongket.settings import Settings
 from worker.deliver.deliveries import mail_domain
-from worker.deliver.message import Envelope, compose_owner_notice
+from worker.deliver.message import Envelope, compose_owner_notice, wire
 from worker.deliver.transport import hand_over
 from worker.wording import period_label
 
@@ -41,7 +41,8 @@ def notify_failure(run_id: int, settings: Settings, now: datetime | None = None)
             envelope = Envelope(sender=settings.mail_from, to_name="", to_email=owner, now=now,
                                 message_id=f"<tongket.notice.s{run.schedule_id}.r{run_id}.{int(now.timestamp())}"
                                            f"@{mail_domain(settings.mail_from)}>")
-            hand_over(settings, compose_owner_notice(envelope, context), envelope.sender_address, owner)
+            hand_over(settings, wire(compose_owner_notice(envelope, context)), envelope.message_id,
+                      envelope.sender_address, owner)
     except TransientError:
         with session_scope(settings.db_url) as session:  # give the slot back, so the retry may use it
             give_back(session, run.schedule_id, now, suppressed)  # type: ignore[arg-type]

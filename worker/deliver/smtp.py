@@ -15,8 +15,6 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from models.errors import ConfigError, DeliveryFailed, TransientError
@@ -76,9 +74,9 @@ class _Connection:
 _local = threading.local()  # one cache per thread: a prefork child has one; a threads pool one per thread
 
 
-def send(config: SmtpConfig, sender: str, recipient: str, message: EmailMessage) -> None:
-    """Hand one message to the server over the cached connection; raises TransientError or DeliveryFailed."""
-    data = message.as_bytes(policy=policy.SMTP)  # CRLF line ends, as the wire wants them
+def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
+    """Hand one message (CRLF line ends) to the server over the cached connection; raises TransientError or
+    DeliveryFailed."""
     try:
         connection = _connection(config)
         connection.client.sendmail(sender, [recipient], data)
