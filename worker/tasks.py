@@ -3,7 +3,7 @@ send what follows. Task names are explicit and stable; other packages refer to t
 
 from __future__ import annotations
 
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from models.errors import TransientError
 from tongket.settings import get_settings
@@ -55,6 +55,7 @@ def notify_failure(self: DbTask, run_id: int) -> None:
         raise self.retry(exc=exc) from exc
 
 
-@worker_process_shutdown.connect
+@worker_process_shutdown.connect  # a prefork child
+@worker_shutdown.connect  # the solo pool of the embedded worker
 def _close_smtp(**_: object) -> None:
     smtp.drop()  # QUIT politely on cached SMTP connections

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.errors import ConfigError, TongketError
@@ -21,8 +21,7 @@ def add_recipient(session: Session, unit: Unit, email: str, name: str, role: str
         schedule = session.get(Schedule, schedule_id)
         if schedule is None or schedule.scope_unit_id != unit.id:
             raise ConfigError(f"schedule {schedule_id} is not a schedule of unit {unit.code}")
-    if session.scalars(select(Recipient).where(Recipient.unit_id == unit.id,
-                                               Recipient.email == address)).first() is not None:
+    if _find(session, unit, address) is not None:
         raise ConfigError(f"{address} already receives the reports of unit {unit.code}")
     recipient = Recipient(unit_id=unit.id, email=address, name=valid_name(name),
                           role=valid_name(role) if role.strip() else "", schedule_id=schedule_id)
@@ -38,13 +37,18 @@ def recipients_of_unit(session: Session, unit: Unit | None = None) -> Sequence[R
 
 def remove_recipient(session: Session, unit: Unit, email: str) -> None:
     """Gone from future runs; past deliveries keep the name and address they were sent to."""
-    recipient = session.scalars(select(Recipient).where(Recipient.unit_id == unit.id,
-                                                        Recipient.email == valid_email(email))).first()
+    recipient = _find(session, unit, valid_email(email))
     if recipient is None:
         raise ConfigError(f"{email} is not a recipient of unit {unit.code}")
     session.execute(update(Delivery).where(Delivery.recipient_id == recipient.id).values(recipient_id=None))
     session.delete(recipient)
     session.flush()
+
+
+def _find(session: Session, unit: Unit, address: str) -> Recipient | None:
+    # Mail systems treat the local part without regard to case; so do we, to catch the same person twice.
+    return session.scalars(select(Recipient).where(Recipient.unit_id == unit.id,
+                                                   func.lower(Recipient.email) == address.lower())).first()
 
 
 def resend(session: Session, run_id: int, mail_from: str, to: str | None = None) -> Sequence[Delivery]:

@@ -139,7 +139,8 @@ def _login(client: smtplib.SMTP, username: str, password: str) -> None:
 
 
 def classify(exc: Exception) -> Exception:
-    """4xx, disconnects and timeouts may pass; 5xx and a broken configuration will not."""
+    """5xx and a configuration that cannot work fail for good; the rest (4xx, disconnects, timeouts, and
+    anything unforeseen, such as the task's time limit) may pass, within the attempts allowed."""
     if isinstance(exc, TransientError | DeliveryFailed):
         return exc
     code = _code(exc)
@@ -148,9 +149,9 @@ def classify(exc: Exception) -> Exception:
         return TransientError(text) if 400 <= code < 500 else DeliveryFailed(text)
     if isinstance(exc, ssl.SSLCertVerificationError | smtplib.SMTPNotSupportedError):
         return DeliveryFailed(f"{text} (check TONGKET_SMTP_URL)")
-    if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
-        return TransientError(text)
-    return DeliveryFailed(text)
+    if isinstance(exc, UnicodeError):  # an address or login the server cannot take in ASCII
+        return DeliveryFailed(text)
+    return TransientError(text)
 
 
 def _code(exc: Exception) -> int | None:
