@@ -18,13 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
-from models.db import migrate, session_scope
+from models.db import engine_for, migrate, session_scope
 from models.tables import Delivery, DeliveryState, Recipient, Run
 from tests.deliveries import rendered_run
 from tongket.settings import Settings
@@ -37,11 +41,12 @@ SLICE = 100
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL server to make a scratch database on; default: a temporary SQLite file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tongket-bench-") as folder, smtp_sink() as url:
-        settings = Settings(data_dir=Path(folder), database_url=args.database_url or f"sqlite:///{folder}/b.db",
-                            smtp_url=url)
+    with (tempfile.TemporaryDirectory(prefix="tongket-bench-") as folder, smtp_sink() as url,
+          scratch_database(args.database_url or f"sqlite:///{folder}/b.db") as database_url):
+        settings = Settings(data_dir=Path(folder), database_url=database_url, smtp_url=url)
         migrate(settings.db_url)
         ids = setup(settings, args.count)
         messages = [flow.prepare(s, i, settings) for s in [_session(settings)] for i in ids]
@@ -115,6 +120,25 @@ def _session(settings: Settings):  # type: ignore[no-untyped-def]
     from models.db import _factory
 
     return _factory(settings.db_url)()
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """The SQLite URL as given; on a PostgreSQL server, a database of the bench's own, dropped afterwards."""
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    name = f"tongket_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        engine_for(make_url(url).set(database=name).render_as_string(hide_password=False)).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class smtp_sink:  # noqa: N801 - used as a context manager, reads like one

@@ -229,3 +229,15 @@ def test_a_lease_keeps_a_sending_delivery_until_it_runs_out(tmp_path: Path, db_u
         assert not settle(session, delivery_id, token, DeliveryState.FAILED, "late")
     assert row(settings, delivery_id).state == DeliveryState.SENT
     assert len(list((settings.outbox_dir).glob("*.eml"))) == 1
+
+
+def test_a_report_changed_on_disk_is_never_sent(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
+    settings = settings_for(tmp_path, db_url, server.url)
+    _, (first, second) = rendered_run(settings, recipients=2)
+    assert flow.deliver(first, settings).state == DeliveryState.SENT  # the worker now knows the report
+    with session_scope(db_url) as session:
+        path = Path(session.scalars(select(Artifact.path)).one())
+    path.write_bytes(path.read_bytes() + b"% tampered\n")
+    assert flow.deliver(second, settings).state == DeliveryState.FAILED
+    assert "no longer matches its sha256" in (row(settings, second).last_error or "")
+    assert len(server.inbox.accepted) == 1

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -113,31 +115,70 @@ def backoff(attempt: int, settings: Settings) -> float:
 def prepare(session: Session, delivery_id: int, settings: Settings, now: datetime | None = None) -> Prepared:
     """The message of one delivery: the report attached, or a notice if the whole would be too big."""
     delivery = session.get_one(Delivery, delivery_id)
-    artifact = session.scalars(select(Artifact).where(Artifact.run_id == delivery.run_id)).one()
-    pdf = Path(artifact.path).read_bytes()
-    if hashlib.sha256(pdf).hexdigest() != artifact.sha256:
-        raise DeliveryFailed(f"the stored report {artifact.path} no longer matches its sha256")
-    contact = owner_contact(session, delivery.run_id)
+    report = report_of(session, delivery.run_id)
     envelope = Envelope(sender=settings.mail_from, to_name=delivery.name, to_email=delivery.email,
-                        message_id=delivery.message_id, now=now or datetime.now(UTC), reply_to=contact)
-    context = {"digest": artifact.digest, "recipient_name": delivery.name, "recipient_role": delivery.role,
-               "run_id": delivery.run_id, "delivery_id": delivery.id, "contact": contact}
-    data = compose(envelope, context, pdf, artifact.sha256, artifact.digest["filename"])
+                        message_id=delivery.message_id, now=now or datetime.now(UTC), reply_to=report.contact)
+    context = {"digest": report.digest, "recipient_name": delivery.name, "recipient_role": delivery.role,
+               "run_id": delivery.run_id, "delivery_id": delivery.id, "contact": report.contact}
+    data = compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
     content = "report"
     if len(data) > settings.mail_max_bytes:  # counted as sent: the attachment in base64, with line ends
-        data = wire(compose_notice(envelope, {**context, **_fetch(artifact, settings)}))
+        data = wire(compose_notice(envelope, {**context, **_fetch(report, settings)}))
         content = "notice"
     return Prepared(data, delivery.message_id, envelope.sender_address, delivery.email, content, delivery.run_id)
 
 
-def _fetch(artifact: Artifact, settings: Settings) -> dict[str, str]:
+@dataclass(frozen=True)
+class ReportFile:
+    """What every email of a run shares: the checked PDF, what the email says of it, whom to contact."""
+
+    path: Path
+    sha256: str
+    pdf: bytes
+    digest: dict[str, Any]
+    contact: str
+    stat: tuple[int, int]
+    read_at: float
+
+
+_reports: dict[tuple[str, int], ReportFile] = {}  # by database and run
+REPORT_CACHE_SECONDS = 60.0  # an owner changed meanwhile shows in the emails of a minute later
+
+
+def report_of(session: Session, run_id: int) -> ReportFile:
+    """The run's report, read and checked against its sha256 once, then kept while the file is unchanged."""
+    key = (str(session.get_bind().url), run_id)
+    known = _reports.get(key)
+    if known and time.monotonic() - known.read_at < REPORT_CACHE_SECONDS and _stat(known.path) == known.stat:
+        return known
+    artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).one()
+    path = Path(artifact.path)
+    stat, pdf = _stat(path), path.read_bytes()
+    if hashlib.sha256(pdf).hexdigest() != artifact.sha256:
+        raise DeliveryFailed(f"the stored report {artifact.path} no longer matches its sha256")
+    if len(_reports) >= 4:
+        _reports.clear()
+    _reports[key] = ReportFile(path, artifact.sha256, pdf, artifact.digest, owner_contact(session, run_id), stat,
+                               time.monotonic())
+    return _reports[key]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (-1, -1)
+    return (info.st_size, info.st_mtime_ns)
+
+
+def _fetch(report: ReportFile, settings: Settings) -> dict[str, str]:
     """Where a recipient fetches a report that did not fit in the email."""
     url = ""
     if settings.reports_url:
-        relative = Path(artifact.path).resolve().relative_to(settings.reports_dir.resolve())
+        relative = report.path.resolve().relative_to(settings.reports_dir.resolve())
         url = settings.reports_url.rstrip("/") + "/" + quote(relative.as_posix())
-    return {"fetch_url": url, "filename": artifact.digest["filename"], "sha256": artifact.sha256,
-            "size_mb": f"{artifact.bytes / 1_000_000:.1f}".replace(".", ",")}
+    return {"fetch_url": url, "filename": report.digest["filename"], "sha256": report.sha256,
+            "size_mb": f"{len(report.pdf) / 1_000_000:.1f}".replace(".", ",")}
 
 
 def owner_contact(session: Session, run_id: int) -> str:

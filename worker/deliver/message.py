@@ -1,25 +1,36 @@
 """Composing emails: the report (Vietnamese subject and body from templates, the PDF attached), the notice
 sent instead when the report is too big to attach, and the failure notice to a schedule's owners.
 
-Headers are built from parsed addresses, never by pasting strings: a line break in a name cannot start a
-new header, and non-ASCII names are encoded (RFC 2047; the file name by RFC 2231).
+Header values are cleaned to one line and encoded (RFC 2047; the file name by RFC 2231); addresses are
+checked; and a last check refuses any header value with a line break, so no text can start a new header.
+The messages are written with the email package's compat32 policy, several times faster than its newer
+one for the same RFC 5322 output: on a batch of deliveries that difference is most of our own cost.
 """
 
 from __future__ import annotations
 
 import base64
+import io
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.generator import BytesGenerator
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
+_WIRE = policy.compat32.clone(linesep="\r\n")
+_ADDRESS = re.compile(r"^[^\s<>()\[\]\\,;:\"@]+@[A-Za-z0-9.-]+$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ def compose(envelope: Envelope, context: dict[str, Any], pdf: bytes, pdf_sha256:
     """
     message = _message(envelope, render("subject.txt", context), render("body.txt", context))
     marker = secrets.token_bytes(24)
-    message.add_attachment(marker, maintype="application", subtype="octet-stream")
+    message.attach(MIMEApplication(marker, "octet-stream"))
     data = wire(message)
     placeholder = base64.b64encode(marker)
     end = data.index(placeholder) + len(placeholder)
@@ -75,47 +86,64 @@ def _attachment_part(pdf: bytes, sha256: str, filename: str) -> bytes:
     if key not in _parts:
         if len(_parts) >= 4:
             _parts.clear()
-        part = EmailMessage()
+        part = EmailMessage()  # the newer policy: it writes the long file name by RFC 2231
         marker = secrets.token_bytes(24)
         part.set_content(marker, maintype="application", subtype="pdf", disposition="attachment",
                          filename=filename)
         encoded = base64.b64encode(pdf)
         lines = b"\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
-        written = wire(part)
+        written = part.as_bytes(policy=policy.SMTP)
         _parts[key] = written[:written.rindex(base64.b64encode(marker))] + lines
     return _parts[key]
 
 
-def compose_notice(envelope: Envelope, context: dict[str, Any]) -> EmailMessage:
+def compose_notice(envelope: Envelope, context: dict[str, Any]) -> Message:
     """Instead of the report, when it is too big to attach: what it is and where to fetch it."""
     return _message(envelope, render("subject.txt", context), render("notice.txt", context))
 
 
-def compose_owner_notice(envelope: Envelope, context: dict[str, Any]) -> EmailMessage:
+def compose_owner_notice(envelope: Envelope, context: dict[str, Any]) -> Message:
     return _message(envelope, render("owner_subject.txt", context), render("owner_body.txt", context))
 
 
-def wire(message: EmailMessage) -> bytes:
+def wire(message: Message) -> bytes:
     """The bytes the server receives (CRLF line ends); their length is what a size limit counts."""
-    return message.as_bytes(policy=policy.SMTP)
+    for name, value in message.items():
+        if "\r" in str(value) or "\n" in str(value):
+            raise ValueError(f"a line break in the {name} header")
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, mangle_from_=False, policy=_WIRE).flatten(message)
+    return buffer.getvalue()
 
 
-def _message(envelope: Envelope, subject: str, body: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = one_line(subject)
+def _message(envelope: Envelope, subject: str, body: str) -> Message:
+    message = MIMEMultipart("mixed")
+    message["Subject"] = _text(subject)
     message["From"] = _address(*parseaddr(envelope.sender))
     message["To"] = _address(envelope.to_name, envelope.to_email)
     if envelope.reply_to:
         message["Reply-To"] = _address("", envelope.reply_to)
-    message["Message-ID"] = envelope.message_id
+    message["Message-ID"] = _one_token(envelope.message_id)
     message["Date"] = format_datetime(envelope.now)
-    message.set_content(body)
+    message.attach(MIMEText(body, "plain", "utf-8"))
     return message
 
 
-def _address(name: str, email: str) -> Address:
-    local, _, domain = email.rpartition("@")
-    return Address(display_name=one_line(name), username=local, domain=domain)
+def _text(value: str) -> str | Header:
+    text = one_line(value)
+    return text if text.isascii() else Header(text, "utf-8")
+
+
+def _address(name: str, email: str) -> str:
+    if not _ADDRESS.match(email):
+        raise ValueError(f"not an address to put in a header: {email!r}")
+    return formataddr((one_line(name), email), charset="utf-8")
+
+
+def _one_token(value: str) -> str:
+    if one_line(value) != value or " " in value:
+        raise ValueError(f"not a Message-ID: {value!r}")
+    return value
 
 
 def one_line(text: str) -> str:
