@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from models.db import session_scope
 from models.errors import ConfigError
@@ -18,7 +19,7 @@ from tests.smtp_server import SmtpServer
 from tongket.settings import Settings
 from worker.deliver import flow, notify, smtp
 from worker.deliver.addresses import valid_email, valid_name
-from worker.deliver.deliveries import claim, settle
+from worker.deliver.deliveries import claim, create_deliveries, settle
 
 
 @pytest.fixture
@@ -241,3 +242,41 @@ def test_a_report_changed_on_disk_is_never_sent(tmp_path: Path, db_url: str, ser
     assert flow.deliver(second, settings).state == DeliveryState.FAILED
     assert "no longer matches its sha256" in (row(settings, second).last_error or "")
     assert len(server.inbox.accepted) == 1
+
+
+def test_a_server_that_does_not_answer_is_a_timeout_to_retry(tmp_path: Path, db_url: str,
+                                                              server: SmtpServer) -> None:
+    settings = settings_for(tmp_path, db_url, server.url + "?timeout=0.5")
+    _, (delivery_id,) = rendered_run(settings)
+    server.inbox.plan.append("hang")
+    outcome = flow.deliver(delivery_id, settings)
+    server.inbox.release.set()
+    assert outcome.state == DeliveryState.PENDING and outcome.retry_in is not None
+    assert "timed out" in (row(settings, delivery_id).last_error or "")
+    assert flow.deliver(delivery_id, settings).state == DeliveryState.SENT
+    assert len(server.inbox.accepted) == 1
+
+
+def test_recipients_follow_the_schedule_of_the_run(session: Session) -> None:
+    from models.periods import Period
+    from models.tables import Schedule
+    from tests.factories import REPORT_DATE, district
+    from worker.deliver.recipients import add_recipient
+    from worker.runs import plan_run
+
+    scope, _ = district(session, communes=1)  # with truong@example.vn, for every report of the district
+    yearly, monthly = (Schedule(scope_unit_id=scope.id, kind=k, period_type=p) for k, p in
+                       (("annual", "year"), ("monthly", "month")))
+    session.add_all([yearly, monthly])
+    session.flush()
+    add_recipient(session, scope, "nam@example.vn", "Người nhận báo cáo năm", schedule_id=yearly.id)
+    add_recipient(session, scope, "thang@example.vn", "Người nhận báo cáo tháng", schedule_id=monthly.id)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE,
+                   schedule_id=yearly.id)
+    one_off = plan_run(session, scope=scope, kind="monthly", period=Period.parse("2023-05"),
+                       report_date=REPORT_DATE)
+
+    assert [d.email for d in create_deliveries(session, run, "x.vn")] == ["truong@example.vn", "nam@example.vn"]
+    assert [d.email for d in create_deliveries(session, one_off, "x.vn")] == ["truong@example.vn"]
+    with pytest.raises(ConfigError, match="not a schedule of unit"):
+        add_recipient(session, scope.parent, "x@example.vn", "X", schedule_id=yearly.id)  # type: ignore[arg-type]
