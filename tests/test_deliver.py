@@ -280,3 +280,27 @@ def test_recipients_follow_the_schedule_of_the_run(session: Session) -> None:
     assert [d.email for d in create_deliveries(session, one_off, "x.vn")] == ["truong@example.vn"]
     with pytest.raises(ConfigError, match="not a schedule of unit"):
         add_recipient(session, scope.parent, "x@example.vn", "X", schedule_id=yearly.id)  # type: ignore[arg-type]
+
+
+def test_a_server_with_a_smaller_size_limit_gets_the_notice(tmp_path: Path, db_url: str) -> None:
+    server = SmtpServer(data_size_limit=20_000).start()  # it says SIZE 20000 in its EHLO answer
+    settings = settings_for(tmp_path, db_url, server.url)
+    _, (delivery_id,) = rendered_run(settings)
+    try:
+        assert flow.deliver(delivery_id, settings).state == DeliveryState.SENT
+    finally:
+        smtp.drop()
+        server.stop()
+    (received,) = server.inbox.accepted
+    assert not any(p.get_content_type() == "application/pdf" for p in received.message.walk())
+    assert row(settings, delivery_id).content == "notice"
+
+
+def test_a_552_5_3_4_answer_is_a_message_too_large() -> None:
+    import smtplib
+
+    from models.errors import MessageTooLarge
+
+    assert isinstance(smtp.classify(smtplib.SMTPDataError(552, b"5.3.4 Message size exceeds fixed limit")),
+                      MessageTooLarge)
+    assert not isinstance(smtp.classify(smtplib.SMTPDataError(552, b"5.2.2 Mailbox full")), MessageTooLarge)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
-from models.errors import DeliveryFailed, TransientError
+from models.errors import DeliveryFailed, MessageTooLarge, TransientError
 from models.tables import Artifact, Delivery, DeliveryState, Run, Schedule
 from tongket.settings import Settings
 from worker.deliver.deliveries import (
@@ -66,7 +66,12 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
             if token > settings.delivery_max_attempts:
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
             prepared = prepare(session, delivery_id, settings)
-        hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+        try:
+            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+        except MessageTooLarge:  # smaller than our limit, bigger than the server's: the notice instead
+            with session_scope(settings.db_url) as session:
+                prepared = prepare(session, delivery_id, settings, notice=True)
+            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
     except TransientError as exc:
         return _transient(delivery_id, token, settings, str(exc))
     except DeliveryFailed as exc:
@@ -112,7 +117,8 @@ def backoff(attempt: int, settings: Settings) -> float:
     return delay * random.uniform(0.8, 1.0)
 
 
-def prepare(session: Session, delivery_id: int, settings: Settings, now: datetime | None = None) -> Prepared:
+def prepare(session: Session, delivery_id: int, settings: Settings, now: datetime | None = None,
+            notice: bool = False) -> Prepared:
     """The message of one delivery: the report attached, or a notice if the whole would be too big."""
     delivery = session.get_one(Delivery, delivery_id)
     report = report_of(session, delivery.run_id)
@@ -120,9 +126,9 @@ def prepare(session: Session, delivery_id: int, settings: Settings, now: datetim
                         message_id=delivery.message_id, now=now or datetime.now(UTC), reply_to=report.contact)
     context = {"digest": report.digest, "recipient_name": delivery.name, "recipient_role": delivery.role,
                "run_id": delivery.run_id, "delivery_id": delivery.id, "contact": report.contact}
-    data = compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
+    data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
     content = "report"
-    if len(data) > settings.mail_max_bytes:  # counted as sent: the attachment in base64, with line ends
+    if notice or len(data) > settings.mail_max_bytes:  # counted as sent: the PDF in base64, with line ends
         data = wire(compose_notice(envelope, {**context, **_fetch(report, settings)}))
         content = "notice"
     return Prepared(data, delivery.message_id, envelope.sender_address, delivery.email, content, delivery.run_id)

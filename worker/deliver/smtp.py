@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from models.errors import ConfigError, DeliveryFailed, TransientError
+from models.errors import ConfigError, DeliveryFailed, MessageTooLarge, TransientError
 
 MAX_MESSAGES = 100
 IDLE_CHECK_SECONDS = 5.0
@@ -79,7 +79,12 @@ def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
     DeliveryFailed."""
     try:
         connection = _connection(config)
+        limit = int(connection.client.esmtp_features.get("size", "0") or 0)
+        if limit and len(data) > limit:  # RFC 1870: the server said beforehand what it will refuse
+            raise MessageTooLarge(f"the message has {len(data)} bytes; the server takes at most {limit}")
         connection.client.sendmail(sender, [recipient], data)
+    except MessageTooLarge:
+        raise
     except Exception as exc:
         drop(config, polite=False)  # the session's state is unknown now: the next message starts afresh
         raise classify(exc) from exc
@@ -145,6 +150,8 @@ def classify(exc: Exception) -> Exception:
         return exc
     code = _code(exc)
     text = _describe(exc)
+    if code == 552 and "5.3.4" in text:
+        return MessageTooLarge(text)
     if code is not None:
         return TransientError(text) if 400 <= code < 500 else DeliveryFailed(text)
     if isinstance(exc, ssl.SSLCertVerificationError | smtplib.SMTPNotSupportedError):
