@@ -304,3 +304,15 @@ def test_a_552_5_3_4_answer_is_a_message_too_large() -> None:
     assert isinstance(smtp.classify(smtplib.SMTPDataError(552, b"5.3.4 Message size exceeds fixed limit")),
                       MessageTooLarge)
     assert not isinstance(smtp.classify(smtplib.SMTPDataError(552, b"5.2.2 Mailbox full")), MessageTooLarge)
+
+
+def test_recovery_sends_again_what_was_lost_and_leaves_cancelled_runs_alone(tmp_path: Path, db_url: str) -> None:
+    settings = settings_for(tmp_path, db_url, "", delivery_lease_seconds=60, delivery_retry_max_seconds=1)
+    run_id, (delivery_id,) = rendered_run(settings)
+    assert flow.recover(settings) == []  # just made: its message is on its way
+    with session_scope(db_url) as session:
+        session.execute(update(Delivery).values(state_changed_at=datetime.now(UTC) - timedelta(seconds=61)))
+    assert [n.args for n in flow.recover(settings)] == [(delivery_id,)]
+    with session_scope(db_url) as session:
+        session.execute(update(Run).values(state=RunState.CANCELLED))
+    assert flow.recover(settings) == []

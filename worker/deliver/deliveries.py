@@ -134,7 +134,9 @@ def expire_leases(session: Session, lease_seconds: float, now: datetime | None =
 
 
 def idle_pending(session: Session, idle_seconds: float, now: datetime | None = None) -> Sequence[int]:
-    """Pending deliveries nobody has touched for a while: their message was lost (or never sent)."""
+    """Pending deliveries nobody has touched for a while: their message was lost (or never sent). Those of
+    a cancelled or failed run stay where they are."""
     cutoff = (now or utcnow()) - timedelta(seconds=idle_seconds)
-    return session.scalars(select(Delivery.id).where(
-        Delivery.state == DeliveryState.PENDING, Delivery.state_changed_at < cutoff).order_by(Delivery.id)).all()
+    return session.scalars(select(Delivery.id).join(Run, Run.id == Delivery.run_id).where(
+        Delivery.state == DeliveryState.PENDING, Delivery.state_changed_at < cutoff,
+        Run.state.in_((RunState.DELIVERING, RunState.DONE))).order_by(Delivery.id)).all()
