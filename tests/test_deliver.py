@@ -316,3 +316,15 @@ def test_recovery_sends_again_what_was_lost_and_leaves_cancelled_runs_alone(tmp_
     with session_scope(db_url) as session:
         session.execute(update(Run).values(state=RunState.CANCELLED))
     assert flow.recover(settings) == []
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_without_a_failed_try(
+        tmp_path: Path, db_url: str, server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smtp, "IDLE_CHECK_SECONDS", 0.0)  # check before every reuse, as after a pause
+    settings = settings_for(tmp_path, db_url, server.url)
+    _, (first, second) = rendered_run(settings, recipients=2)
+    assert flow.deliver(first, settings).state == DeliveryState.SENT
+    server.stop()  # the server restarts: the cached connection is dead
+    server.start()
+    assert flow.deliver(second, settings).state == DeliveryState.SENT
+    assert row(settings, second).attempts == 1 and server.inbox.ehlos == 2

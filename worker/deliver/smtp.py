@@ -79,7 +79,8 @@ def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
     DeliveryFailed."""
     try:
         connection = _connection(config)
-        limit = int(connection.client.esmtp_features.get("size", "0") or 0)
+        size = connection.client.esmtp_features.get("size", "")
+        limit = int(size) if size.isdigit() else 0  # 'SIZE' alone, or 0: no fixed limit
         if limit and len(data) > limit:  # RFC 1870: the server said beforehand what it will refuse
             raise MessageTooLarge(f"the message has {len(data)} bytes; the server takes at most {limit}")
         connection.client.sendmail(sender, [recipient], data)
@@ -96,7 +97,7 @@ def _connection(config: SmtpConfig) -> _Connection:
     cache: dict[SmtpConfig, _Connection] = _local.__dict__.setdefault("connections", {})
     current = cache.get(config)
     if current is not None and not current.usable():
-        drop(config, polite=False)
+        drop(config, polite=current.sent >= MAX_MESSAGES)  # a worn-out connection is closed with QUIT
         current = None
     if current is None:
         current = cache[config] = _Connection(config)
