@@ -29,9 +29,9 @@ from worker.render.text import format_int
 from worker.report import build_report
 from worker.runs import record_unit, state_of, transition
 from worker.steps import Next
-
-__all__ = ["collect", "render", "digest", "finish_delivering"]
 from worker.store import store_artifact
+
+__all__ = ["collect", "render", "digest", "finish_delivering"]  # finish_delivering lives with the deliveries
 
 
 def collect(session: Session, run_id: int, unit_id: int, settings: Settings) -> Sequence[Next]:
