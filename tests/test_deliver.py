@@ -328,3 +328,19 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_without_a_failed
     server.start()
     assert flow.deliver(second, settings).state == DeliveryState.SENT
     assert row(settings, second).attempts == 1 and server.inbox.ehlos == 2
+
+
+def test_the_owners_hear_why_a_run_failed(tmp_path: Path, db_url: str) -> None:
+    settings = settings_for(tmp_path, db_url, "")  # the outbox: one file per owner
+    run_id, _ = rendered_run(settings, owners=("chu-tri@example.vn", "not an address", "pho@example.vn"))
+    with session_scope(db_url) as session:
+        session.execute(update(Run).values(state=RunState.FAILED, error="không đọc được số liệu của xã Thử 1"))
+    assert notify.notify_failure(run_id, settings) == "sent"
+    files = sorted(settings.outbox_dir.glob("tongket.notice.*.eml"))
+    assert len(files) == 2
+    import email as parser
+    from email import policy
+
+    notice = parser.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    body = notice.get_body(("plain",)).get_content()
+    assert "không đọc được số liệu của xã Thử 1" in body and "trạng thái: thất bại" in body
