@@ -37,3 +37,7 @@ class RunExists(TongketError):
 
 class DeliveryFailed(TongketError):
     """The mail server refused a message for good."""
+
+
+class MessageTooLarge(DeliveryFailed):
+    """The mail server will not take a message this big (its SIZE, or a 552 5.3.4 answer)."""

@@ -223,7 +223,7 @@ class Schedule(Base):
 
 
 class Recipient(Base):
-    """Who receives the reports about a unit."""
+    """Who receives the reports about a unit: of every schedule, or of one schedule only."""
 
     __tablename__ = "recipient"
     __table_args__ = (UniqueConstraint("unit_id", "email"),)
@@ -234,6 +234,7 @@ class Recipient(Base):
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(200), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id"))  # None: every report of the unit
 
 
 class Run(Base):
@@ -306,3 +307,16 @@ class Delivery(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    content: Mapped[str | None] = mapped_column(String(16))  # what went: "report" (PDF attached) or "notice"
+
+
+class OwnerNotice(Base):
+    """The last failure notice sent to a schedule's owners: at most one an hour, the rest are counted."""
+
+    __tablename__ = "owner_notice"
+
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedule.id", ondelete="CASCADE"), primary_key=True)
+    last_sent_at: Mapped[datetime]
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)

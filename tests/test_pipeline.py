@@ -18,7 +18,7 @@ from models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunU
 from tests.factories import REPORT_DATE, district, drop_form
 from tongket.settings import Settings
 from worker import pipeline, runs
-from worker.deliver.deliveries import claim
+from worker.deliver import flow
 
 
 @pytest.fixture
@@ -32,10 +32,8 @@ def drive(session: Session, settings: Settings, run_id: int) -> None:
         pipeline.collect(session, *item.args, settings)
     for item in runs.finish_collecting(session, run_id):
         for delivery in pipeline.render(session, *item.args, settings):
-            assert claim(session, *delivery.args)
-            pipeline.send(session, *delivery.args, settings)
-            pipeline.delivered(session, *delivery.args)
-    pipeline.finish_delivering(session, run_id)
+            session.commit()  # the delivery step works in transactions of its own
+            assert flow.deliver(*delivery.args, settings).state == DeliveryState.SENT
 
 
 def pdf_text(path: str) -> str:

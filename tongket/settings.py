@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     broker_url: str = ""  # empty: a filesystem queue in data_dir, no server needed
     smtp_url: str = ""  # empty: emails are written as .eml files into data_dir/outbox
     mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
+    smtp_password: str = ""  # overrides the URL's password; TONGKET_SMTP_PASSWORD_FILE for a Docker secret
+    mail_max_bytes: int = 10_000_000  # a whole message (PDF in base64) above this goes as a notice instead
+    reports_url: str = ""  # where recipients fetch a report too big to attach (base URL of reports_dir)
+    delivery_max_attempts: int = 10  # transient SMTP failures retried up to this many attempts in all
+    delivery_retry_seconds: float = 15  # the first retry's delay; it doubles up to delivery_retry_max_seconds
+    delivery_retry_max_seconds: float = 300  # kept short: long countdowns on Redis outlive the visibility timeout
+    delivery_lease_seconds: float = 300  # a delivery 'sending' this long belongs to a worker that died
     timezone: str = "Asia/Ho_Chi_Minh"
     collect_minutes: int = 60  # how long a run waits for communes before it reports them missing
     font: Literal["auto", "liberation", "bevietnampro"] = "auto"  # auto: Liberation Serif 2 where installed

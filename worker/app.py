@@ -71,6 +71,9 @@ def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
 
 
 app = make_app(get_settings())
+# Deliveries whose worker died, or whose message was lost, are sent again (see worker.deliver.flow.recover).
+app.conf.beat_schedule = {**app.conf.beat_schedule, "recover-deliveries": {"task": "tongket.recover_deliveries",
+                                                                          "schedule": 60.0}}
 
 
 class DbTask(Task):  # type: ignore[misc]

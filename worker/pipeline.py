@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from email.utils import parseaddr
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -15,10 +12,8 @@ from sqlalchemy.orm import Session
 from models.periods import Period
 from models.tables import (
     Artifact,
-    Delivery,
     DeliveryState,
     IndicatorKind,
-    Recipient,
     Run,
     RunState,
     RunUnit,
@@ -27,10 +22,7 @@ from models.tables import (
 )
 from tongket.settings import Settings
 from worker.collect.collect import collect_unit
-from worker.deliver.deliveries import create_deliveries, open_deliveries, settle
-from worker.deliver.message import compose
-from worker.deliver.outbox import write_eml
-from worker.deliver.smtp import send_smtp
+from worker.deliver.deliveries import create_deliveries, finish_delivering
 from worker.figures import Report
 from worker.render import render_report
 from worker.render.text import format_int
@@ -38,6 +30,8 @@ from worker.report import build_report
 from worker.runs import record_unit, state_of, transition
 from worker.steps import Next
 from worker.store import store_artifact
+
+__all__ = ["collect", "render", "digest", "finish_delivering"]  # finish_delivering lives with the deliveries
 
 
 def collect(session: Session, run_id: int, unit_id: int, settings: Settings) -> Sequence[Next]:
@@ -85,38 +79,6 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "rejected": list(report.completeness.rejected), "missing": list(report.completeness.missing),
         "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
     }
-
-
-def send(session: Session, delivery_id: int, settings: Settings) -> str:
-    """Send the email of a claimed delivery, by SMTP or into the outbox; returns where it went."""
-    delivery = session.get_one(Delivery, delivery_id)
-    artifact = session.scalars(select(Artifact).where(Artifact.run_id == delivery.run_id)).one()
-    pdf = Path(artifact.path).read_bytes()
-    if hashlib.sha256(pdf).hexdigest() != artifact.sha256:
-        raise RuntimeError(f"the stored report {artifact.path} no longer matches its sha256")
-    role = session.scalar(select(Recipient.role).where(Recipient.id == delivery.recipient_id)) or ""
-    message = compose(sender=settings.mail_from, to_name=delivery.name, to_email=delivery.email, role=role,
-                      message_id=delivery.message_id, digest=artifact.digest, pdf=pdf,
-                      filename=artifact.digest["filename"], run_id=delivery.run_id, delivery_id=delivery.id,
-                      now=datetime.now(UTC))
-    if settings.smtp_url:
-        send_smtp(settings.smtp_url, message)
-        return settings.smtp_url
-    return str(write_eml(settings.outbox_dir, message))
-
-
-def delivered(session: Session, delivery_id: int, error: str | None = None) -> int:
-    """Record the outcome of a delivery; returns its run's id."""
-    settle(session, delivery_id, DeliveryState.FAILED if error else DeliveryState.SENT, error)
-    return session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
-
-
-def finish_delivering(session: Session, run_id: int) -> Sequence[Next]:
-    """Once no delivery is open, exactly one caller marks the run done. Called in a transaction of its
-    own after the delivery's outcome has committed, so two last deliveries cannot each miss the other."""
-    if open_deliveries(session, run_id) == 0:
-        transition(session, run_id, RunState.DELIVERING, RunState.DONE)
-    return []
 
 
 def _domain(settings: Settings) -> str:

@@ -3,10 +3,13 @@ send what follows. Task names are explicit and stable; other packages refer to t
 
 from __future__ import annotations
 
+from celery.signals import worker_process_shutdown, worker_shutdown
+
+from models.errors import TransientError
 from tongket.settings import get_settings
 from worker import pipeline, runs
-from worker.app import DbTask, app, with_session
-from worker.deliver.deliveries import claim
+from worker.app import DbTask, app, send
+from worker.deliver import flow, notify, smtp
 
 
 @app.task(name="tongket.start_run", base=DbTask, bind=True)
@@ -30,14 +33,29 @@ def render_run(self: DbTask, run_id: int) -> None:
     self.in_session(pipeline.render, run_id, get_settings())
 
 
-@app.task(name="tongket.deliver", base=DbTask, bind=True)
+# Bounded well below the delivery lease: a task still running at the lease's end would be sent twice.
+@app.task(name="tongket.deliver", base=DbTask, bind=True, soft_time_limit=120, time_limit=150)
 def deliver(self: DbTask, delivery_id: int) -> None:
-    if not with_session(lambda s: claim(s, delivery_id)):
-        return  # another worker has it, or it is settled
-    error = None
+    outcome = flow.deliver(delivery_id, get_settings())
+    send(outcome.follow)
+    if outcome.retry_in is not None:  # transient: the delivery is pending again, and the database counts tries
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+
+
+@app.task(name="tongket.recover_deliveries", base=DbTask)
+def recover_deliveries() -> None:
+    send(flow.recover(get_settings()))
+
+
+@app.task(name="tongket.notify_failure", base=DbTask, bind=True, max_retries=3, default_retry_delay=60)
+def notify_failure(self: DbTask, run_id: int) -> None:
     try:
-        with_session(lambda s: pipeline.send(s, delivery_id, get_settings()))
-    except OSError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    run_id = with_session(lambda s: pipeline.delivered(s, delivery_id, error))
-    self.in_session(pipeline.finish_delivering, run_id)
+        notify.notify_failure(run_id, get_settings())
+    except TransientError as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@worker_process_shutdown.connect  # a prefork child
+@worker_shutdown.connect  # the solo pool of the embedded worker
+def _close_smtp(**_: object) -> None:
+    smtp.drop()  # QUIT politely on cached SMTP connections

@@ -109,7 +109,8 @@ def print_outputs(run_id: int) -> None:
 
     for d in deliveries:
         where = eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else settings.smtp_url
-        console.print(f"Email to {d.email}: {d.state} -> {where}")
+        note = f" ({d.last_error})" if d.last_error and d.state != "sent" else ""
+        console.print(f"Email to {d.email}: {d.state}{note} -> {where}")
 
 
 @app.command("migrate")

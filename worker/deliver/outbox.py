@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage
 from pathlib import Path
 
 from worker.store import write_atomically
@@ -14,7 +13,7 @@ def eml_path(folder: Path, message_id: str) -> Path:
     return folder / (re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>")) + ".eml")
 
 
-def write_eml(folder: Path, message: EmailMessage) -> Path:
-    path = eml_path(folder, str(message["Message-ID"]))
-    write_atomically(path, message.as_bytes())
+def write_eml(folder: Path, message_id: str, data: bytes) -> Path:
+    path = eml_path(folder, message_id)
+    write_atomically(path, data)
     return path

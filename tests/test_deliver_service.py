@@ -1,0 +1,125 @@
+"""Delivery through real Celery workers on Redis and PostgreSQL to a real SMTP server on loopback: an SMTP
+outage, and a worker killed in the middle of sending. Every report must arrive, and arrive once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.tables import Delivery, DeliveryState, Run, RunState
+from tests.deliveries import rendered_run
+from tests.processes import QUEUES, environment, stop
+from tests.smtp_server import SmtpServer
+from tongket.settings import Settings
+from worker.app import make_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+TIMING = {"delivery_retry_seconds": "0.3", "delivery_retry_max_seconds": "1.5", "delivery_lease_seconds": "6",
+          "delivery_max_attempts": "100"}
+
+
+@pytest.fixture
+def service(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Settings]]:
+    """Settings shared by the test and its workers; the Redis test database emptied first."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+    def settings(server: SmtpServer) -> Settings:
+        return Settings(data_dir=tmp_path / "data", database_url=pg_url, broker_url=redis_url, smtp_url=server.url,
+                        **{k: float(v) for k, v in TIMING.items()})  # type: ignore[arg-type]
+    yield settings
+
+
+def start_worker(settings: Settings, name: str, concurrency: int) -> subprocess.Popen[bytes]:
+    """A real worker in a process group of its own, so a test can kill it and its children at once."""
+    env = environment(settings.data_dir, database_url=settings.database_url, broker_url=settings.broker_url,
+                      smtp_url=settings.smtp_url, **TIMING)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "--quiet", "-A", "worker.app", "worker", "-Q", QUEUES, "--concurrency",
+         str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "WARNING", "--without-gossip",
+         "--without-mingle"], env=env, start_new_session=True)
+
+
+def states(settings: Settings, run_id: int) -> list[tuple[str, int]]:
+    with session_scope(settings.db_url) as session:
+        return [(d.state, d.attempts) for d in session.scalars(
+            select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id))]
+
+
+def poll(condition: Callable[[], bool], timeout: float, what: str, tick: Callable[[], None] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        if tick is not None:
+            tick()
+        time.sleep(0.3)
+
+
+def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Callable[..., Settings]) -> None:
+    server = SmtpServer()  # down: the port refuses connections
+    settings = service(server)
+    run_id, ids = rendered_run(settings, recipients=4)
+    queue = make_app(settings)
+    worker = start_worker(settings, "outage", concurrency=2)
+    try:
+        for delivery_id in ids:
+            queue.send_task("tongket.deliver", args=[delivery_id])
+        poll(lambda: all(s == DeliveryState.PENDING and n >= 2 for s, n in states(settings, run_id)), 90,
+             "every delivery to have failed twice against the closed port")
+        server.start()
+        poll(lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)), 90, "the emails")
+        time.sleep(3)  # longer than the longest retry: a late duplicate would show now
+    finally:
+        stop(worker)
+        server.stop()
+    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
+    assert received == sorted(["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn", "nguoi3@example.vn"])
+    assert len({r.message["Message-ID"] for r in server.inbox.accepted}) == 4
+    with session_scope(settings.db_url) as session:
+        assert session.get_one(Run, run_id).state == RunState.DONE
+
+
+def test_a_worker_killed_while_sending_loses_no_email(service: Callable[..., Settings]) -> None:
+    server = SmtpServer().start()
+    server.inbox.plan.append("hang")  # the first message is kept waiting for the server's answer
+    settings = service(server)
+    run_id, ids = rendered_run(settings, recipients=3)
+    queue = make_app(settings)
+    doomed = start_worker(settings, "doomed", concurrency=1)
+    try:
+        for delivery_id in ids:
+            queue.send_task("tongket.deliver", args=[delivery_id])
+        assert server.inbox.hanging.wait(90), "no message reached the server"
+        os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
+        doomed.wait(30)
+    finally:
+        if doomed.poll() is None:
+            os.killpg(doomed.pid, signal.SIGKILL)
+    server.inbox.release.set()  # the server gives up on the dead connection: that message was not accepted
+    assert (DeliveryState.SENDING, 1) in states(settings, run_id)
+    killed = [i for i, (state, _) in zip(ids, states(settings, run_id), strict=True) if state == DeliveryState.SENDING]
+
+    successor = start_worker(settings, "successor", concurrency=2)
+    try:  # beat sends tongket.recover_deliveries every minute; here every second
+        poll(lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)), 120, "the emails",
+             tick=lambda: queue.send_task("tongket.recover_deliveries"))
+    finally:
+        stop(successor)
+        server.stop()
+    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
+    assert received == sorted(["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"])
+    with session_scope(settings.db_url) as session:  # the one in the dead worker's hands was taken over
+        assert [session.get_one(Delivery, i).attempts for i in killed] == [2]
+    with session_scope(settings.db_url) as session:
+        assert session.get_one(Run, run_id).state == RunState.DONE

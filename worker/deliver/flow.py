@@ -1,0 +1,204 @@
+"""Delivering one email, as a plain function: claim, compose, hand over, record. No Celery here: the task
+maps the outcome to a retry, and sends the tasks that follow.
+
+Each step commits on its own. The step that matters most is the last: the moment the mail server has
+accepted the message, the next statement records it as sent (one UPDATE and COMMIT). A worker that dies in
+between leaves the delivery 'sending'; after the lease it is sent again with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.db import session_scope
+from models.errors import DeliveryFailed, MessageTooLarge, TransientError
+from models.tables import Artifact, Delivery, DeliveryState, Run, Schedule
+from tongket.settings import Settings
+from worker.deliver.deliveries import (
+    claim,
+    expire_leases,
+    finish_delivering,
+    idle_pending,
+    lease_left,
+    settle,
+)
+from worker.deliver.message import Envelope, compose, compose_notice, wire
+from worker.deliver.transport import hand_over
+from worker.steps import Next
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the task should do next: retry after `retry_in` seconds, and/or send `follow` tasks."""
+
+    state: str
+    retry_in: float | None = None
+    follow: list[Next] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    data: bytes  # the message in wire form
+    message_id: str
+    sender: str
+    recipient: str
+    content: str  # "report" or "notice"
+    run_id: int
+
+
+def deliver(delivery_id: int, settings: Settings) -> Outcome:
+    try:
+        with session_scope(settings.db_url) as session:
+            token = claim(session, delivery_id, settings.delivery_lease_seconds)
+            if token is None:
+                return _not_claimed(session, delivery_id, settings)
+            session.commit()  # the claim stands before anything is sent, and whatever fails below
+            if token > settings.delivery_max_attempts:
+                raise DeliveryFailed(f"gave up after {token - 1} attempts")
+            prepared = prepare(session, delivery_id, settings)
+        try:
+            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+        except MessageTooLarge:  # smaller than our limit, bigger than the server's: the notice instead
+            with session_scope(settings.db_url) as session:
+                prepared = prepare(session, delivery_id, settings, notice=True)
+            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+    except TransientError as exc:
+        return _transient(delivery_id, token, settings, str(exc))
+    except DeliveryFailed as exc:
+        return _give_up(delivery_id, token, settings, str(exc))
+    with session_scope(settings.db_url) as session:  # at once: this is the window between 'accepted' and 'sent'
+        settle(session, delivery_id, token, DeliveryState.SENT, content=prepared.content)
+    finish_run(prepared.run_id, settings)
+    return Outcome(DeliveryState.SENT)
+
+
+def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outcome:
+    """Settled already (a repeated message: nothing to do), or held by a worker that may have died."""
+    left = lease_left(session, delivery_id, settings.delivery_lease_seconds)
+    if left > 0:  # come back when the lease has run out, in steps short enough for Redis
+        return Outcome(DeliveryState.SENDING, retry_in=min(left + 1, settings.delivery_retry_max_seconds))
+    return Outcome("settled")
+
+
+def _transient(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
+    if token >= settings.delivery_max_attempts:
+        return _give_up(delivery_id, token, settings, f"{error} (after {token} attempts)")
+    with session_scope(settings.db_url) as session:
+        settle(session, delivery_id, token, DeliveryState.PENDING, error)
+    return Outcome(DeliveryState.PENDING, retry_in=backoff(token, settings))
+
+
+def _give_up(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
+    with session_scope(settings.db_url) as session:
+        settle(session, delivery_id, token, DeliveryState.FAILED, error)
+        run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
+    finish_run(run_id, settings)
+    return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))])
+
+
+def finish_run(run_id: int, settings: Settings) -> None:
+    with session_scope(settings.db_url) as session:  # its own transaction: see finish_delivering
+        finish_delivering(session, run_id)
+
+
+def backoff(attempt: int, settings: Settings) -> float:
+    """Exponential, capped, with jitter so that many deliveries held by one outage do not return at once."""
+    delay = min(settings.delivery_retry_seconds * 2 ** (attempt - 1), settings.delivery_retry_max_seconds)
+    return delay * random.uniform(0.8, 1.0)
+
+
+def prepare(session: Session, delivery_id: int, settings: Settings, now: datetime | None = None,
+            notice: bool = False) -> Prepared:
+    """The message of one delivery: the report attached, or a notice if the whole would be too big."""
+    delivery = session.get_one(Delivery, delivery_id)
+    report = report_of(session, delivery.run_id)
+    envelope = Envelope(sender=settings.mail_from, to_name=delivery.name, to_email=delivery.email,
+                        message_id=delivery.message_id, now=now or datetime.now(UTC), reply_to=report.contact)
+    context = {"digest": report.digest, "recipient_name": delivery.name, "recipient_role": delivery.role,
+               "run_id": delivery.run_id, "delivery_id": delivery.id, "contact": report.contact}
+    data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
+    content = "report"
+    if notice or len(data) > settings.mail_max_bytes:  # counted as sent: the PDF in base64, with line ends
+        data = wire(compose_notice(envelope, {**context, **_fetch(report, settings)}))
+        content = "notice"
+    return Prepared(data, delivery.message_id, envelope.sender_address, delivery.email, content, delivery.run_id)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """What every email of a run shares: the checked PDF, what the email says of it, whom to contact."""
+
+    path: Path
+    sha256: str
+    pdf: bytes
+    digest: dict[str, Any]
+    contact: str
+    stat: tuple[int, int]
+    read_at: float
+
+
+_reports: dict[tuple[str, int], ReportFile] = {}  # by database and run
+REPORT_CACHE_SECONDS = 60.0  # an owner changed meanwhile shows in the emails of a minute later
+
+
+def report_of(session: Session, run_id: int) -> ReportFile:
+    """The run's report, read and checked against its sha256 once, then kept while the file is unchanged."""
+    key = (str(session.get_bind().url), run_id)
+    known = _reports.get(key)
+    if known and time.monotonic() - known.read_at < REPORT_CACHE_SECONDS and _stat(known.path) == known.stat:
+        return known
+    artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).one()
+    path = Path(artifact.path)
+    stat, pdf = _stat(path), path.read_bytes()
+    if hashlib.sha256(pdf).hexdigest() != artifact.sha256:
+        raise DeliveryFailed(f"the stored report {artifact.path} no longer matches its sha256")
+    if len(_reports) >= 4:
+        _reports.clear()
+    _reports[key] = ReportFile(path, artifact.sha256, pdf, artifact.digest, owner_contact(session, run_id), stat,
+                               time.monotonic())
+    return _reports[key]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (-1, -1)
+    return (info.st_size, info.st_mtime_ns)
+
+
+def _fetch(report: ReportFile, settings: Settings) -> dict[str, str]:
+    """Where a recipient fetches a report that did not fit in the email."""
+    url = ""
+    if settings.reports_url:
+        relative = report.path.resolve().relative_to(settings.reports_dir.resolve())
+        url = settings.reports_url.rstrip("/") + "/" + quote(relative.as_posix())
+    return {"fetch_url": url, "filename": report.digest["filename"], "sha256": report.sha256,
+            "size_mb": f"{len(report.pdf) / 1_000_000:.1f}".replace(".", ",")}
+
+
+def owner_contact(session: Session, run_id: int) -> str:
+    """The first owner of the run's schedule: who recipients should write to about the report."""
+    schedule_id = session.scalar(select(Run.schedule_id).where(Run.id == run_id))
+    owners = session.scalar(select(Schedule.owners).where(Schedule.id == schedule_id)) if schedule_id else None
+    return owners[0] if owners else ""
+
+
+def recover(settings: Settings) -> list[Next]:
+    """Deliveries whose worker died ('sending' past the lease) go back to pending; those and any pending
+    delivery left idle (its message lost, or a resend of a finished run) get a deliver task again."""
+    idle = max(settings.delivery_lease_seconds, 2 * settings.delivery_retry_max_seconds)
+    with session_scope(settings.db_url) as session:
+        ids = set(expire_leases(session, settings.delivery_lease_seconds))
+        ids.update(idle_pending(session, idle))
+    return [Next("tongket.deliver", (delivery_id,)) for delivery_id in sorted(ids)]

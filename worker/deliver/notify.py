@@ -1,0 +1,105 @@
+"""Telling a schedule's owners that a run failed or a report could not be delivered, at most one email per
+schedule per hour; failures in between are counted and mentioned in the next one."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.db import session_scope
+from models.errors import ConfigError, TransientError
+from models.periods import Period
+from models.tables import Delivery, DeliveryState, OwnerNotice, Run, Schedule
+from tongket.settings import Settings
+from worker.deliver.addresses import valid_email
+from worker.deliver.deliveries import mail_domain
+from worker.deliver.message import Envelope, compose_owner_notice, wire
+from worker.deliver.transport import hand_over
+from worker.wording import period_label
+
+QUIET = timedelta(hours=1)
+_STATES = {"planned": "chờ xử lý", "collecting": "đang thu thập số liệu", "rendering": "đang lập báo cáo",
+           "delivering": "đang gửi thư", "done": "đã hoàn thành", "failed": "thất bại", "cancelled": "đã hủy"}
+log = logging.getLogger(__name__)
+
+
+def notify_failure(run_id: int, settings: Settings, now: datetime | None = None) -> str:
+    """Email the owners of the run's schedule; returns what happened ('sent', 'suppressed', 'no owners')."""
+    now = now or datetime.now(UTC)
+    with session_scope(settings.db_url) as session:
+        run = session.get_one(Run, run_id)
+        schedule = session.get(Schedule, run.schedule_id) if run.schedule_id else None
+        if schedule is None or not schedule.owners:
+            return "no owners"
+        suppressed = take_slot(session, schedule.id, run_id, now)
+        if suppressed is None:
+            return "suppressed"
+        context = _context(session, run, suppressed)
+        owners = _addresses(schedule.owners)
+    try:
+        for owner in owners:
+            tag = hashlib.sha256(owner.lower().encode()).hexdigest()[:12]  # one file per owner in the outbox
+            envelope = Envelope(sender=settings.mail_from, to_name="", to_email=owner, now=now,
+                                message_id=f"<tongket.notice.s{run.schedule_id}.r{run_id}.{int(now.timestamp())}"
+                                           f".{tag}@{mail_domain(settings.mail_from)}>")
+            hand_over(settings, wire(compose_owner_notice(envelope, context)), envelope.message_id,
+                      envelope.sender_address, owner)
+    except TransientError:
+        with session_scope(settings.db_url) as session:  # give the slot back, so the retry may use it
+            give_back(session, run.schedule_id, now, suppressed)  # type: ignore[arg-type]
+        raise
+    return "sent"
+
+
+def _addresses(owners: list[str]) -> list[str]:
+    """The owners' addresses that can be written to; a malformed one is skipped rather than stop the rest."""
+    good = []
+    for owner in owners:
+        try:
+            good.append(valid_email(owner))
+        except ConfigError:
+            log.warning("schedule owner %r is not an email address; no notice sent to it", owner)
+    return good
+
+
+def take_slot(session: Session, schedule_id: int, run_id: int, now: datetime) -> int | None:
+    """Claim this hour's notice for a schedule: the failures suppressed since the last one, or None (and one
+    more counted) when a notice went out less than an hour ago."""
+    try:
+        with session.begin_nested():
+            session.add(OwnerNotice(schedule_id=schedule_id, last_sent_at=now, last_run_id=run_id, suppressed=0))
+        return 0
+    except IntegrityError:
+        pass
+    previous = session.scalar(select(OwnerNotice.suppressed).where(OwnerNotice.schedule_id == schedule_id)) or 0
+    won = session.execute(update(OwnerNotice).where(
+        OwnerNotice.schedule_id == schedule_id, OwnerNotice.last_sent_at <= now - QUIET)
+        .values(last_sent_at=now, last_run_id=run_id, suppressed=0)).rowcount  # type: ignore[attr-defined]
+    if won == 1:
+        return previous
+    session.execute(update(OwnerNotice).where(OwnerNotice.schedule_id == schedule_id)
+                    .values(suppressed=OwnerNotice.suppressed + 1))
+    return None
+
+
+def give_back(session: Session, schedule_id: int, now: datetime, suppressed: int) -> None:
+    session.execute(update(OwnerNotice).where(OwnerNotice.schedule_id == schedule_id,
+                                              OwnerNotice.last_sent_at == now)
+                    .values(last_sent_at=now - QUIET - timedelta(seconds=1), suppressed=suppressed))
+
+
+def _context(session: Session, run: Run, suppressed: int) -> dict[str, Any]:
+    failed = session.scalars(select(Delivery).where(Delivery.run_id == run.id,
+                                                    Delivery.state == DeliveryState.FAILED)
+                             .order_by(Delivery.id)).all()
+    return {"schedule_id": run.schedule_id, "run_id": run.id, "run_state": _STATES.get(run.state, run.state),
+            "run_error": run.error,
+            "report": f"{period_label(run.kind, Period.parse(run.period_id))} của {run.scope_unit.name}",
+            "suppressed": suppressed,
+            "failed": [{"email": d.email, "error": d.last_error or ""} for d in failed]}
