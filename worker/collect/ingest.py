@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from models.errors import BadPeriod
 from models.periods import Period
 from models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
+from worker.collect.formats import read_delivery
 from worker.collect.problems import FormRejected, Problem
 from worker.collect.validate import validate_form
-from worker.collect.xlsx_form import read_form
 from worker.figures import IndicatorInfo
 
 
@@ -33,7 +33,7 @@ def ingest(session: Session, unit: Unit, data: bytes, *, origin: str, source: So
         return known
     period_id = ""
     try:
-        raw = read_form(data, max_bytes=max_bytes)
+        raw = read_delivery(data, origin=origin, max_bytes=max_bytes)
         period_id = raw.period_id
         period = _period(raw.period_id, unit.code)
         indicators = active_indicators(session, period)
