@@ -39,7 +39,7 @@ def read_csv(data: bytes, *, max_bytes: int = 5_000_000) -> RawForm:
     if len(rows) - 1 > MAX_ROWS:
         raise reject(f"tệp CSV có quá nhiều dòng ({len(rows) - 1}, tối đa {MAX_ROWS})",
                      f"too many rows ({len(rows) - 1}, at most {MAX_ROWS})")
-    return _form(rows[1:], columns)
+    return _form(rows[1:], columns, width=len(rows[0]))
 
 
 def _decode(data: bytes) -> str:
@@ -92,7 +92,7 @@ def _columns(header: list[str]) -> dict[str, int]:
     return columns
 
 
-def _form(rows: list[list[str]], columns: dict[str, int]) -> RawForm:
+def _form(rows: list[list[str]], columns: dict[str, int], width: int) -> RawForm:
     def field(row: list[str], name: str) -> str:
         index = columns.get(name)
         return row[index] if index is not None and index < len(row) else ""
@@ -105,9 +105,11 @@ def _form(rows: list[list[str]], columns: dict[str, int]) -> RawForm:
     problems: list[Problem] = []
     for number, row in enumerate(rows, start=2):
         where = f"dòng {number}"
-        if len(row) < len(columns):
-            problems.append(problem(f"dòng có {len(row)} cột, cần ít nhất {len(columns)}",
-                                    f"row has {len(row)} fields, needs {len(columns)}", cell=where,
+        if len(row) != width:
+            # Never guess which field is which: an unquoted "2,5" would otherwise read as 2.
+            problems.append(problem(f"dòng có {len(row)} cột nhưng dòng tiêu đề có {width} cột; số có dấu phẩy "
+                                    "phải đặt trong ngoặc kép, và số liệu phải là số nguyên",
+                                    f"row has {len(row)} fields, the header has {width}", cell=where,
                                     unit=unit, period=period))
             continue
         problems += _identity(row, field, unit, period, where)

@@ -1,0 +1,97 @@
+"""CSV and JSON deliveries: read into the same form as XLSX, validated alike, stored as versions."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.tables import Submission, SubmissionStatus, Unit
+from tests.factories import district
+from worker.collect.csv_form import read_csv
+from worker.collect.ingest import ingest
+from worker.collect.json_form import read_json
+from worker.collect.problems import Problem
+
+
+def csv_bytes(unit: str, period: str, values: dict[str, object], sep: str = ",", encoding: str = "utf-8") -> bytes:
+    lines = [sep.join(("unit_code", "period", "indicator", "value"))]
+    lines += [sep.join((unit, period, code, "" if v is None else str(v))) for code, v in values.items()]
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def json_bytes(unit: str, period: str, values: object) -> bytes:
+    return json.dumps({"unit_code": unit, "period": period, "catalogue_version": "2024.1",
+                       "values": values}, ensure_ascii=False).encode()
+
+
+@pytest.fixture
+def commune(session: Session) -> Unit:
+    return district(session, communes=1)[1][0]
+
+
+def stored_values(session: Session, submission: Submission) -> dict[str, int]:
+    from models.tables import Indicator, Value
+
+    rows = session.execute(select(Indicator.code, Value.value).join(Value, Value.indicator_id == Indicator.id)
+                           .where(Value.submission_id == submission.id))
+    return {code: value for code, value in rows}
+
+
+def test_csv_is_accepted_and_blank_is_not_zero(session: Session, commune: Unit) -> None:
+    data = csv_bytes(commune.code, "2023", {"security_teams": 12, "patrol_teams": 0, "tips_to_police": None})
+    submission = ingest(session, commune, data, origin="2023.csv")
+    assert submission.status == SubmissionStatus.ACCEPTED, submission.errors
+    assert stored_values(session, submission) == {"security_teams": 12, "patrol_teams": 0}
+
+
+def test_csv_with_semicolons_bom_and_vietnamese_headers(session: Session, commune: Unit) -> None:
+    data = ("\ufeffMã đơn vị;Kỳ báo cáo;Mã chỉ tiêu;Số liệu\n"
+            f"{commune.code};2023;security_teams;1.234\n").encode()
+    submission = ingest(session, commune, data, origin="bao-cao.csv")
+    assert submission.status == SubmissionStatus.ACCEPTED, submission.errors
+    assert stored_values(session, submission) == {"security_teams": 1234}
+
+
+def test_json_object_and_list_forms(session: Session, commune: Unit) -> None:
+    first = ingest(session, commune, json_bytes(commune.code, "2023", {"security_teams": 3, "patrol_teams": None}),
+                   origin="a.json")
+    assert stored_values(session, first) == {"security_teams": 3}
+    listed = json_bytes(commune.code, "2023", [{"indicator": "security_teams", "value": 4}])
+    second = ingest(session, commune, listed, origin="b.json")
+    assert (second.status, second.version, stored_values(session, second)) == ("accepted", 2, {"security_teams": 4})
+
+
+def test_same_content_again_is_a_no_op_and_a_change_is_a_new_version(session: Session, commune: Unit) -> None:
+    data = csv_bytes(commune.code, "2023", {"security_teams": 5})
+    first = ingest(session, commune, data, origin="x.csv")
+    assert ingest(session, commune, data, origin="x-again.csv").id == first.id
+    changed = ingest(session, commune, csv_bytes(commune.code, "2023", {"security_teams": 6}), origin="y.csv")
+    assert (first.version, changed.version) == (1, 2)
+    assert len(session.scalars(select(Submission)).all()) == 2  # the old version is kept beside the new
+
+
+def test_decomposed_text_is_normalised_not_rejected() -> None:
+    header = unicodedata.normalize("NFD", "Mã đơn vị,Kỳ báo cáo,Mã chỉ tiêu,Số liệu")
+    raw = read_csv(f"{header}\n24958,2023,security_teams,5\n".encode())
+    assert raw.cells == {"security_teams": ("dòng 2, cột value", "5")}
+
+
+def test_csv_problems_name_the_row_and_field(session: Session, commune: Unit) -> None:
+    data = csv_bytes(commune.code, "2023", {"security_teams": -3, "patrol_teams": '"2,5"'})
+    submission = ingest(session, commune, data, origin="bad.csv")
+    lines = [Problem(**e).line() for e in submission.errors]
+    assert submission.status == SubmissionStatus.REJECTED
+    assert any("dòng 2, cột value (security_teams): số âm" in line for line in lines), lines
+    assert any("dòng 3, cột value (patrol_teams): không phải số nguyên: 2,5" in line for line in lines), lines
+    # Unquoted, "7,5" splits into two fields: refused, never read as 7.
+    split = ingest(session, commune, csv_bytes(commune.code, "2023", {"tips_to_police": "7,5"}), origin="b.csv")
+    assert "dòng 2: dòng có 5 cột nhưng dòng tiêu đề có 4 cột" in Problem(**split.errors[0]).line()
+
+
+def test_json_reader_keeps_null_apart_from_zero() -> None:
+    raw = read_json(json_bytes("24958", "2023", {"a": 0, "b": None}))
+    assert raw.cells == {"a": ("trường values.a", 0), "b": ("trường values.b", None)}
