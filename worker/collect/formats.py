@@ -1,4 +1,5 @@
-"""Which reader a delivery needs: by its content first (an XLSX is a zip), then by its name."""
+"""Which reader a delivery needs: by its content first (an XLSX is a zip), then by its name; an HTTP body
+is JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def read_delivery(data: bytes, *, origin: str, max_bytes: int = 5_000_000) -> Ra
         return read_form(data, max_bytes=max_bytes)
     if name.endswith(".csv"):
         return read_csv(data, max_bytes=max_bytes)
-    if name.endswith(".json") or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+    looks_json = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    if name.endswith(".json") or name.startswith(("http://", "https://")) or looks_json:
         return read_json(data, max_bytes=max_bytes)
     raise reject("định dạng tệp không được hỗ trợ; hãy gửi biểu mẫu Excel (.xlsx), tệp CSV hoặc JSON",
                  f"unsupported delivery format ({origin[-60:]}); send .xlsx, .csv or .json")
