@@ -6,9 +6,10 @@ collection deadline (a source that was down, or a commune that has not delivered
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,70 +33,106 @@ class Outcome:
     error: str | None = None  # for PENDING / FAILED: why nothing usable came
 
 
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source row as plain values, so fetching needs no database session."""
+
+    id: int
+    kind: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    source_id: int
+    origin: str  # file name or URL
+    data: bytes
+
+
+@dataclass
+class Gathered:
+    deliveries: list[Delivered] = field(default_factory=list)
+    transient: list[str] = field(default_factory=list)  # sources down for now
+    broken: list[str] = field(default_factory=list)  # sources that need someone to fix them
+
+
 def collect_unit(session: Session, unit: Unit, period: Period, dropbox: Path,
                  limits: HttpLimits = DEFAULT_LIMITS) -> Outcome:
-    """Ingest the unit's deliveries and say whether it reported for the period, was rejected, is still
+    """Fetch and ingest the unit's deliveries and judge it (see judge)."""
+    return judge(session, unit, period, gather(unit.code, sources_of(session, unit), period, dropbox, limits),
+                 limits)
+
+
+def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
+    rows = session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled).order_by(Source.id))
+    return [SourceSpec(s.id, s.kind, dict(s.settings)) for s in rows]
+
+
+def gather(unit_code: str, sources: list[SourceSpec], period: Period, dropbox: Path, limits: HttpLimits
+           ) -> Gathered:
+    """Read every delivery of a unit's sources. No database here: a slow endpoint holds no connection."""
+    gathered = Gathered()
+    for source in sources:
+        try:
+            gathered.deliveries += _pull(unit_code, source, period, dropbox, limits)
+        except SourceUnavailable as exc:
+            gathered.transient.append(str(exc))
+        except SourceBroken as exc:
+            gathered.broken.append(str(exc))
+    return gathered
+
+
+def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limits: HttpLimits) -> Outcome:
+    """Store what was gathered and say whether the unit reported for the period, was rejected, is still
     awaited (PENDING), or its source is broken (FAILED)."""
     newest: dict[str, Submission] = {}  # period id -> newest delivery, in the order received
-    transient: list[str] = []
-    broken: list[str] = []
-    for source in session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled)
-                                  .order_by(Source.id)):
-        try:
-            for submission in _pull(session, unit, source, period, dropbox, limits):
-                if submission.period_id == "" or _within(period, submission.period_id):
-                    newest[submission.period_id] = submission
-        except SourceUnavailable as exc:
-            transient.append(str(exc))
-        except SourceBroken as exc:
-            broken.append(str(exc))
+    for item in gathered.deliveries:
+        submission = ingest(session, unit, item.data, origin=item.origin,
+                            source=session.get(Source, item.source_id), max_bytes=limits.max_bytes)
+        if submission.period_id == "" or _within(period, submission.period_id):
+            newest[submission.period_id] = submission
     rejected = [s for s in newest.values() if s.status == SubmissionStatus.REJECTED]
     if rejected:
         return Outcome(UnitState.REJECTED, tuple(_lines(rejected)))
     reported_at = _reported_at(session, unit, period)
     if reported_at is not None:
         return Outcome(UnitState.COLLECTED, reported_at=reported_at)
-    if broken and not transient:
-        return Outcome(UnitState.FAILED, tuple(broken), error="; ".join(broken))
-    return Outcome(UnitState.PENDING, error="; ".join(transient + broken) or None)
+    if gathered.broken and not gathered.transient:
+        return Outcome(UnitState.FAILED, tuple(gathered.broken), error="; ".join(gathered.broken))
+    return Outcome(UnitState.PENDING, error="; ".join(gathered.transient + gathered.broken) or None)
 
 
-def _pull(session: Session, unit: Unit, source: Source, period: Period, dropbox: Path,
-          limits: HttpLimits) -> list[Submission]:
+def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, limits: HttpLimits
+          ) -> list[Delivered]:
     if source.kind == "file_drop":
-        return _pull_files(session, unit, source, dropbox / source.settings.get("folder", unit.code), limits)
+        return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
     if source.kind == "http_json":
-        return _pull_http(session, unit, source, period, limits)
-    raise SourceBroken(f"source {source.id} of unit {unit.code}: unknown kind {source.kind!r}")
+        return _pull_http(unit_code, source, period, limits)
+    raise SourceBroken(f"source {source.id} of unit {unit_code}: unknown kind {source.kind!r}")
 
 
-def _pull_files(session: Session, unit: Unit, source: Source, folder: Path, limits: HttpLimits
-                ) -> list[Submission]:
-    submissions = []
+def _pull_files(source: SourceSpec, folder: Path, limits: HttpLimits) -> list[Delivered]:
+    delivered = []
     for path in delivered_files(folder):
         with path.open("rb") as handle:
             data = handle.read(limits.max_bytes + 1)  # an oversized file is rejected without reading it all
-        submissions.append(ingest(session, unit, data, origin=path.name, source=source,
-                                  max_bytes=limits.max_bytes))
-    return submissions
+        delivered.append(Delivered(source.id, path.name, data))
+    return delivered
 
 
-def _pull_http(session: Session, unit: Unit, source: Source, period: Period, limits: HttpLimits
-               ) -> list[Submission]:
+def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpLimits) -> list[Delivered]:
     from worker.aggregate import data_periods  # the periods figures are reported for
 
     template = source.settings.get("url", "")
     if not template.startswith(("http://", "https://")):
-        raise SourceBroken(f"source {source.id} of unit {unit.code}: no http(s) URL in its settings")
-    submissions = []
-    wanted = data_periods(period) if "{period}" in template else [period]
-    for part in wanted:
-        url = source_url(template, unit.code, part.id)
+        raise SourceBroken(f"source {source.id} of unit {unit_code}: no http(s) URL in its settings")
+    delivered = []
+    for part in data_periods(period) if "{period}" in template else [period]:
+        url = source_url(template, unit_code, part.id)
         body = fetch(url, limits, headers=source.settings.get("headers"))
         if body is not None:
-            submissions.append(ingest(session, unit, body, origin=url, source=source,
-                                      max_bytes=limits.max_bytes))
-    return submissions
+            delivered.append(Delivered(source.id, url, body))
+    return delivered
 
 
 def _within(period: Period, period_id: str) -> bool:

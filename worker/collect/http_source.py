@@ -8,7 +8,9 @@ limit, so an endless response cannot fill memory.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 
@@ -31,8 +33,7 @@ def fetch(url: str, limits: HttpLimits, headers: dict[str, str] | None = None,
           client: httpx.Client | None = None) -> bytes | None:
     """The body at url, or None when the endpoint has nothing for this period yet (404)."""
     timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
-    own = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    http = client or _shared_client(os.getpid())
     try:
         with http.stream("GET", url, headers={"Accept": "application/json", **(headers or {})},
                          timeout=timeout) as response:
@@ -46,9 +47,14 @@ def fetch(url: str, limits: HttpLimits, headers: dict[str, str] | None = None,
         raise SourceUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
     except httpx.InvalidURL as exc:
         raise SourceBroken(f"{url}: invalid URL: {exc}") from exc
-    finally:
-        if own:
-            http.close()
+
+
+@cache
+def _shared_client(pid: int) -> httpx.Client:
+    # One pooled client per process (keyed by pid: a forked worker must not reuse its parent's sockets);
+    # building a client costs milliseconds of TLS setup, too much to pay per commune.
+    return httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=200,
+                                                                     max_keepalive_connections=50))
 
 
 def _check_status(response: httpx.Response, url: str) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from models.periods import Period
 from models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.settings import Settings
-from worker.collect.collect import Outcome, collect_unit
+from worker.collect.collect import Outcome, gather, judge, sources_of
 from worker.collect.http_source import HttpLimits
 from worker.runs import record_unit, state_of
 
@@ -31,8 +31,14 @@ def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings
     if row is None or row.state != UnitState.PENDING or state_of(session, run_id) != RunState.COLLECTING:
         return None
     run = session.get_one(Run, run_id)
-    outcome = collect_unit(session, session.get_one(Unit, unit_id), Period.parse(run.period_id),
-                           settings.dropbox_dir, limits(settings))
+    unit, period, bounds = session.get_one(Unit, unit_id), Period.parse(run.period_id), limits(settings)
+    sources = sources_of(session, unit)
+    session.commit()  # end the read transaction: no connection or lock is held while a slow source answers
+    gathered = gather(unit.code, sources, period, settings.dropbox_dir, bounds)
+    session.refresh(row)
+    if row.state != UnitState.PENDING:
+        return None  # settled by another worker meanwhile (a re-delivered message)
+    outcome = judge(session, unit, period, gathered, bounds)
     now = now or utcnow()
     if outcome.state is not UnitState.PENDING:
         _settle(session, run_id, unit_id, outcome, late=row.attempts > 0)
