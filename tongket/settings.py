@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     smtp_url: str = ""  # empty: emails are written as .eml files into data_dir/outbox
     mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
     timezone: str = "Asia/Ho_Chi_Minh"
-    collect_minutes: int = 60  # how long a run waits for communes before it reports them missing
+    collect_minutes: float = 60  # how long a run waits for communes before it reports them missing
     # A unit with nothing yet (or a source down) is tried again after this many seconds, doubling up to the
     # maximum; kept far below the Redis visibility timeout (1 h) so a countdown never outlives it.
     collect_retry_seconds: float = 30.0
