@@ -100,7 +100,9 @@ def test_a_slow_endpoint_times_out_and_the_unit_goes_missing_at_the_deadline(ses
     assert collect_once(session, run.id, unit.id, settings, now=run.collect_deadline) is None
     session.refresh(row)
     assert row.state == UnitState.MISSING
-    assert "chưa nhận được số liệu trước hạn thu thập" in row.errors[0] and "no answer in time" in row.errors[0]
+    assert row.errors == ["chưa nhận được số liệu trước hạn thu thập; lần thử cuối không lấy được số liệu "
+                          "từ hệ thống của đơn vị"]
+    assert "no answer in time" in (row.last_error or "")  # the technical reason, for operators
     assert session.scalars(select(Submission)).all() == []
 
 
@@ -144,7 +146,8 @@ def test_a_forbidden_endpoint_fails_the_unit_at_once(session: Session, server: L
     server.routes[PATH] = lambda n: Reply(403, b"")
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     row, waits = settle(session, start(session, scope), unit, settings)
-    assert (row.state, waits) == (UnitState.FAILED, []) and "HTTP 403" in row.errors[0]
+    assert (row.state, waits) == (UnitState.FAILED, []) and "HTTP 403" in (row.last_error or "")
+    assert "cần kiểm tra lại cấu hình nguồn số liệu" in row.errors[0]
 
 
 def test_a_repeated_message_for_a_settled_unit_fetches_nothing(session: Session, server: Loopback,

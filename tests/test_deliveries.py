@@ -95,3 +95,15 @@ def test_csv_problems_name_the_row_and_field(session: Session, commune: Unit) ->
 def test_json_reader_keeps_null_apart_from_zero() -> None:
     raw = read_json(json_bytes("24958", "2023", {"a": 0, "b": None}))
     assert raw.cells == {"a": ("trường values.a", 0), "b": ("trường values.b", None)}
+
+
+def test_a_value_far_outside_the_history_is_accepted_with_a_warning(session: Session, commune: Unit) -> None:
+    for year, teams in (("2020", 10), ("2021", 12), ("2022", 11)):
+        ingest(session, commune, csv_bytes(commune.code, year, {"security_teams": teams}), origin=f"{year}.csv")
+    normal = ingest(session, commune, csv_bytes(commune.code, "2023", {"security_teams": 14}), origin="a.csv")
+    assert (normal.status, normal.errors) == (SubmissionStatus.ACCEPTED, [])
+    odd = ingest(session, commune, csv_bytes(commune.code, "2023", {"security_teams": 140}), origin="b.csv")
+    assert odd.status == SubmissionStatus.ACCEPTED and stored_values(session, odd) == {"security_teams": 140}
+    (warning,) = [Problem(**e) for e in odd.errors]
+    assert warning.severity == "warning" and warning.indicator == "security_teams"
+    assert "cảnh báo: 140 khác xa các kỳ trước (từ 10 đến 12)" in warning.line()

@@ -60,7 +60,8 @@ def _print_completeness(session: Session, run_id: int) -> None:
         figures = f"{unit.figures} số liệu, {unit.zeros} bằng 0, {unit.blank} bỏ trống" if unit.figures else ""
         problems = list(unit.problems)
         if unit.state == "pending":
-            problems.append(f"đang chờ, đã thử {unit.attempts} lần" + (f": {unit.last_error}" if unit.last_error
-                                                                       else ""))
+            problems.append(f"đang chờ, đã thử {unit.attempts} lần")
+        if unit.last_error:
+            problems.append(f"last error: {unit.last_error}")  # technical, for the operator
         table.add_row(unit.code, unit.name, unit.state, when, figures, "\n".join(problems))
     console.print(table)

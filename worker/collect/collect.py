@@ -23,6 +23,8 @@ from worker.collect.ingest import ingest
 from worker.collect.problems import Problem
 
 DEFAULT_LIMITS = HttpLimits()
+# For officials (the report lists failed units); the technical reason goes to RunUnit.last_error.
+SOURCE_BROKEN = "hệ thống của đơn vị từ chối cung cấp số liệu; cần kiểm tra lại cấu hình nguồn số liệu"
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,10 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
         return Outcome(UnitState.REJECTED, tuple(_lines(rejected)))
     reported_at = _reported_at(session, unit, period)
     if reported_at is not None:
-        return Outcome(UnitState.COLLECTED, reported_at=reported_at)
+        warned = [s for s in newest.values() if s.errors]  # accepted, with warnings to check
+        return Outcome(UnitState.COLLECTED, tuple(_lines(warned)), reported_at=reported_at)
     if gathered.broken and not gathered.transient:
-        return Outcome(UnitState.FAILED, tuple(gathered.broken), error="; ".join(gathered.broken))
+        return Outcome(UnitState.FAILED, (SOURCE_BROKEN,), error="; ".join(gathered.broken))
     return Outcome(UnitState.PENDING, error="; ".join(gathered.transient + gathered.broken) or None)
 
 

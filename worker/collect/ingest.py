@@ -17,6 +17,7 @@ from models.errors import BadPeriod
 from models.periods import Period
 from models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
 from worker.collect.formats import read_delivery
+from worker.collect.history import history_warnings
 from worker.collect.problems import FormRejected, Problem
 from worker.collect.validate import validate_form
 from worker.figures import IndicatorInfo
@@ -42,7 +43,9 @@ def ingest(session: Session, unit: Unit, data: bytes, *, origin: str, source: So
         return _store(session, unit, source, origin, checksum, period_id, SubmissionStatus.REJECTED,
                       errors=rejected.problems)
     by_code = {i.code: i.id for i in session.scalars(select(Indicator))}
-    submission = _store(session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED)
+    warnings = history_warnings(session, unit, period, values)
+    submission = _store(session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED,
+                        errors=warnings)
     submission.values = [Value(indicator_id=by_code[code], value=v) for code, v in values.items() if v is not None]
     session.flush()
     return submission

@@ -20,7 +20,9 @@ from worker.collect.collect import Outcome, gather, judge, sources_of
 from worker.collect.http_source import HttpLimits
 from worker.runs import record_unit, state_of
 
-NOTHING_YET = "chưa nhận được số liệu trước hạn thu thập (not delivered by the collection deadline)"
+# What officials read in the report (Vietnamese only); the technical reason stays in RunUnit.last_error.
+NOTHING_YET = "chưa nhận được số liệu trước hạn thu thập"
+SOURCE_DOWN = "; lần thử cuối không lấy được số liệu từ hệ thống của đơn vị"
 
 
 def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings,
@@ -45,7 +47,7 @@ def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings
         return None
     deadline = run.collect_deadline or now
     if now >= deadline:
-        reason = f"{NOTHING_YET}: {outcome.error}" if outcome.error else NOTHING_YET
+        reason = NOTHING_YET + (SOURCE_DOWN if outcome.error else "")
         _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
         return None
     session.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
