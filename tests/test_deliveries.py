@@ -107,3 +107,32 @@ def test_a_value_far_outside_the_history_is_accepted_with_a_warning(session: Ses
     (warning,) = [Problem(**e) for e in odd.errors]
     assert warning.severity == "warning" and warning.indicator == "security_teams"
     assert "cảnh báo: 140 khác xa các kỳ trước (từ 10 đến 12)" in warning.line()
+
+
+@pytest.mark.integration
+def test_two_workers_storing_the_same_delivery_make_one_row(pg_url: str) -> None:
+    import threading
+
+    from models.db import session_scope
+
+    with session_scope(pg_url) as setup:
+        code = district(setup, communes=1)[1][0].code
+    data = csv_bytes(code, "2023", {"security_teams": 5})
+    results: list[int] = []
+
+    def second_worker() -> None:
+        with session_scope(pg_url) as other:
+            unit = other.scalars(select(Unit).where(Unit.code == code)).one()
+            results.append(ingest(other, unit, data, origin="again.csv").id)  # waits on the first one's row
+
+    with session_scope(pg_url) as first:
+        unit = first.scalars(select(Unit).where(Unit.code == code)).one()
+        mine = ingest(first, unit, data, origin="a.csv").id
+        thread = threading.Thread(target=second_worker)
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # blocked by the uncommitted row with the same key
+    thread.join(timeout=30)
+    assert results == [mine]
+    with session_scope(pg_url) as check:
+        assert len(check.scalars(select(Submission)).all()) == 1

@@ -90,7 +90,7 @@ def _reported(session: Session, run_id: int, period: Period) -> dict[str, Report
     ranked = (
         select(Submission.id, Submission.unit_id, Submission.period_id,
                func.row_number().over(partition_by=(Submission.unit_id, Submission.period_id),
-                                      order_by=Submission.version.desc()).label("rank"))
+                                      order_by=(Submission.version.desc(), Submission.id.desc())).label("rank"))
         .join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id))
         .where(Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(ids),
                Submission.received_at <= as_of)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.errors import BadPeriod
@@ -41,13 +42,16 @@ def ingest(session: Session, unit: Unit, data: bytes, *, origin: str, source: So
         values = validate_form(raw, expected_unit=unit.code, expected_period=period.id, indicators=indicators)
     except FormRejected as rejected:
         return _store(session, unit, source, origin, checksum, period_id, SubmissionStatus.REJECTED,
-                      errors=rejected.problems)
-    by_code = {i.code: i.id for i in session.scalars(select(Indicator))}
+                      errors=rejected.problems)[0]
     warnings = history_warnings(session, unit, period, values)
-    submission = _store(session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED,
-                        errors=warnings)
-    submission.values = [Value(indicator_id=by_code[code], value=v) for code, v in values.items() if v is not None]
-    session.flush()
+    submission, created = _store(session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED,
+                                 errors=warnings)
+    if created:
+        by_code = dict(session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(values))).all())
+        # Added as rows, not through submission.values: that would first load the (empty) collection.
+        session.add_all(Value(submission_id=submission.id, indicator_id=by_code[code], value=v)
+                        for code, v in values.items() if v is not None)
+        session.flush()
     return submission
 
 
@@ -71,7 +75,9 @@ def _period(period_id: str, unit_code: str) -> Period:
 
 
 def _store(session: Session, unit: Unit, source: Source | None, origin: str, checksum: str, period_id: str,
-           status: SubmissionStatus, errors: Sequence[Problem] = ()) -> Submission:
+           status: SubmissionStatus, errors: Sequence[Problem] = ()) -> tuple[Submission, bool]:
+    """The new submission and True, or, when another worker stored the same delivery meanwhile, that one
+    and False."""
     version = 1
     if status is SubmissionStatus.ACCEPTED:
         latest = session.scalar(select(func.max(Submission.version)).where(
@@ -80,6 +86,11 @@ def _store(session: Session, unit: Unit, source: Source | None, origin: str, che
     submission = Submission(unit_id=unit.id, period_id=period_id, source_id=source.id if source else None,
                             origin=origin, checksum=checksum, version=version, status=status,
                             errors=[asdict(p) for p in errors])
-    session.add(submission)
-    session.flush()
-    return submission
+    try:
+        with session.begin_nested():  # two workers storing the same delivery at once: one row, both go on
+            session.add(submission)
+    except IntegrityError:
+        return session.scalars(select(Submission).where(
+            Submission.unit_id == unit.id, Submission.period_id == period_id,
+            Submission.checksum == checksum)).one(), False
+    return submission, True
