@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.errors import BadPeriod
@@ -83,14 +84,17 @@ def _store(session: Session, unit: Unit, source: Source | None, origin: str, che
         latest = session.scalar(select(func.max(Submission.version)).where(
             Submission.unit_id == unit.id, Submission.period_id == period_id))
         version = (latest or 0) + 1
-    submission = Submission(unit_id=unit.id, period_id=period_id, source_id=source.id if source else None,
-                            origin=origin, checksum=checksum, version=version, status=status,
-                            errors=[asdict(p) for p in errors])
-    try:
-        with session.begin_nested():  # two workers storing the same delivery at once: one row, both go on
-            session.add(submission)
-    except IntegrityError:
-        return session.scalars(select(Submission).where(
-            Submission.unit_id == unit.id, Submission.period_id == period_id,
-            Submission.checksum == checksum)).one(), False
-    return submission, True
+    row = {"unit_id": unit.id, "period_id": period_id, "source_id": source.id if source else None,
+           "origin": origin, "checksum": checksum, "version": version, "status": status,
+           "errors": [asdict(p) for p in errors]}
+    # INSERT … ON CONFLICT DO NOTHING rather than a savepoint: with pysqlite, releasing a savepoint opened
+    # before any write commits it, so a later rollback (e.g. `tongket sources check`) would not undo it.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.scalar(insert(Submission).values(**row).on_conflict_do_nothing(
+        index_elements=["unit_id", "period_id", "checksum"]).returning(Submission.id))
+    if new_id is not None:
+        return session.get_one(Submission, new_id), True
+    # Another worker stored the same delivery meanwhile: use its row.
+    return session.scalars(select(Submission).where(
+        Submission.unit_id == unit.id, Submission.period_id == period_id,
+        Submission.checksum == checksum)).one(), False
