@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("xlsx", "csv", "json"), default="xlsx", help="file-drop format")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the HTTP server adds per request")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=16, help="threads per process")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process (HTTP)")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     return parser
 
@@ -170,6 +170,9 @@ def _start_server(latency: float) -> tuple[multiprocessing.Process, str]:
 def _serve(latency: float, ready: multiprocessing.Queue[int]) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a commune's real server would
+        # Headers and body go out in two writes; with Nagle on, the body waits for the client's delayed
+        # ACK (~40 ms on Linux), which would add to --latency and blame the collector for it.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802
             time.sleep(latency)
