@@ -136,3 +136,16 @@ def test_two_workers_storing_the_same_delivery_make_one_row(pg_url: str) -> None
     assert results == [mine]
     with session_scope(pg_url) as check:
         assert len(check.scalars(select(Submission)).all()) == 1
+
+
+def test_the_csv_template_filled_in_is_accepted(session: Session, commune: Unit) -> None:
+    from models.periods import Period
+    from worker.collect.csv_form import template_csv
+    from worker.collect.ingest import active_indicators
+
+    blank = template_csv(commune.code, "2023-05", active_indicators(session, Period.parse("2023-05"))).decode()
+    assert "Tổ an ninh nhân dân" in blank
+    filled = blank.replace(f"{commune.code},2023-05,security_teams,,", f"{commune.code},2023-05,security_teams,8,")
+    submission = ingest(session, commune, filled.encode(), origin="2023-05.csv")
+    assert submission.status == SubmissionStatus.ACCEPTED, submission.errors
+    assert stored_values(session, submission) == {"security_teams": 8}  # the blanks stay "not reported"

@@ -13,10 +13,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Sequence
 
 from worker.collect.problems import FormRejected, Problem, shown
 from worker.collect.text_form import MAX_ROWS, check_size, problem, reject, text
 from worker.collect.xlsx_form import RawForm
+from worker.figures import IndicatorInfo
 
 # Accepted header names per field (compared case-folded, NFC): English keys and the form's Vietnamese labels.
 HEADERS = {
@@ -27,6 +29,19 @@ HEADERS = {
     "catalogue_version": ("catalogue_version",),
 }
 REQUIRED = ("unit_code", "period", "indicator", "value")
+
+
+def template_csv(unit_code: str, period_id: str, indicators: Sequence[IndicatorInfo]) -> bytes:
+    """The empty CSV for a commune and period: a row per commune-level indicator, values blank. UTF-8 with
+    a BOM, so Excel opens the Vietnamese names right; a trailing column names each indicator for people
+    (the reader ignores columns it does not know)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["unit_code", "period", "indicator", "value", "tên chỉ tiêu (không sửa)"])
+    for info in indicators:
+        if info.level == "commune":
+            writer.writerow([unit_code, period_id, info.code, "", f"{info.name} ({info.measure})"])
+    return ("\ufeff" + out.getvalue()).encode()
 
 
 def read_csv(data: bytes, *, max_bytes: int = 5_000_000) -> RawForm:
