@@ -130,8 +130,7 @@ def test_two_workers_storing_the_same_delivery_make_one_row(pg_url: str) -> None
         mine = ingest(first, unit, data, origin="a.csv").id
         thread = threading.Thread(target=second_worker)
         thread.start()
-        thread.join(timeout=1)
-        assert thread.is_alive()  # blocked by the uncommitted row with the same key
+        assert _someone_waits_on_a_lock(pg_url)  # the second insert waits for the uncommitted row
     thread.join(timeout=30)
     assert results == [mine]
     with session_scope(pg_url) as check:
@@ -149,3 +148,23 @@ def test_the_csv_template_filled_in_is_accepted(session: Session, commune: Unit)
     submission = ingest(session, commune, filled.encode(), origin="2023-05.csv")
     assert submission.status == SubmissionStatus.ACCEPTED, submission.errors
     assert stored_values(session, submission) == {"security_teams": 8}  # the blanks stay "not reported"
+
+
+def _someone_waits_on_a_lock(pg_url: str, timeout: float = 20) -> bool:
+    import time
+
+    from sqlalchemy import text
+
+    from models.db import engine_for
+
+    deadline = time.monotonic() + timeout
+    with engine_for(pg_url).connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(text(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                "and datname = current_database()")).scalar()
+            connection.rollback()  # statistics views are a snapshot per transaction: look afresh each time
+            if waiting:
+                return True
+            time.sleep(0.05)  # polling, bounded by the deadline
+    return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from worker.collect.problems import FormRejected, Problem, shown
 from worker.collect.text_form import MAX_ROWS, check_size, problem, reject, text
@@ -143,11 +143,12 @@ def _form(rows: list[list[str]], columns: dict[str, int], width: int) -> RawForm
                    cells=cells, duplicates=tuple(duplicates))
 
 
-def _identity(row: list[str], field: object, unit: str, period: str, where: str) -> list[Problem]:
+def _identity(row: list[str], field: Callable[[list[str], str], str], unit: str, period: str, where: str
+              ) -> list[Problem]:
     # Every row names its unit and period; one file must not mix communes or periods.
     problems = []
     for name, expected, vi in (("unit_code", unit, "mã đơn vị"), ("period", period, "kỳ báo cáo")):
-        found = text(field(row, name))  # type: ignore[operator]
+        found = text(field(row, name))
         if found != expected:
             problems.append(problem(f"{vi} \"{shown(found)}\" khác dòng đầu (\"{shown(expected)}\"); mỗi tệp "
                                     "chỉ chứa số liệu của một đơn vị, một kỳ",
