@@ -26,7 +26,7 @@ def test_retries_until_the_deadline_on_a_real_worker(pg_url: str, redis_url: str
         body = json.dumps({"unit_code": flaky.code, "period": "2023", "values": {"security_teams": 9}}).encode()
         server.routes[f"/{flaky.code}/2023"] = lambda n: Reply(503, b"") if n <= 2 else Reply(body=body)
         session.commit()
-        env = environment(tmp_path, database_url=pg_url, broker_url=redis_url, collect_minutes="0.1",
+        env = environment(tmp_path, database_url=pg_url, broker_url=redis_url, collect_minutes="0.05",
                           collect_retry_seconds="0.3", collect_retry_max_seconds="2")
         worker = start_worker(env, "collect")
         try:
