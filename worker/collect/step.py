@@ -50,9 +50,10 @@ def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings
         reason = NOTHING_YET + (SOURCE_DOWN if outcome.error else "")
         _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
         return None
+    tried = row.attempts  # read before the UPDATE, which may refresh the object in the session
     session.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
                     .values(attempts=RunUnit.attempts + 1, last_error=outcome.error, updated_at=now))
-    return backoff(row.attempts, settings, (deadline - now).total_seconds())
+    return backoff(tried, settings, (deadline - now).total_seconds())
 
 
 def backoff(attempts: int, settings: Settings, remaining: float) -> float:
