@@ -15,6 +15,14 @@ class TransientError(TongketError):
     """Something outside us failed for now; the same work may succeed later."""
 
 
+class SourceUnavailable(TransientError):
+    """A commune's source could not be read for now (timeout, refused connection, server error)."""
+
+
+class SourceBroken(TongketError):
+    """A commune's source refuses us for good (e.g. 401/403, a bad URL) until someone fixes its settings."""
+
+
 class BadPeriod(TongketError, ValueError):
     """A period id that cannot be parsed or used."""
 

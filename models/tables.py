@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -271,6 +272,9 @@ class RunUnit(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None]  # when the figures used were received
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # came while the run waited
+    last_error: Mapped[str | None] = mapped_column(Text)  # why the last try found nothing (source down, …)
 
     run: Mapped[Run] = relationship(back_populates="units")
     unit: Mapped[Unit] = relationship()

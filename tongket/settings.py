@@ -33,7 +33,14 @@ class Settings(BaseSettings):
     delivery_retry_max_seconds: float = 300  # kept short: long countdowns on Redis outlive the visibility timeout
     delivery_lease_seconds: float = 300  # a delivery 'sending' this long belongs to a worker that died
     timezone: str = "Asia/Ho_Chi_Minh"
-    collect_minutes: int = 60  # how long a run waits for communes before it reports them missing
+    collect_minutes: float = 60  # how long a run waits for communes before it reports them missing
+    # A unit with nothing yet (or a source down) is tried again after this many seconds, doubling up to the
+    # maximum; kept far below the Redis visibility timeout (1 h) so a countdown never outlives it.
+    collect_retry_seconds: float = 30.0
+    collect_retry_max_seconds: float = 300.0
+    max_form_bytes: int = 5_000_000  # a delivered file or HTTP body larger than this is rejected
+    http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
+    http_read_timeout: float = 30.0
     font: Literal["auto", "liberation", "bevietnampro"] = "auto"  # auto: Liberation Serif 2 where installed
 
     @field_validator("timezone")

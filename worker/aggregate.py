@@ -1,12 +1,17 @@
-"""Totalling a run's figures in SQL: the latest accepted version of each unit's submission per period,
-summed over units per sub-period; over the whole period, stocks take their value at the end and flows
-are summed. A missing row stays None ("not reported"), never 0."""
+"""Totals for a report, from the newest accepted version (as of each unit's collection) of each unit's
+submissions, rolled up from whatever periods the unit reported for.
+
+A unit may report a period directly or in finer pieces (months, quarters, halves, years). Each value is
+resolved from the coarsest submission that covers it: stocks (levels) take the value at the end of the
+period, i.e. of its last piece; flows are summed over the pieces. Pieces are tried level by level
+(years -> halves -> quarters -> months), so a commune that sent Q1 as a quarter and April-December as months
+still adds up. A missing value stays None ("not reported"), never 0. Over units, values are summed.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +20,11 @@ from models.periods import Period, PeriodType
 from models.tables import Indicator, IndicatorKind, RunUnit, Submission, SubmissionStatus, Unit, Value
 
 Figures = dict[str, int | None]
+Reported = dict[str, dict[str, int]]  # period id -> indicator code -> value, for one unit
+
+# The next finer level a period is split into when it was not reported as a whole.
+_FINER = {PeriodType.YEARS: PeriodType.YEAR, PeriodType.YEAR: PeriodType.HALF,
+          PeriodType.HALF: PeriodType.QUARTER, PeriodType.QUARTER: PeriodType.MONTH}
 
 
 @dataclass(frozen=True)
@@ -22,53 +32,90 @@ class Aggregates:
     trend: dict[str, Figures]  # sub-period id -> indicator code -> total over units
     per_unit: dict[str, Figures]  # unit code -> indicator code -> value over the whole period
     totals: Figures  # indicator code -> total over the whole period and all units
+    # (unit code, indicator code) whose flow over the whole period misses some pieces (e.g. months not sent)
+    incomplete: frozenset[tuple[str, str]] = field(default=frozenset())
 
 
 def data_periods(period: Period) -> list[Period]:
-    """The sub-periods figures are reported for: years of a multi-year range, else the period itself."""
+    """The sub-periods a report shows a trend over: years of a multi-year range, else the period itself."""
     return period.subperiods(PeriodType.YEAR) if period.type is PeriodType.YEARS else [period]
 
 
 def aggregate(session: Session, run_id: int, period: Period, kinds: dict[str, str]) -> Aggregates:
     """Totals for a run's units; kinds maps each indicator code to report on to stock or flow."""
-    periods = [p.id for p in data_periods(period)]
-    latest = _latest_values(run_id, periods)
-    trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in periods}
-    for period_id, code, total in session.execute(
-        select(latest.c.period_id, latest.c.code, func.sum(latest.c.value))
-        .group_by(latest.c.period_id, latest.c.code)
-    ):
-        if code in kinds:
-            trend[period_id][code] = int(total)
-    per_unit: dict[str, Figures] = defaultdict(lambda: dict.fromkeys(kinds))
-    at_end = (latest.c.kind == IndicatorKind.FLOW) | (latest.c.period_id == periods[-1])
-    for unit_code, code, value in session.execute(
-        select(latest.c.unit_code, latest.c.code, func.sum(latest.c.value).filter(at_end))
-        .group_by(latest.c.unit_code, latest.c.code)
-    ):
-        if code in kinds and value is not None:
-            per_unit[unit_code][code] = int(value)
-    return Aggregates(trend, dict(per_unit), _over_period(trend, periods, kinds))
+    periods = data_periods(period)
+    reported = _reported(session, run_id, period)
+    trend: dict[str, Figures] = {p.id: dict.fromkeys(kinds) for p in periods}
+    per_unit: dict[str, Figures] = {}
+    gaps: set[tuple[str, str]] = set()
+    for unit_code, values in reported.items():
+        for part in periods:
+            for code, kind in kinds.items():
+                value, _ = resolve(values, part, code, kind)
+                if value is not None:
+                    trend[part.id][code] = (trend[part.id][code] or 0) + value
+        figures: Figures = {}
+        for code, kind in kinds.items():
+            figures[code], complete = resolve(values, period, code, kind)
+            if not complete and figures[code] is not None:
+                gaps.add((unit_code, code))
+        if any(v is not None for v in figures.values()):
+            per_unit[unit_code] = figures
+    return Aggregates(trend, per_unit, _over_period(trend, [p.id for p in periods], kinds), frozenset(gaps))
 
 
-def _latest_values(run_id: int, periods: Sequence[str]):  # type: ignore[no-untyped-def]
-    """One row per (unit, sub-period, indicator) from the newest accepted version of the submission."""
+def resolve(values: Reported, period: Period, code: str, kind: str) -> tuple[int | None, bool]:
+    """One unit's value of an indicator over a period, and whether every piece it needs was reported."""
+    own = values.get(period.id, {}).get(code)
+    if own is not None:
+        return own, True
+    finer = _FINER.get(period.type)
+    if finer is None:
+        return None, False
+    parts = period.subperiods(finer)
+    if kind == IndicatorKind.STOCK:
+        return resolve(values, parts[-1], code, kind)  # the level at the end of the period
+    found = [resolve(values, part, code, kind) for part in parts]
+    given = [v for v, _ in found if v is not None]
+    if not given:
+        return None, False
+    return sum(given), all(complete for _, complete in found)
+
+
+def _reported(session: Session, run_id: int, period: Period) -> dict[str, Reported]:
+    """unit code -> period id -> indicator code -> value, from the newest accepted version of each
+    (unit, period) submission received by the time the unit was collected for this run."""
+    ids = _period_ids(period)
+    as_of = func.coalesce(RunUnit.reported_at, RunUnit.updated_at)
     ranked = (
         select(Submission.id, Submission.unit_id, Submission.period_id,
                func.row_number().over(partition_by=(Submission.unit_id, Submission.period_id),
-                                      order_by=Submission.version.desc()).label("rank"))
-        .where(Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(periods),
-               Submission.unit_id.in_(select(RunUnit.unit_id).where(RunUnit.run_id == run_id)))
+                                      order_by=(Submission.version.desc(), Submission.id.desc())).label("rank"))
+        .join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id))
+        .where(Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(ids),
+               Submission.received_at <= as_of)
         .subquery()
     )
-    return (
-        select(Unit.code.label("unit_code"), ranked.c.period_id, Indicator.code, Indicator.kind, Value.value)
+    rows = session.execute(
+        select(Unit.code, ranked.c.period_id, Indicator.code, Value.value)
         .join(Value, Value.submission_id == ranked.c.id)
         .join(Indicator, Indicator.id == Value.indicator_id)
         .join(Unit, Unit.id == ranked.c.unit_id)
         .where(ranked.c.rank == 1)
-        .subquery()
     )
+    reported: dict[str, Reported] = defaultdict(lambda: defaultdict(dict))
+    for unit_code, period_id, code, value in rows:
+        reported[unit_code][period_id][code] = int(value)
+    return reported
+
+
+def _period_ids(period: Period) -> list[str]:
+    """The ids of the period and of every finer period inside it."""
+    ids, level = [period.id], _FINER.get(period.type)
+    while level is not None:
+        ids += [p.id for p in period.subperiods(level)]
+        level = _FINER.get(level)
+    return ids
 
 
 def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, str]) -> Figures:

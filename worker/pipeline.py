@@ -9,25 +9,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.periods import Period
 from models.tables import (
     Artifact,
     DeliveryState,
     IndicatorKind,
     Run,
     RunState,
-    RunUnit,
-    Unit,
-    UnitState,
 )
 from tongket.settings import Settings
-from worker.collect.collect import collect_unit
+from worker.collect.step import collect_once
 from worker.deliver.deliveries import create_deliveries, finish_delivering
 from worker.figures import Report
 from worker.render import render_report
 from worker.render.text import format_int
 from worker.report import build_report
-from worker.runs import record_unit, state_of, transition
+from worker.runs import state_of, transition
 from worker.steps import Next
 from worker.store import store_artifact
 
@@ -35,14 +31,8 @@ __all__ = ["collect", "render", "digest", "finish_delivering"]  # finish_deliver
 
 
 def collect(session: Session, run_id: int, unit_id: int, settings: Settings) -> Sequence[Next]:
-    """Collect one pending unit of a collecting run; a repeated message finds it settled and does nothing."""
-    unit_state = session.scalar(select(RunUnit.state).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id))
-    if unit_state != UnitState.PENDING or state_of(session, run_id) != RunState.COLLECTING:
-        return []
-    run = session.get_one(Run, run_id)
-    outcome = collect_unit(session, session.get_one(Unit, unit_id), Period.parse(run.period_id),
-                           settings.dropbox_dir)
-    record_unit(session, run_id, unit_id, outcome.state, outcome.problems)
+    """Try one pending unit once (see worker.collect.step; the task retries while it says to wait)."""
+    collect_once(session, run_id, unit_id, settings)
     return []
 
 

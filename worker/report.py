@@ -52,7 +52,8 @@ def build_report(session: Session, run_id: int) -> Report:
         kind=run.kind, period_id=period.id, period_label=period_label(run.kind, period), scope_code=scope.code,
         scope_name=scope.name, heading=_heading(scope, run, period, given), indicators=indicators,
         totals=figures.totals, trend=tuple(_trend(period, figures.trend, totals_of)), units=units,
-        completeness=_completeness(units), narrative=_BLANK, notes=tuple(given.get("notes", ())),
+        completeness=_completeness(units, _late(session, run_id)), narrative=_BLANK,
+        notes=tuple(given.get("notes", ())),
         next_label=next_label(run.kind, period), **_comparisons(run.kind, period, totals_of),
     )
     narrative = _narrative(given, default_narrative(draft))
@@ -142,14 +143,23 @@ def _trend(period: Period, trend: dict[str, Figures], totals_of: _Earlier) -> li
     return [PeriodFigures(p.id, short_label(p), figures) for p, figures in found if figures is not None]
 
 
-def _completeness(units: tuple[UnitFigures, ...]) -> Completeness:
+def _completeness(units: tuple[UnitFigures, ...], late: frozenset[str] = frozenset()) -> Completeness:
     def named(*states: UnitState) -> tuple[str, ...]:
         return tuple(u.name for u in units if u.state in states)
 
+    collected = named(UnitState.COLLECTED)
+    late_names = tuple(name for name in collected if name in late)
     return Completeness(
-        expected=len(units), collected=len(named(UnitState.COLLECTED)), rejected=named(UnitState.REJECTED),
+        expected=len(units), collected=len(collected), rejected=named(UnitState.REJECTED),
         missing=named(UnitState.MISSING, UnitState.PENDING), failed=named(UnitState.FAILED),
+        late=late_names, on_time=len(collected) - len(late_names),
     )
+
+
+def _late(session: Session, run_id: int) -> frozenset[str]:
+    """Names of the units that reported only while the run was waiting for them (RunUnit.late)."""
+    return frozenset(session.scalars(select(Unit.name).join(RunUnit, RunUnit.unit_id == Unit.id)
+                                     .where(RunUnit.run_id == run_id, RunUnit.late)))
 
 
 def _narrative(given: dict[str, Any], default: Narrative) -> Narrative:

@@ -52,7 +52,7 @@ def transition(session: Session, run_id: int, old: RunState, new: RunState, **va
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def start_run(session: Session, run_id: int, collect_minutes: int) -> Sequence[Next]:
+def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence[Next]:
     """Claim a planned run, list its expected units, and ask for one collect task per pending unit."""
     run = session.get_one(Run, run_id)
     deadline = utcnow() + timedelta(minutes=collect_minutes)

@@ -8,7 +8,8 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from models.errors import TransientError
 from tongket.settings import get_settings
 from worker import pipeline, runs
-from worker.app import DbTask, app, send
+from worker.app import DbTask, app, send, with_session
+from worker.collect.step import collect_once
 from worker.deliver import flow, notify, smtp
 
 
@@ -17,9 +18,11 @@ def start_run(self: DbTask, run_id: int) -> None:
     self.in_session(runs.start_run, run_id, get_settings().collect_minutes)
 
 
-@app.task(name="tongket.collect_unit", base=DbTask, bind=True)
+@app.task(name="tongket.collect_unit", base=DbTask, bind=True, max_retries=None)  # the deadline bounds it
 def collect_unit(self: DbTask, run_id: int, unit_id: int) -> None:
-    self.in_session(pipeline.collect, run_id, unit_id, get_settings())
+    wait = with_session(lambda s: collect_once(s, run_id, unit_id, get_settings()))
+    if wait is not None:
+        raise self.retry(countdown=wait)  # nothing yet or source down: try again, until the deadline
     self.in_session(runs.finish_collecting, run_id)  # after the unit's commit: see finish_collecting
 
 

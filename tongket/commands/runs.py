@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models.db import session_scope
 from models.errors import TongketError
-from models.tables import Run, RunUnit, Unit
+from models.tables import Run, Unit
 from tongket.commands.jobs import print_outputs
 from tongket.console import console
 from tongket.settings import get_settings
@@ -42,11 +43,25 @@ def runs_show(run_id: int) -> None:
                       f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]")
         if run_row.error:
             console.print(f"[red]error:[/red] {run_row.error}")
-        table = Table("unit", "name", "state", "problems")
-        for unit_row in session.scalars(select(RunUnit).where(RunUnit.run_id == run_id)
-                                        .join(Unit).order_by(Unit.code)):
-            table.add_row(unit_row.unit.code, unit_row.unit.name, unit_row.state, "\n".join(unit_row.errors))
-        console.print(table)
+        _print_completeness(session, run_id)
     print_outputs(run_id)
 
 
+def _print_completeness(session: Session, run_id: int) -> None:
+    """Who reported (on time, late), who was rejected, missing or is still awaited, and the figures given."""
+    from worker.collect.completeness import run_completeness
+
+    done = run_completeness(session, run_id)
+    console.print(done.summary_vi())
+    table = Table("unit", "name", "state", "reported (UTC)", "figures", "problems")
+    for unit in done.units:
+        when = f"{unit.reported_at:%Y-%m-%d %H:%M}" if unit.reported_at else ""
+        when += " (muộn / late)" if unit.late else ""
+        figures = f"{unit.figures} số liệu, {unit.zeros} bằng 0, {unit.blank} bỏ trống" if unit.figures else ""
+        problems = list(unit.problems)
+        if unit.state == "pending":
+            problems.append(f"đang chờ, đã thử {unit.attempts} lần")
+        if unit.last_error:
+            problems.append(f"last error: {unit.last_error}")  # technical, for the operator
+        table.add_row(unit.code, unit.name, unit.state, when, figures, "\n".join(problems))
+    console.print(table)

@@ -34,3 +34,19 @@ def template_xlsx(unit: Annotated[str, typer.Option(help="Commune code.")],
     console.print(f"Form written: {path}")
 
 
+@app.command("csv")
+def template_csv(unit: Annotated[str, typer.Option(help="Commune code.")],
+                 period: Annotated[str, typer.Option(help="Period the file is for, e.g. 2023-05.")],
+                 out: Annotated[Path | None, typer.Option(help="Where to write the file.")] = None) -> None:
+    """Write the CSV a commune's own system may fill instead of the Excel form (UTF-8, one row per
+    indicator, values left blank)."""
+    from worker.collect.csv_form import template_csv as make
+    from worker.collect.ingest import active_indicators
+
+    parsed = Period.parse(period)
+    with session_scope(get_settings().db_url) as session:
+        commune = unit_by_code(session, unit, on=parsed.end)
+        path = out or Path(f"{commune.code}-{parsed.id}.csv")
+        path.write_bytes(make(commune.code, parsed.id, active_indicators(session, parsed)))
+    console.print(f"CSV written: {path}")
+

@@ -1,59 +1,159 @@
-"""Collecting one unit for one run: ingest what its sources delivered, then judge the unit's state."""
+"""Collecting one unit for one run: pull what its sources delivered, then judge the unit's state.
+
+PENDING in the outcome means "nothing usable yet": the caller waits and tries again until the run's
+collection deadline (a source that was down, or a commune that has not delivered yet).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.errors import SourceBroken, SourceUnavailable
 from models.periods import Period
 from models.tables import Source, Submission, SubmissionStatus, Unit, UnitState
 from worker.collect.filedrop import delivered_files
+from worker.collect.http_source import HttpLimits, fetch, source_url
 from worker.collect.ingest import ingest
 from worker.collect.problems import Problem
 
-MAX_FORM_BYTES = 5_000_000
+DEFAULT_LIMITS = HttpLimits()
+# For officials (the report lists failed units); the technical reason goes to RunUnit.last_error.
+SOURCE_BROKEN = "hệ thống của đơn vị từ chối cung cấp số liệu; cần kiểm tra lại cấu hình nguồn số liệu"
 
 
 @dataclass(frozen=True)
 class Outcome:
     state: UnitState
     problems: tuple[str, ...] = ()
+    reported_at: datetime | None = None  # when the newest accepted figures used were received
+    error: str | None = None  # for PENDING / FAILED: why nothing usable came
 
 
-def collect_unit(session: Session, unit: Unit, period: Period, dropbox: Path) -> Outcome:
-    """Ingest the unit's deliveries and say whether it reported for the period, was rejected, or is missing."""
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source row as plain values, so fetching needs no database session."""
+
+    id: int
+    kind: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    source_id: int
+    origin: str  # file name or URL
+    data: bytes
+
+
+@dataclass
+class Gathered:
+    deliveries: list[Delivered] = field(default_factory=list)
+    transient: list[str] = field(default_factory=list)  # sources down for now
+    broken: list[str] = field(default_factory=list)  # sources that need someone to fix them
+
+
+def collect_unit(session: Session, unit: Unit, period: Period, dropbox: Path,
+                 limits: HttpLimits = DEFAULT_LIMITS) -> Outcome:
+    """Fetch and ingest the unit's deliveries and judge it (see judge)."""
+    return judge(session, unit, period, gather(unit.code, sources_of(session, unit), period, dropbox, limits),
+                 limits)
+
+
+def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
+    rows = session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled).order_by(Source.id))
+    return [SourceSpec(s.id, s.kind, dict(s.settings)) for s in rows]
+
+
+def gather(unit_code: str, sources: list[SourceSpec], period: Period, dropbox: Path, limits: HttpLimits
+           ) -> Gathered:
+    """Read every delivery of a unit's sources. No database here: a slow endpoint holds no connection."""
+    gathered = Gathered()
+    for source in sources:
+        try:
+            gathered.deliveries += _pull(unit_code, source, period, dropbox, limits)
+        except SourceUnavailable as exc:
+            gathered.transient.append(str(exc))
+        except SourceBroken as exc:
+            gathered.broken.append(str(exc))
+    return gathered
+
+
+def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limits: HttpLimits) -> Outcome:
+    """Store what was gathered and say whether the unit reported for the period, was rejected, is still
+    awaited (PENDING), or its source is broken (FAILED)."""
     newest: dict[str, Submission] = {}  # period id -> newest delivery, in the order received
-    for source in session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled)):
-        for submission in _pull(session, unit, source, dropbox):
-            if submission.period_id == "" or period.contains(Period.parse(submission.period_id)):
-                newest[submission.period_id] = submission
+    for item in gathered.deliveries:
+        submission = ingest(session, unit, item.data, origin=item.origin,
+                            source=session.get(Source, item.source_id), max_bytes=limits.max_bytes)
+        if submission.period_id == "" or _within(period, submission.period_id):
+            newest[submission.period_id] = submission
     rejected = [s for s in newest.values() if s.status == SubmissionStatus.REJECTED]
     if rejected:
         return Outcome(UnitState.REJECTED, tuple(_lines(rejected)))
-    if newest or _has_accepted(session, unit, period):
-        return Outcome(UnitState.COLLECTED)
-    return Outcome(UnitState.MISSING)
+    reported_at = _reported_at(session, unit, period)
+    if reported_at is not None:
+        warned = [s for s in newest.values() if s.errors]  # accepted, with warnings to check
+        return Outcome(UnitState.COLLECTED, tuple(_lines(warned)), reported_at=reported_at)
+    if gathered.broken and not gathered.transient:
+        return Outcome(UnitState.FAILED, (SOURCE_BROKEN,), error="; ".join(gathered.broken))
+    return Outcome(UnitState.PENDING, error="; ".join(gathered.transient + gathered.broken) or None)
 
 
-def _pull(session: Session, unit: Unit, source: Source, dropbox: Path) -> list[Submission]:
-    if source.kind != "file_drop":
-        return []
-    folder = dropbox / source.settings.get("folder", unit.code)
-    submissions = []
+def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, limits: HttpLimits
+          ) -> list[Delivered]:
+    if source.kind == "file_drop":
+        return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
+    if source.kind == "http_json":
+        return _pull_http(unit_code, source, period, limits)
+    raise SourceBroken(f"source {source.id} of unit {unit_code}: unknown kind {source.kind!r}")
+
+
+def _pull_files(source: SourceSpec, folder: Path, limits: HttpLimits) -> list[Delivered]:
+    delivered = []
     for path in delivered_files(folder):
         with path.open("rb") as handle:
-            data = handle.read(MAX_FORM_BYTES + 1)  # an oversized file is rejected without reading it all
-        submissions.append(ingest(session, unit, data, origin=path.name, source=source, max_bytes=MAX_FORM_BYTES))
-    return submissions
+            data = handle.read(limits.max_bytes + 1)  # an oversized file is rejected without reading it all
+        delivered.append(Delivered(source.id, path.name, data))
+    return delivered
 
 
-def _has_accepted(session: Session, unit: Unit, period: Period) -> bool:
-    periods = session.scalars(select(Submission.period_id).where(
-        Submission.unit_id == unit.id, Submission.status == SubmissionStatus.ACCEPTED)).all()
-    return any(p and period.contains(Period.parse(p)) for p in periods)
+def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpLimits) -> list[Delivered]:
+    from worker.aggregate import data_periods  # the periods figures are reported for
+
+    template = source.settings.get("url", "")
+    if not template.startswith(("http://", "https://")):
+        raise SourceBroken(f"source {source.id} of unit {unit_code}: no http(s) URL in its settings")
+    delivered = []
+    for part in data_periods(period) if "{period}" in template else [period]:
+        url = source_url(template, unit_code, part.id)
+        body = fetch(url, limits, headers=source.settings.get("headers"))
+        if body is not None:
+            delivered.append(Delivered(source.id, url, body))
+    return delivered
+
+
+def _within(period: Period, period_id: str) -> bool:
+    try:
+        return period.contains(Period.parse(period_id))
+    except ValueError:
+        return False
+
+
+def _reported_at(session: Session, unit: Unit, period: Period) -> datetime | None:
+    """When the newest accepted submission within the period arrived; None if there is none."""
+    rows = session.execute(
+        select(Submission.period_id, func.max(Submission.received_at))
+        .where(Submission.unit_id == unit.id, Submission.status == SubmissionStatus.ACCEPTED)
+        .group_by(Submission.period_id)
+    ).all()
+    times = [at for period_id, at in rows if period_id and _within(period, period_id)]
+    return max(times) if times else None
 
 
 def _lines(rejected: list[Submission]) -> list[str]:

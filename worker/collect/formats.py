@@ -1,0 +1,25 @@
+"""Which reader a delivery needs: by its content first (an XLSX is a zip), then by its name; an HTTP body
+is JSON."""
+
+from __future__ import annotations
+
+from worker.collect.csv_form import read_csv
+from worker.collect.json_form import read_json
+from worker.collect.text_form import reject
+from worker.collect.xlsx_form import OLE_MAGIC, RawForm, read_form
+
+SUFFIXES = (".xlsx", ".csv", ".json")
+
+
+def read_delivery(data: bytes, *, origin: str, max_bytes: int = 5_000_000) -> RawForm:
+    """Read a delivered file or HTTP body of any supported format; FormRejected for any bad one."""
+    name = origin.lower().split("?", 1)[0]
+    if data.startswith((b"PK\x03\x04", OLE_MAGIC)) or name.endswith(".xlsx"):
+        return read_form(data, max_bytes=max_bytes)
+    if name.endswith(".csv"):
+        return read_csv(data, max_bytes=max_bytes)
+    looks_json = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    if name.endswith(".json") or name.startswith(("http://", "https://")) or looks_json:
+        return read_json(data, max_bytes=max_bytes)
+    raise reject("định dạng tệp không được hỗ trợ; hãy gửi biểu mẫu Excel (.xlsx), tệp CSV hoặc JSON",
+                 f"unsupported delivery format ({origin[-60:]}); send .xlsx, .csv or .json")

@@ -1,0 +1,75 @@
+"""The HTTP source: a commune's own system serves its figures as JSON at a URL we GET.
+
+Transient failures (timeouts, refused or dropped connections, 5xx, 429) raise SourceUnavailable and are
+retried by the caller until the run's deadline; a 404 means "not published yet" (None); other 4xx raise
+SourceBroken (someone must fix the source's settings). A body is read only up to one byte past the size
+limit, so an endless response cannot fill memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import httpx
+
+from models.errors import SourceBroken, SourceUnavailable
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_bytes: int = 5_000_000
+
+
+def source_url(template: str, unit_code: str, period_id: str) -> str:
+    """The URL for one unit and period: "{unit}" and "{period}" in the template are filled in."""
+    return template.replace("{unit}", unit_code).replace("{period}", period_id)
+
+
+def fetch(url: str, limits: HttpLimits, headers: dict[str, str] | None = None,
+          client: httpx.Client | None = None) -> bytes | None:
+    """The body at url, or None when the endpoint has nothing for this period yet (404)."""
+    timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
+    http = client or _shared_client(os.getpid())
+    try:
+        with http.stream("GET", url, headers={"Accept": "application/json", **(headers or {})},
+                         timeout=timeout) as response:
+            if response.status_code == 404:
+                return None
+            _check_status(response, url)
+            return _read_capped(response, limits.max_bytes)
+    except httpx.TimeoutException as exc:
+        raise SourceUnavailable(f"{url}: no answer in time ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:  # refused, reset, DNS, a body cut short
+        raise SourceUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
+    except httpx.InvalidURL as exc:
+        raise SourceBroken(f"{url}: invalid URL: {exc}") from exc
+
+
+@cache
+def _shared_client(pid: int) -> httpx.Client:
+    # One pooled client per process (keyed by pid: a forked worker must not reuse its parent's sockets);
+    # building a client costs milliseconds of TLS setup, too much to pay per commune.
+    return httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=200,
+                                                                     max_keepalive_connections=50))
+
+
+def _check_status(response: httpx.Response, url: str) -> None:
+    status = response.status_code
+    if status >= 500 or status in (408, 429):
+        raise SourceUnavailable(f"{url}: HTTP {status}")
+    if status >= 300:
+        raise SourceBroken(f"{url}: HTTP {status}; check the source's URL and credentials")
+
+
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    # Stop one byte past the limit: ingest then rejects it as too large, as it does an oversized file.
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            break
+    return bytes(body[: max_bytes + 1])

@@ -1,0 +1,75 @@
+"""One try at collecting one unit of a run, as a plain step: settle the unit, or say how long to wait.
+
+A unit with nothing yet, or whose source is down for now, is tried again with a growing interval until the
+run's collection deadline, then reported missing with the last reason. A unit found on a later try than
+the first is "late": it reported while the run was already waiting for it.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from models.periods import Period
+from models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.settings import Settings
+from worker.collect.collect import Outcome, gather, judge, sources_of
+from worker.collect.http_source import HttpLimits
+from worker.runs import record_unit, state_of
+
+# What officials read in the report (Vietnamese only); the technical reason stays in RunUnit.last_error.
+NOTHING_YET = "chưa nhận được số liệu trước hạn thu thập"
+SOURCE_DOWN = "; lần thử cuối không lấy được số liệu từ hệ thống của đơn vị"
+
+
+def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings,
+                 now: datetime | None = None) -> float | None:
+    """Try one pending unit of a collecting run; returns seconds to wait before the next try, or None
+    once the unit is settled (or was settled already: a repeated message does nothing)."""
+    row = session.get(RunUnit, (run_id, unit_id))
+    if row is None or row.state != UnitState.PENDING or state_of(session, run_id) != RunState.COLLECTING:
+        return None
+    run = session.get_one(Run, run_id)
+    unit, period, bounds = session.get_one(Unit, unit_id), Period.parse(run.period_id), limits(settings)
+    sources = sources_of(session, unit)
+    session.commit()  # end the read transaction: no connection or lock is held while a slow source answers
+    gathered = gather(unit.code, sources, period, settings.dropbox_dir, bounds)
+    session.refresh(row)
+    if row.state != UnitState.PENDING:
+        return None  # settled by another worker meanwhile (a re-delivered message)
+    outcome = judge(session, unit, period, gathered, bounds)
+    now = now or utcnow()
+    if outcome.state is not UnitState.PENDING:
+        _settle(session, run_id, unit_id, outcome, late=row.attempts > 0)
+        return None
+    deadline = run.collect_deadline or now
+    if now >= deadline:
+        reason = NOTHING_YET + (SOURCE_DOWN if outcome.error else "")
+        _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
+        return None
+    tried = row.attempts  # read before the UPDATE, which may refresh the object in the session
+    session.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
+                    .values(attempts=RunUnit.attempts + 1, last_error=outcome.error, updated_at=now))
+    return backoff(tried, settings, (deadline - now).total_seconds())
+
+
+def backoff(attempts: int, settings: Settings, remaining: float) -> float:
+    """Seconds before the next try: doubling from the base, capped, jittered so that thousands of
+    waiting units do not all knock at once, and never much past the deadline."""
+    base = min(settings.collect_retry_seconds * 2 ** min(attempts, 20), settings.collect_retry_max_seconds)
+    return max(0.1, min(base * random.uniform(0.8, 1.0), remaining + 0.5))
+
+
+def limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(connect_timeout=settings.http_connect_timeout, read_timeout=settings.http_read_timeout,
+                      max_bytes=settings.max_form_bytes)
+
+
+def _settle(session: Session, run_id: int, unit_id: int, outcome: Outcome, late: bool = False) -> None:
+    if record_unit(session, run_id, unit_id, outcome.state, outcome.problems):
+        session.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
+                        .values(reported_at=outcome.reported_at, late=late, last_error=outcome.error))
+
