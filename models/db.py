@@ -23,6 +23,7 @@ def engine_for(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_open_before_savepoint)
         return engine
     if parsed.drivername == "postgresql":  # psycopg 3, not the psycopg2 SQLAlchemy would guess
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -36,6 +37,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_open_before_savepoint(connection, _name) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite opens a transaction lazily, before the first write: a SAVEPOINT issued before any write
+    # would itself become the outer transaction, and its RELEASE would commit. Open the real one first.
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 @cache

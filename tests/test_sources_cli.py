@@ -35,7 +35,7 @@ def test_add_list_check_disable_remove(session: Session, db_url: str, tmp_path: 
         assert session.scalars(select(Submission)).all() == []  # a check stores nothing
 
     assert tongket("sources", "disable", str(source_id), env=env).returncode == 0
-    session.expire_all()
+    session.commit()  # end this test's read transaction: see what the command committed
     assert session.get_one(Source, source_id).enabled is False
     assert tongket("sources", "remove", str(source_id), env=env).returncode == 0
     bad = tongket("sources", "add", "--unit", unit.code, "--kind", "http_json", "--url", "ftp://x", env=env)
