@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 from sqlalchemy.orm import Session
 
@@ -37,8 +38,8 @@ def make_app(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,  # the database, not a result backend, holds the outcome
-        task_soft_time_limit=600,
-        task_time_limit=660,
+        task_soft_time_limit=settings.soft_time_limit,
+        task_time_limit=settings.task_time_limit,
         task_serializer="json",
         accept_content=["json"],
         timezone=settings.timezone,
@@ -48,8 +49,28 @@ def make_app(settings: Settings) -> Celery:
     if settings.embedded_broker:
         _use_filesystem_queue(app, settings)
     else:
-        app.conf.update(worker_send_task_events=True, task_send_sent_event=True)
+        app.conf.update(
+            worker_send_task_events=True, task_send_sent_event=True,  # Flower sees every task
+            # Redis hands an unacknowledged message to another worker after this long; see the setting.
+            broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        )
+    app.conf.beat_schedule = beat_schedule(settings)
     return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Beat only sends small control tasks; the database says what is due and what is stuck, so a beat
+    that was down, or two beats at once, neither lose nor double a report. A tick nobody took in time
+    expires: the next one does the same work."""
+    def every(task: str, seconds: float) -> dict[str, Any]:
+        return {"task": task, "schedule": seconds, "options": {"expires": max(seconds, 1.0)}}
+
+    return {
+        "plan-due-runs": every("tongket.tick", settings.tick_seconds),
+        "reconcile-stuck-runs": every("tongket.reconcile", settings.reconcile_seconds),
+        "prune-old-runs": {"task": "tongket.prune", "schedule": crontab(minute=17, hour=3),
+                           "options": {"expires": 3600}},
+    }
 
 
 def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
