@@ -5,13 +5,14 @@ from __future__ import annotations
 import typer
 
 from models.errors import TongketError
-from tongket.commands import jobs, runs, template, units
+from tongket.commands import jobs, runs, schedules, template, units
 from tongket.console import console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="tongket: review reports of the 'Toàn dân bảo vệ an ninh Tổ quốc' movement.")
 app.registered_commands += jobs.app.registered_commands  # demo, run, migrate at the top level
 app.add_typer(runs.app, name="runs")
+app.add_typer(schedules.app, name="schedules")
 app.add_typer(template.app, name="template")
 app.add_typer(units.app, name="units")
 

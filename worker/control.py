@@ -7,17 +7,18 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.errors import RunExists
+from models.errors import RunExists, TongketError
 from models.periods import Period
-from models.tables import ReportKind
+from models.tables import Delivery, DeliveryState, ReportKind, Run, utcnow
 from models.units import unit_by_code
 from scheduler.tick import plan_due
 from tongket.settings import Settings
 from worker.prune import prune
 from worker.reconcile import Timeouts, reconcile
-from worker.runs import plan_run
+from worker.runs import cancel, plan_run
 from worker.steps import Next
 from worker.wording import default_kind
 
@@ -56,3 +57,17 @@ def request_run(session: Session, unit_code: str, period: str, kind: str | None,
         return [Next("tongket.start_run", (exists.run_id,))] if exists.state == "planned" else []
     log.info("one-off run %s planned: %s %s for %s", run.id, report_kind, parsed, scope.code)
     return [Next("tongket.start_run", (run.id,))]
+
+
+def cancel_run(session: Session, run_id: int) -> str | None:
+    """Cancel a working run and the emails it has not started; returns the state it was in, or None
+    if it had ended. Work in flight stops at its next step, since every step checks the run's state."""
+    before = session.scalar(select(Run.state).where(Run.id == run_id))
+    if before is None:
+        raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
+    if not cancel(session, run_id):
+        return None
+    session.execute(update(Delivery).where(Delivery.run_id == run_id, Delivery.state == DeliveryState.PENDING)
+                    .values(state=DeliveryState.FAILED, last_error="cancelled by an operator",
+                            state_changed_at=utcnow()))
+    return before

@@ -50,3 +50,16 @@ def runs_show(run_id: int) -> None:
     print_outputs(run_id)
 
 
+
+
+@app.command("cancel")
+def runs_cancel(run_id: int) -> None:
+    """Stop a run: no further step is taken and no further email is sent."""
+    from worker.control import cancel_run
+
+    with session_scope(get_settings().db_url) as session:
+        was = cancel_run(session, run_id)
+        state = session.scalar(select(Run.state).where(Run.id == run_id))
+    if was is None:
+        raise TongketError(f"run {run_id} has ended ({state}); there is nothing to cancel")
+    console.print(f"Run {run_id} cancelled (it was {was}); work under way stops at its next step.")
