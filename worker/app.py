@@ -35,7 +35,10 @@ def make_app(settings: Settings) -> Celery:
         # Every task is idempotent, so a message is acknowledged only once its work is committed; a
         # worker that dies mid-task leaves the message to be delivered again.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # But a pool child killed under a task (out of memory on a hostile file, a render that crashes)
+        # must not requeue it at once: that loops forever. The reconciler re-sends it after its timeout,
+        # with backoff and, for rendering, a limit.
+        task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,  # the database, not a result backend, holds the outcome
         task_soft_time_limit=settings.soft_time_limit,

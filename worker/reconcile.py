@@ -20,7 +20,7 @@ from models.tables import Delivery, DeliveryState, Run, RunState, RunUnit, UnitS
 from tongket.settings import Settings
 from worker.deliver.deliveries import open_deliveries
 from worker.pipeline import finish_delivering
-from worker.runs import fail_and_notify, finish_collecting, record_unit
+from worker.runs import finish_collecting, record_unit, transition
 from worker.steps import Next
 
 DEADLINE_PASSED = ("Không nhận được số liệu trước hạn thu thập của báo cáo "
@@ -63,20 +63,25 @@ def _collecting(session: Session, run: Run, now: datetime, t: Timeouts) -> Seque
         for unit_id in _pending(session, run.id):  # the communes had their time: report them missing
             record_unit(session, run.id, unit_id, UnitState.MISSING, [DEADLINE_PASSED])
         return finish_collecting(session, run.id)
-    before = now - t.collect_unit
-    stale = _pending(session, run.id, before)
-    if not stale:
-        return finish_collecting(session, run.id)  # no-op while units are pending; else the lost last step
-    return [Next("tongket.collect_unit", (run.id, unit_id)) for unit_id in stale
-            if _touch_unit(session, run.id, unit_id, before, now)]
+    if not _pending(session, run.id):
+        return finish_collecting(session, run.id)  # every unit settled, but the step after was lost
+    # Only units without news for a whole timeout; the run's own clock spaces the re-sends out, so a long
+    # queue of collect work is not doubled every few minutes.
+    stale = _pending(session, run.id, before=now - t.collect_unit)
+    if not stale or not _stuck(run, now, t.collect_unit) or not _claim(session, run, now):
+        return []
+    return [Next("tongket.collect_unit", (run.id, unit_id)) for unit_id in stale]
 
 
 def _rendering(session: Session, run: Run, now: datetime, t: Timeouts) -> Sequence[Next]:
     if not _stuck(run, now, t.render):
         return []
-    if run.redrives >= t.max_redrives:
-        return fail_and_notify(session, run.id, f"rendering did not finish after {run.redrives + 1} attempts "
-                               "(the worker died or hit its time limit each time); see the render worker's log")
+    if run.redrives >= t.max_redrives:  # only from 'rendering': a render that just finished wins
+        error = (f"rendering did not finish after {run.redrives + 1} attempts (the worker died or hit its "
+                 "time limit each time); see the render worker's log")
+        if transition(session, run.id, RunState.RENDERING, RunState.FAILED, error=error):
+            return [Next("tongket.notify_failure", (run.id,))]
+        return []
     return [Next("tongket.render_run", (run.id,))] if _claim(session, run, now) else []
 
 
@@ -84,11 +89,12 @@ def _delivering(session: Session, run: Run, now: datetime, t: Timeouts) -> Seque
     if open_deliveries(session, run.id) == 0:
         return finish_delivering(session, run.id)
     # Only pending emails: one stuck in 'sending' may have reached the server, and is delivery's to settle.
-    before = now - t.deliver
     stale = session.scalars(select(Delivery.id).where(
         Delivery.run_id == run.id, Delivery.state == DeliveryState.PENDING,
-        Delivery.state_changed_at < before).order_by(Delivery.id)).all()
-    return [Next("tongket.deliver", (d,)) for d in stale if _touch_delivery(session, d, before, now)]
+        Delivery.state_changed_at < now - t.deliver).order_by(Delivery.id)).all()
+    if not stale or not _stuck(run, now, t.deliver) or not _claim(session, run, now):
+        return []
+    return [Next("tongket.deliver", (delivery_id,)) for delivery_id in stale]
 
 
 _BY_STATE: dict[RunState, Callable[[Session, Run, datetime, Timeouts], Sequence[Next]]] = {
@@ -115,18 +121,3 @@ def _pending(session: Session, run_id: int, before: datetime | None = None) -> S
     if before is not None:
         query = query.where(RunUnit.updated_at < before)
     return session.scalars(query.order_by(RunUnit.unit_id)).all()
-
-
-# A re-drive restarts the row's clock; the condition on the old clock lets one of two reconcilers win.
-def _touch_unit(session: Session, run_id: int, unit_id: int, before: datetime, now: datetime) -> bool:
-    result = session.execute(update(RunUnit).where(
-        RunUnit.run_id == run_id, RunUnit.unit_id == unit_id, RunUnit.state == UnitState.PENDING,
-        RunUnit.updated_at < before).values(updated_at=now))
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def _touch_delivery(session: Session, delivery_id: int, before: datetime, now: datetime) -> bool:
-    result = session.execute(update(Delivery).where(
-        Delivery.id == delivery_id, Delivery.state == DeliveryState.PENDING,
-        Delivery.state_changed_at < before).values(state_changed_at=now))
-    return result.rowcount == 1  # type: ignore[attr-defined]

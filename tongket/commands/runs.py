@@ -42,6 +42,9 @@ def runs_show(run_id: int) -> None:
                       f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]")
         if run_row.error:
             console.print(f"[red]error:[/red] {run_row.error}")
+        if run_row.redrives:
+            console.print(f"Re-sent by the reconciler {run_row.redrives} times in this state, last at "
+                          f"{run_row.redriven_at:%Y-%m-%d %H:%M} UTC.")
         table = Table("unit", "name", "state", "problems")
         for unit_row in session.scalars(select(RunUnit).where(RunUnit.run_id == run_id)
                                         .join(Unit).order_by(Unit.code)):
