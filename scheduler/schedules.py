@@ -44,9 +44,7 @@ def add(session: Session, plan: Plan) -> Schedule:
     if plan.kind is not None and plan.kind != kind:
         raise ConfigError(f"a {when.period_type} schedule makes {kind} reports, not {plan.kind}; "
                           f"leave out --kind, or choose the period type that fits {plan.kind}")
-    for owner in plan.owners:
-        if not _EMAIL.match(owner):
-            raise ConfigError(f"owner {owner!r} is not an email address, e.g. truong-cong-an@ductrong.gov.vn")
+    _check_owners(plan.owners)
     scope = unit_by_code(session, plan.unit_code)
     same = session.scalars(select(Schedule.id).where(
         Schedule.scope_unit_id == scope.id, Schedule.kind == kind)).first()
@@ -59,6 +57,39 @@ def add(session: Session, plan: Plan) -> Schedule:
     session.add(schedule)
     session.flush()
     return schedule
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an operator changes in a schedule; None leaves a field as it is."""
+
+    lag_days: int | None = None
+    due_time: str | None = None
+    cron: str | None = None  # "" switches back to lag_days/due_time
+    timezone: str | None = None
+    owners: Sequence[str] | None = None
+
+
+def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
+    """Change a schedule's timing or owners, checked as `add` checks them."""
+    schedule = get(session, schedule_id)
+    lag = schedule.lag_days if change.lag_days is None else change.lag_days
+    at = change.due_time or schedule.due_time
+    cron = schedule.cron if change.cron is None else (change.cron or None)
+    zone = change.timezone or schedule.timezone
+    rule(schedule.period_type, lag_days=lag, due_time=at, cron=cron, timezone=zone)
+    owners = list(schedule.owners if change.owners is None else change.owners)
+    _check_owners(owners)
+    schedule.lag_days, schedule.due_time, schedule.cron = lag, at, cron
+    schedule.timezone, schedule.owners = zone, owners
+    session.flush()
+    return schedule
+
+
+def _check_owners(owners: Sequence[str]) -> None:
+    for owner in owners:
+        if not _EMAIL.match(owner):
+            raise ConfigError(f"owner {owner!r} is not an email address, e.g. truong-cong-an@ductrong.gov.vn")
 
 
 def get(session: Session, schedule_id: int) -> Schedule:

@@ -70,6 +70,17 @@ def test_a_one_off_run_through_flowers_api(pg_url: str, redis_url: str, tmp_path
                 tasks[task_id].get("state") == "SUCCESS"
 
         wait_until(seen_by_flower, 30, "Flower to show the task", 0.5)
+
+        # A wrong code fails the job with the same suggestion the command line gives, shown in Flower.
+        wrong = httpx.post(send, json={"args": ["6788", "2023"]}, auth=auth, timeout=10).json()["task-id"]
+
+        def refused() -> bool:
+            task = httpx.get(f"{base}/api/task/info/{wrong}", auth=auth, timeout=5)
+            return task.status_code == 200 and task.json().get("state") == "FAILURE"
+
+        wait_until(refused, 30, "the wrong request to fail", 0.5)
+        info = httpx.get(f"{base}/api/task/info/{wrong}", auth=auth, timeout=5).json()
+        assert "no unit has code '6788'; did you mean 678" in info["exception"], info
     finally:
         end(work)
         end(flower)

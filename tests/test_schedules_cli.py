@@ -47,6 +47,12 @@ def test_schedules_are_added_listed_switched_and_removed(data_dir: Path) -> None
     assert first in out, out
     assert "│ 2 │ 678 Huyện Đức Trọng │ monthly │ 10 days after the period, 07:30 │" in out and "│ no │" in out
     assert cli(data_dir, "schedules", "enable", "2") == (0, "Schedule 2 is on.")
+    code, out = cli(data_dir, "schedules", "edit", "2", "--cron", "0 7 3 * *", "--owner", "pho@example.vn")
+    assert code == 0 and "Schedule 2: due cron '0 7 3 * *' (Asia/Ho_Chi_Minh), owners: pho@example.vn." in out, out
+    assert "error: cron '0 7 3 * * *' needs 5 fields" in cli(data_dir, "schedules", "edit", "2", "--cron",
+                                                             "0 7 3 * * *")[1]
+    code, out = cli(data_dir, "schedules", "edit", "2", "--cron", "", "--at", "07:30")
+    assert "Schedule 2: due 10 days after the period, 07:30" in out, out
     assert cli(data_dir, "schedules", "remove", "1") == (0, "Schedule 1 removed; its 0 runs are kept.")
     with session_scope(f"sqlite:///{data_dir / 'tongket.db'}") as session:
         assert session.execute(select(Schedule.id, Schedule.enabled, Schedule.lag_days)).all() == [(2, True, 10)]

@@ -1,4 +1,4 @@
-"""`tongket schedules list|add|enable|disable|remove`: when reports are made, edited while tongket runs."""
+"""`tongket schedules list|add|edit|enable|disable|remove`: when reports are made, edited while tongket runs."""
 
 from __future__ import annotations
 
@@ -57,6 +57,27 @@ def schedules_add(
                   f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}.")
     if row.next_period and row.next_due:
         console.print(f"Next report: {row.next_period}, due {_local(row.next_due, added.timezone)}.")
+
+
+@app.command("edit")
+def schedules_edit(
+    schedule_id: int,
+    lag_days: Annotated[int | None, typer.Option(help="Due this many days after the period's last day.")] = None,
+    at: Annotated[str | None, typer.Option(help="Local time of day it is due, HH:MM.")] = None,
+    cron: Annotated[str | None, typer.Option(help="Due at the first firing after the period; '' to go back "
+                                                  "to --lag-days/--at.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Time zone of the due time.")] = None,
+    owner: Annotated[list[str] | None, typer.Option(help="Replaces the owners; repeat for more.")] = None,
+) -> None:
+    """Change when a schedule is due, or who hears of its failures; the next tick uses it."""
+    change = schedules.Change(lag_days, at, cron, timezone, owner)
+    with session_scope(get_settings().db_url) as session:
+        edited = schedules.edit(session, schedule_id, change)
+        row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == edited.id)
+    console.print(f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: "
+                  f"{', '.join(edited.owners) or 'none'}.")
+    if row.next_period and row.next_due:
+        console.print(f"Next report: {row.next_period}, due {_local(row.next_due, edited.timezone)}.")
 
 
 @app.command("enable")
