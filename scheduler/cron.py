@@ -15,8 +15,9 @@ from models.errors import ConfigError
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 # (name, lowest, highest, names that stand for numbers from `lowest`)
-_FIELDS = (("minute", 0, 59, []), ("hour", 0, 23, []), ("day of month", 1, 31, []),
-           ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS))
+_FIELDS: tuple[tuple[str, int, int, list[str]], ...] = (
+    ("minute", 0, 59, []), ("hour", 0, 23, []), ("day of month", 1, 31, []), ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS))
 _SEARCH_DAYS = 366 * 8 + 2  # long enough for 29 February to come round twice
 
 

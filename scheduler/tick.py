@@ -4,8 +4,7 @@ and have no run get one. The run's unique key makes this safe to run twice at on
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,10 +48,10 @@ def plan_due(session: Session, now: datetime, horizon: timedelta) -> list[int]:
     return created
 
 
-def insert_run(session: Session, schedule: Schedule, period: Period, report_date: Any) -> int | None:
+def insert_run(session: Session, schedule: Schedule, period: Period, report_date: date) -> int | None:
     """Insert revision 0 of the run unless any process has already: INSERT … ON CONFLICT DO NOTHING."""
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # both speak ON CONFLICT
     statement = (
         insert(Run)
         .values(scope_unit_id=schedule.scope_unit_id, kind=schedule.kind, period_id=period.id, revision=0,

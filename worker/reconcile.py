@@ -37,9 +37,10 @@ class Timeouts:
 
     @classmethod
     def of(cls, settings: Settings) -> Timeouts:
-        return cls(*(timedelta(seconds=s) for s in (settings.timeout_planned, settings.timeout_collect_unit,
-                                                    settings.timeout_render, settings.timeout_deliver)),
-                   settings.max_redrives)
+        return cls(planned=timedelta(seconds=settings.timeout_planned),
+                   collect_unit=timedelta(seconds=settings.timeout_collect_unit),
+                   render=timedelta(seconds=settings.timeout_render),
+                   deliver=timedelta(seconds=settings.timeout_deliver), max_redrives=settings.max_redrives)
 
 
 def reconcile(session: Session, now: datetime, timeouts: Timeouts) -> list[Next]:
