@@ -122,8 +122,7 @@ def test_redis_emptied_mid_run_the_reconciler_finishes_it(service, held_back: st
         stage = RunState.COLLECTING if held_back == "collect" else RunState.RENDERING
         wait_until(lambda: state(db_url, run_id) == stage and client.llen(held_back) > 0, 180,
                    f"messages waiting in {held_back}")
-        client.flushdb()
-        assert client.llen(held_back) == 0
+        client.flushdb()  # from here only the reconciler can bring the run's work back
         complete = worker(env, data_dir / "worker-2.log")
         try:
             wait_until(lambda: state(db_url, run_id) in (RunState.DONE, RunState.FAILED), 180, "the run to end",
