@@ -258,6 +258,10 @@ class Run(Base):
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     collect_deadline: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # The reconciler's re-sends of the current state's task: counted to give up on a run that never
+    # progresses, timed so that it waits a whole timeout again before the next one.
+    redrives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    redriven_at: Mapped[datetime | None]
 
     scope_unit: Mapped[Unit] = relationship()
     units: Mapped[list[RunUnit]] = relationship(back_populates="run", cascade="all, delete-orphan")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from models.errors import TongketError
-from tongket.commands import jobs, recipients, resend, runs, sources, template, units
+from tongket.commands import jobs, recipients, resend, runs, schedules, sources, template, units
 from tongket.console import console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -14,6 +14,7 @@ app.registered_commands += jobs.app.registered_commands  # demo, run, migrate at
 app.registered_commands += resend.app.registered_commands  # resend RUN_ID at the top level
 app.add_typer(recipients.app, name="recipients")
 app.add_typer(runs.app, name="runs")
+app.add_typer(schedules.app, name="schedules")
 app.add_typer(template.app, name="template")
 app.add_typer(units.app, name="units")
 app.add_typer(sources.app, name="sources")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "TONGKET_"
@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
     http_read_timeout: float = 30.0
     font: Literal["auto", "liberation", "bevietnampro"] = "auto"  # auto: Liberation Serif 2 where installed
+    # Time: the beat's intervals, catch-up after downtime, and when the reconciler takes a run for stuck.
+    tick_seconds: float = 60  # how often beat plans due runs
+    reconcile_seconds: float = 60  # how often beat re-drives stuck runs
+    catchup_hours: float = 7 * 24  # periods that fell due this long ago are still planned after downtime
+    task_time_limit: int = 660  # hard limit of one task in seconds; the soft one comes a little earlier
+    timeout_planned: float = 300  # seconds a run may wait for its start task
+    timeout_collect_unit: float = 900  # seconds a pending unit may go without news
+    timeout_render: float = 900  # seconds a run may stay rendering; above the hard task limit
+    timeout_deliver: float = 900  # seconds a pending email may wait for its task
+    max_redrives: int = 3  # re-sends of one state before the run is failed as stuck
+    retention_days: int = 730  # finished runs and their PDFs older than this are pruned
+
+    @model_validator(mode="after")
+    def _coherent_times(self) -> Settings:
+        if self.timeout_render <= self.task_time_limit:
+            raise ValueError("TONGKET_TIMEOUT_RENDER must exceed TONGKET_TASK_TIME_LIMIT, or a slow render "
+                             "would be started twice")
+        if self.retention_days * 24 <= self.catchup_hours:
+            raise ValueError("TONGKET_RETENTION_DAYS must exceed the catch-up horizon, or a pruned run "
+                             "would be planned again")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -85,6 +106,20 @@ class Settings(BaseSettings):
     @property
     def dropbox_dir(self) -> Path:
         return self.data_dir / "dropbox"
+
+    @property
+    def soft_time_limit(self) -> int:
+        """When a task is asked to stop: a tenth before the hard limit, at most a minute."""
+        return self.task_time_limit - max(1, min(60, self.task_time_limit // 10))
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Seconds Redis holds an unacknowledged message before giving it to another worker.
+
+        It must outlast any message held legitimately (a running task up to its hard limit, plus the one
+        prefetched behind it), or a slow task would run twice; recovery from a dead worker does not wait
+        for it, since the reconciler re-sends stuck work after its own, shorter timeouts."""
+        return 2 * self.task_time_limit + 600
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 from sqlalchemy.orm import Session
 
@@ -34,11 +35,14 @@ def make_app(settings: Settings) -> Celery:
         # Every task is idempotent, so a message is acknowledged only once its work is committed; a
         # worker that dies mid-task leaves the message to be delivered again.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # But a pool child killed under a task (out of memory on a hostile file, a render that crashes)
+        # must not requeue it at once: that loops forever. The reconciler re-sends it after its timeout,
+        # with backoff and, for rendering, a limit.
+        task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,  # the database, not a result backend, holds the outcome
-        task_soft_time_limit=600,
-        task_time_limit=660,
+        task_soft_time_limit=settings.soft_time_limit,
+        task_time_limit=settings.task_time_limit,
         task_serializer="json",
         accept_content=["json"],
         timezone=settings.timezone,
@@ -48,8 +52,29 @@ def make_app(settings: Settings) -> Celery:
     if settings.embedded_broker:
         _use_filesystem_queue(app, settings)
     else:
-        app.conf.update(worker_send_task_events=True, task_send_sent_event=True)
+        app.conf.update(
+            worker_send_task_events=True, task_send_sent_event=True,  # Flower sees every task
+            # Redis hands an unacknowledged message to another worker after this long; see the setting.
+            broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        )
+    app.conf.beat_schedule = beat_schedule(settings)
     return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Beat only sends small control tasks; the database says what is due and what is stuck, so a beat
+    that was down, or two beats at once, neither lose nor double a report. A tick nobody took in time
+    expires: the next one does the same work."""
+    def every(task: str, seconds: float) -> dict[str, Any]:
+        return {"task": task, "schedule": seconds, "options": {"expires": max(seconds, 1.0)}}
+
+    return {
+        "plan-due-runs": every("tongket.tick", settings.tick_seconds),
+        "reconcile-stuck-runs": every("tongket.reconcile", settings.reconcile_seconds),
+        "recover-deliveries": every("tongket.recover_deliveries", settings.reconcile_seconds),
+        "prune-old-runs": {"task": "tongket.prune", "schedule": crontab(minute=17, hour=3),
+                           "options": {"expires": 3600}},
+    }
 
 
 def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
@@ -71,9 +96,6 @@ def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
 
 
 app = make_app(get_settings())
-# Deliveries whose worker died, or whose message was lost, are sent again (see worker.deliver.flow.recover).
-app.conf.beat_schedule = {**app.conf.beat_schedule, "recover-deliveries": {"task": "tongket.recover_deliveries",
-                                                                          "schedule": 60.0}}
 
 
 class DbTask(Task):  # type: ignore[misc]

@@ -46,7 +46,7 @@ def transition(session: Session, run_id: int, old: RunState, new: RunState, **va
     """Move a run from old to new state; True for the one caller that made the change."""
     result = session.execute(
         update(Run).where(Run.id == run_id, Run.state == old)
-        .values(state=new, state_changed_at=utcnow(), **values)
+        .values(state=new, state_changed_at=utcnow(), redrives=0, redriven_at=None, **values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -93,12 +93,18 @@ def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
     return []
 
 
-def fail(session: Session, run_id: int, error: str) -> None:
-    """Mark a run failed from whatever working state it is in."""
-    session.execute(
+def fail(session: Session, run_id: int, error: str) -> bool:
+    """Mark a run failed from whatever working state it is in; True for the caller that did it."""
+    result = session.execute(
         update(Run).where(Run.id == run_id, Run.state.in_(_WORKING))
         .values(state=RunState.FAILED, error=error[:4000], state_changed_at=utcnow())
     )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def fail_and_notify(session: Session, run_id: int, error: str) -> Sequence[Next]:
+    """Fail a run and, once that has committed, tell its owners (the notice task belongs to delivery)."""
+    return [Next("tongket.notify_failure", (run_id,))] if fail(session, run_id, error) else []
 
 
 def cancel(session: Session, run_id: int) -> bool:

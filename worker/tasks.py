@@ -4,10 +4,12 @@ send what follows. Task names are explicit and stable; other packages refer to t
 from __future__ import annotations
 
 from celery.signals import worker_process_shutdown, worker_shutdown
+from sqlalchemy.exc import OperationalError
 
 from models.errors import TransientError
+from models.tables import utcnow
 from tongket.settings import get_settings
-from worker import pipeline, runs
+from worker import control, pipeline, runs
 from worker.app import DbTask, app, send, with_session
 from worker.collect.step import collect_once
 from worker.deliver import flow, notify, smtp
@@ -31,9 +33,17 @@ def finish_collecting(self: DbTask, run_id: int) -> None:
     self.in_session(runs.finish_collecting, run_id)
 
 
-@app.task(name="tongket.render_run", base=DbTask, bind=True)
+@app.task(name="tongket.render_run", base=DbTask, bind=True, max_retries=3)
 def render_run(self: DbTask, run_id: int) -> None:
-    self.in_session(pipeline.render, run_id, get_settings())
+    try:
+        self.in_session(pipeline.render, run_id, get_settings())
+    except (TransientError, OperationalError, OSError) as exc:
+        if self.request.retries < self.max_retries:  # short, bounded countdowns: no long ETA on Redis
+            raise self.retry(exc=exc, countdown=min(300, 30 * 2 ** self.request.retries)) from exc
+        self.in_session(runs.fail_and_notify, run_id, f"rendering failed {self.max_retries + 1} times: {exc}")
+    except Exception as exc:  # a bug or data the renderer cannot take: permanent, so fail and tell the owners
+        self.in_session(runs.fail_and_notify, run_id, f"rendering failed: {type(exc).__name__}: {exc}")
+        raise
 
 
 # Bounded well below the delivery lease: a task still running at the lease's end would be sent twice.
@@ -62,3 +72,24 @@ def notify_failure(self: DbTask, run_id: int) -> None:
 @worker_shutdown.connect  # the solo pool of the embedded worker
 def _close_smtp(**_: object) -> None:
     smtp.drop()  # QUIT politely on cached SMTP connections
+
+
+# The control queue: beat's entries, and a one-off job by name (e.g. through Flower's HTTP API).
+@app.task(name="tongket.tick", base=DbTask, bind=True)
+def tick(self: DbTask) -> None:
+    self.in_session(control.tick, utcnow(), get_settings())
+
+
+@app.task(name="tongket.reconcile", base=DbTask, bind=True)
+def reconcile(self: DbTask) -> None:
+    self.in_session(control.redrive, utcnow(), get_settings())
+
+
+@app.task(name="tongket.prune", base=DbTask, bind=True)
+def prune(self: DbTask) -> None:
+    self.in_session(control.prune_old, utcnow(), get_settings())
+
+
+@app.task(name="tongket.request_run", base=DbTask, bind=True)
+def request_run(self: DbTask, unit_code: str, period: str, kind: str | None = None) -> None:
+    self.in_session(control.request_run, unit_code, period, kind, utcnow(), get_settings())

@@ -43,6 +43,9 @@ def runs_show(run_id: int) -> None:
                       f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]")
         if run_row.error:
             console.print(f"[red]error:[/red] {run_row.error}")
+        if run_row.redrives:
+            console.print(f"Re-sent by the reconciler {run_row.redrives} times in this state, last at "
+                          f"{run_row.redriven_at:%Y-%m-%d %H:%M} UTC.")
         _print_completeness(session, run_id)
     print_outputs(run_id)
 
@@ -65,3 +68,16 @@ def _print_completeness(session: Session, run_id: int) -> None:
             problems.append(f"last error: {unit.last_error}")  # technical, for the operator
         table.add_row(unit.code, unit.name, unit.state, when, figures, "\n".join(problems))
     console.print(table)
+
+
+@app.command("cancel")
+def runs_cancel(run_id: int) -> None:
+    """Stop a run: no further step is taken and no further email is sent."""
+    from worker.control import cancel_run
+
+    with session_scope(get_settings().db_url) as session:
+        was = cancel_run(session, run_id)
+        state = session.scalar(select(Run.state).where(Run.id == run_id))
+    if was is None:
+        raise TongketError(f"run {run_id} has ended ({state}); there is nothing to cancel")
+    console.print(f"Run {run_id} cancelled (it was {was}); work under way stops at its next step.")

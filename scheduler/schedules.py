@@ -1,0 +1,143 @@
+"""Schedules as operators edit them: add, switch on and off, remove, describe. Changes take effect at the
+next tick; nothing needs a restart, because the tick reads the table every minute."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.errors import ConfigError, TongketError
+from models.periods import Period
+from models.tables import Run, Schedule, Unit
+from models.units import unit_by_code
+from scheduler.due import next_due, rule
+from scheduler.tick import KIND_OF, rule_of
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an operator writes to add a schedule."""
+
+    unit_code: str
+    period_type: str
+    kind: str | None = None
+    lag_days: int = 5
+    due_time: str = "08:00"
+    cron: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    owners: Sequence[str] = ()
+    enabled: bool = True
+
+
+def add(session: Session, plan: Plan) -> Schedule:
+    """Check everything an operator wrote, then store the schedule; ConfigError says what to change."""
+    when = rule(plan.period_type, lag_days=plan.lag_days, due_time=plan.due_time, cron=plan.cron,
+                timezone=plan.timezone)
+    kind = KIND_OF[when.period_type]
+    if plan.kind is not None and plan.kind != kind:
+        raise ConfigError(f"a {when.period_type} schedule makes {kind} reports, not {plan.kind}; "
+                          f"leave out --kind, or choose the period type that fits {plan.kind}")
+    _check_owners(plan.owners)
+    scope = unit_by_code(session, plan.unit_code)
+    same = session.scalars(select(Schedule.id).where(
+        Schedule.scope_unit_id == scope.id, Schedule.kind == kind)).first()
+    if same is not None:
+        raise ConfigError(f"schedule {same} already makes the {kind} reports of {scope.code}; change or "
+                          f"remove it (`tongket schedules remove {same}`)")
+    schedule = Schedule(scope_unit_id=scope.id, kind=kind, period_type=when.period_type.value,
+                        lag_days=plan.lag_days, due_time=plan.due_time, cron=plan.cron, timezone=plan.timezone,
+                        owners=list(plan.owners), enabled=plan.enabled)
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an operator changes in a schedule; None leaves a field as it is."""
+
+    lag_days: int | None = None
+    due_time: str | None = None
+    cron: str | None = None  # "" switches back to lag_days/due_time
+    timezone: str | None = None
+    owners: Sequence[str] | None = None
+
+
+def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
+    """Change a schedule's timing or owners, checked as `add` checks them."""
+    schedule = get(session, schedule_id)
+    lag = schedule.lag_days if change.lag_days is None else change.lag_days
+    at = change.due_time or schedule.due_time
+    cron = schedule.cron if change.cron is None else (change.cron or None)
+    zone = change.timezone or schedule.timezone
+    rule(schedule.period_type, lag_days=lag, due_time=at, cron=cron, timezone=zone)
+    owners = list(schedule.owners if change.owners is None else change.owners)
+    _check_owners(owners)
+    schedule.lag_days, schedule.due_time, schedule.cron = lag, at, cron
+    schedule.timezone, schedule.owners = zone, owners
+    session.flush()
+    return schedule
+
+
+def _check_owners(owners: Sequence[str]) -> None:
+    for owner in owners:
+        if not _EMAIL.match(owner):
+            raise ConfigError(f"owner {owner!r} is not an email address, e.g. truong-cong-an@ductrong.gov.vn")
+
+
+def get(session: Session, schedule_id: int) -> Schedule:
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise TongketError(f"no schedule {schedule_id}; `tongket schedules list` shows them")
+    return schedule
+
+
+def set_enabled(session: Session, schedule_id: int, enabled: bool) -> Schedule:
+    schedule = get(session, schedule_id)
+    schedule.enabled = enabled
+    session.flush()
+    return schedule
+
+
+def remove(session: Session, schedule_id: int) -> int:
+    """Delete a schedule; its runs stay, as one-off runs would. Returns how many runs it had made."""
+    schedule = get(session, schedule_id)
+    kept = session.execute(update(Run).where(Run.schedule_id == schedule_id).values(schedule_id=None))
+    session.delete(schedule)
+    session.flush()
+    return kept.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A schedule as the list shows it."""
+
+    schedule: Schedule
+    unit: Unit
+    when: str
+    next_period: Period | None
+    next_due: datetime | None
+    last_run: str
+
+
+def rows(session: Session, now: datetime) -> list[Row]:
+    result = []
+    for schedule, unit in session.execute(select(Schedule, Unit).join(Unit, Unit.id == Schedule.scope_unit_id)
+                                          .order_by(Schedule.id)).tuples():
+        try:
+            when = rule_of(schedule)
+            period, due = next_due(when, now)
+            text = when.describe()
+        except ConfigError as exc:  # a row edited by hand: show it, and why the tick skips it
+            period, due, text = None, None, f"invalid: {exc}"
+        last = session.execute(select(Run.period_id, Run.state).where(Run.schedule_id == schedule.id)
+                               .order_by(Run.id.desc()).limit(1)).first()
+        result.append(Row(schedule, unit, text, period, due, f"{last[0]} {last[1]}" if last else ""))
+    return result

@@ -1,0 +1,52 @@
+"""Beat as docker-compose runs it: two real `celery -A worker.app beat` processes at once (a mistake
+operators make) and one worker. The schedule's due report is made once, start to finish."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.tables import Run, RunState, Schedule, Unit
+from tests.processes import environment
+from tests.services import FAST, beat, end, wait_until, worker
+from tongket.demo import load_demo
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_two_beats_make_each_due_report_once(pg_url: str, redis_url: str, tmp_path: Path) -> None:
+    redis.Redis.from_url(redis_url).flushdb()
+    with session_scope(pg_url) as session:
+        load_demo(session, tmp_path / "dropbox")
+        district = session.scalars(select(Unit).where(Unit.code == "678")).one()
+        district.valid_to = None  # the demo district ended in 2025; this test needs it today
+        session.add(Schedule(scope_unit_id=district.id, kind="monthly", period_type="month", lag_days=1,
+                             due_time="00:00", created_at=datetime.now(UTC) - timedelta(days=400)))
+    # Forty days of catch-up reach last month's report whatever today's date.
+    env = environment(tmp_path, database_url=pg_url, broker_url=redis_url, **{**FAST, "tick_seconds": "1"},
+                      catchup_hours=str(40 * 24))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    processes = [beat(env, tmp_path / "a"), beat(env, tmp_path / "b"), worker(env, tmp_path / "worker.log")]
+
+    def runs() -> list[tuple[str, str]]:
+        with session_scope(pg_url) as session:
+            return list(session.execute(select(Run.period_id, Run.state).where(Run.kind == "monthly")).all())
+
+    try:
+        wait_until(lambda: bool(runs()) and all(s == RunState.DONE for _, s in runs()), 120,
+                   "the due monthly report", 0.5)
+        ticks = lambda: (tmp_path / "worker.log").read_text(errors="replace").count("Task tongket.tick[")  # noqa: E731
+        seen = ticks()
+        wait_until(lambda: ticks() >= seen + 4, 60, "more ticks from both beats", 0.5)
+    finally:
+        for process in processes:
+            end(process)
+    periods = Counter(period for period, _ in runs())
+    assert periods and set(periods.values()) == {1}, periods

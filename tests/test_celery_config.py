@@ -1,0 +1,29 @@
+"""The Celery settings that long, idempotent tasks need, as the service-mode app gets them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tongket.settings import Settings
+from worker.app import make_app
+
+
+def test_service_mode_settings_fit_long_idempotent_tasks(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:6379/5", task_time_limit=1200,
+                        timeout_render=1500, reconcile_seconds=30)
+    conf = make_app(settings).conf
+    assert (conf.task_acks_late, conf.worker_prefetch_multiplier, conf.task_ignore_result) == (True, 1, True)
+    assert conf.task_reject_on_worker_lost is False  # a crashing task is re-sent by the reconciler, not looped
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (1140, 1200)
+    assert conf.worker_send_task_events and conf.task_send_sent_event  # Flower sees every task
+    assert conf.broker_transport_options["visibility_timeout"] == 2 * 1200 + 600
+    beat = {entry["task"]: entry for entry in conf.beat_schedule.values()}
+    assert set(beat) == {"tongket.tick", "tongket.reconcile", "tongket.recover_deliveries", "tongket.prune"}
+    assert beat["tongket.reconcile"]["schedule"] == 30 and beat["tongket.reconcile"]["options"]["expires"] == 30
+    assert all(task not in conf.task_routes for task in beat)  # small control tasks: the control queue
+
+
+def test_embedded_mode_needs_no_server(tmp_path: Path) -> None:
+    conf = make_app(Settings(data_dir=tmp_path)).conf
+    assert conf.broker_url.startswith("filesystem://")
+    assert conf.task_default_queue == "control"
