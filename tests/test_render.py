@@ -12,6 +12,7 @@ import pytest
 from pypdf import PdfReader
 from reportlab.pdfbase.ttfonts import TTFont
 
+from tongket.demo_data import COMMUNES
 from worker.figures import (
     Completeness,
     Heading,
@@ -35,23 +36,6 @@ from worker.render.text import (
 
 # --- the Đức Trọng reference case (FACTS.md) ------------------------------------------------------------
 
-COMMUNES = (
-    ("24958", "Thị trấn Liên Nghĩa"),
-    ("24961", "Xã Hiệp An"),
-    ("24964", "Xã Liên Hiệp"),
-    ("24967", "Xã Hiệp Thạnh"),
-    ("24970", "Xã Bình Thạnh"),
-    ("24973", "Xã N'Thol Hạ"),
-    ("24976", "Xã Tân Hội"),
-    ("24979", "Xã Tân Thành"),
-    ("24982", "Xã Phú Hội"),
-    ("24985", "Xã Ninh Gia"),
-    ("24988", "Xã Tà Năng"),
-    ("24989", "Xã Đa Quyn"),
-    ("24991", "Xã Tà Hine"),
-    ("24994", "Xã Đà Loan"),
-    ("24997", "Xã Ninh Loan"),
-)
 
 # code, name, measure, kind, level, district total stated at the 17 May 2023 review
 REFERENCE = (

@@ -38,6 +38,7 @@ from openpyxl.writer.excel import ExcelWriter
 from models.periods import Period, PeriodType
 from worker.collect.problems import FormRejected, Problem, shown
 from worker.figures import IndicatorInfo
+from worker.wording import short_label
 
 FORM_SHEET = "Biểu mẫu"
 META_SHEET = "_meta"
@@ -111,18 +112,8 @@ def write_form(path: Path, *, unit_code: str, unit_name: str, period_id: str, ca
 def period_label(period_id: str) -> str:
     """How a period reads on the form: "Năm 2023", "Quý II/2023", "Giai đoạn 2014 - 2023"…"""
     period = Period.parse(period_id)
-    year = period.start.year
-    match period.type:
-        case PeriodType.MONTH:
-            return f"Tháng {period.start.month:02d}/{year}"
-        case PeriodType.QUARTER:
-            return f"Quý {('I', 'II', 'III', 'IV')[(period.start.month - 1) // 3]}/{year}"
-        case PeriodType.HALF:
-            return f"6 tháng {'đầu' if period.start.month == 1 else 'cuối'} năm {year}"
-        case PeriodType.YEAR:
-            return f"Năm {year}"
-        case _:
-            return f"Giai đoạn {year} - {period.end.year}"
+    label = short_label(period)
+    return f"Giai đoạn {label}" if period.type is PeriodType.YEARS else label
 
 
 def _write_heading(ws: Worksheet, *, unit_code: str, unit_name: str, period_id: str, label: str) -> None:
