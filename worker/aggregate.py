@@ -11,11 +11,13 @@ still adds up. A missing value stays None ("not reported"), never 0. Over units,
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.lineage import Link
 from models.periods import Period, PeriodType
 from models.tables import Indicator, IndicatorKind, RunUnit, Submission, SubmissionStatus, Unit, Value
 
@@ -41,27 +43,37 @@ def data_periods(period: Period) -> list[Period]:
     return period.subperiods(PeriodType.YEAR) if period.type is PeriodType.YEARS else [period]
 
 
-def aggregate(session: Session, run_id: int, period: Period, kinds: dict[str, str]) -> Aggregates:
-    """Totals for a run's units; kinds maps each indicator code to report on to stock or flow."""
+def aggregate(session: Session, run_id: int, period: Period, kinds: dict[str, str],
+              links: Sequence[Link] = ()) -> Aggregates:
+    """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
+    models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
     periods = data_periods(period)
-    reported = _reported(session, run_id, period)
+    reported = _reported(session, run_id, period, links)
+    target_of = _targets(session, run_id, links)
     trend: dict[str, Figures] = {p.id: dict.fromkeys(kinds) for p in periods}
     per_unit: dict[str, Figures] = {}
     gaps: set[tuple[str, str]] = set()
-    for unit_code, values in reported.items():
+    for unit_id, values in reported.items():
+        unit_code = target_of[unit_id]
         for part in periods:
             for code, kind in kinds.items():
                 value, _ = resolve(values, part, code, kind)
-                if value is not None:
-                    trend[part.id][code] = (trend[part.id][code] or 0) + value
-        figures: Figures = {}
+                trend[part.id][code] = _add(trend[part.id][code], value)
+        figures = per_unit.setdefault(unit_code, dict.fromkeys(kinds))
         for code, kind in kinds.items():
-            figures[code], complete = resolve(values, period, code, kind)
-            if not complete and figures[code] is not None:
+            value, complete = resolve(values, period, code, kind)
+            figures[code] = _add(figures[code], value)
+            if not complete and value is not None:
                 gaps.add((unit_code, code))
-        if any(v is not None for v in figures.values()):
-            per_unit[unit_code] = figures
+    per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
     return Aggregates(trend, per_unit, _over_period(trend, [p.id for p in periods], kinds), frozenset(gaps))
+
+
+def _add(total: int | None, value: int | None) -> int | None:
+    """Sum where None is "not reported": nothing plus nothing stays nothing, never 0."""
+    if value is None:
+        return total
+    return (total or 0) + value
 
 
 def resolve(values: Reported, period: Period, code: str, kind: str) -> tuple[int | None, bool]:
@@ -82,31 +94,40 @@ def resolve(values: Reported, period: Period, code: str, kind: str) -> tuple[int
     return sum(given), all(complete for _, complete in found)
 
 
-def _reported(session: Session, run_id: int, period: Period) -> dict[str, Reported]:
-    """unit code -> period id -> indicator code -> value, from the newest accepted version of each
-    (unit, period) submission received by the time the unit was collected for this run."""
-    ids = _period_ids(period)
+def _reported(session: Session, run_id: int, period: Period, links: Sequence[Link]) -> dict[int, Reported]:
+    """unit id -> period id -> indicator code -> value, from the newest accepted version of each (unit,
+    period) submission: for a run's own units, as received by the time the unit was collected for this run;
+    for the units linked to them across a reform, as stored (their figures are history)."""
+    accepted = (select(Submission.id, Submission.unit_id, Submission.period_id, Submission.version)
+                .where(Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(period))))
     as_of = func.coalesce(RunUnit.reported_at, RunUnit.updated_at)
-    ranked = (
-        select(Submission.id, Submission.unit_id, Submission.period_id,
-               func.row_number().over(partition_by=(Submission.unit_id, Submission.period_id),
-                                      order_by=(Submission.version.desc(), Submission.id.desc())).label("rank"))
-        .join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id))
-        .where(Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(ids),
-               Submission.received_at <= as_of)
-        .subquery()
-    )
+    own = (accepted.join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id))
+           .where(Submission.received_at <= as_of))
+    linked = {lk.source_id for lk in links if lk.source_id != lk.target_id}
+    candidates = (own.union_all(accepted.where(Submission.unit_id.in_(linked))) if linked else own).subquery()
+    ranked = select(
+        candidates.c.id, candidates.c.unit_id,
+        func.row_number().over(partition_by=(candidates.c.unit_id, candidates.c.period_id),
+                               order_by=(candidates.c.version.desc(), candidates.c.id.desc())).label("rank"),
+    ).subquery()
     rows = session.execute(
-        select(Unit.code, ranked.c.period_id, Indicator.code, Value.value)
-        .join(Value, Value.submission_id == ranked.c.id)
+        select(Submission.unit_id, Submission.period_id, Indicator.code, Value.value)
+        .join(ranked, ranked.c.id == Submission.id)
+        .join(Value, Value.submission_id == Submission.id)
         .join(Indicator, Indicator.id == Value.indicator_id)
-        .join(Unit, Unit.id == ranked.c.unit_id)
         .where(ranked.c.rank == 1)
     )
-    reported: dict[str, Reported] = defaultdict(lambda: defaultdict(dict))
-    for unit_code, period_id, code, value in rows:
-        reported[unit_code][period_id][code] = int(value)
+    reported: dict[int, Reported] = defaultdict(lambda: defaultdict(dict))
+    for unit_id, period_id, code, value in rows:
+        reported[unit_id][period_id][code] = int(value)
     return reported
+
+
+def _targets(session: Session, run_id: int, links: Sequence[Link]) -> dict[int, str]:
+    """unit id -> the code of the run's unit its figures count for."""
+    codes = dict(session.execute(select(Unit.id, Unit.code).join(RunUnit, RunUnit.unit_id == Unit.id)
+                                 .where(RunUnit.run_id == run_id)).all())
+    return {**codes, **{lk.source_id: codes[lk.target_id] for lk in links if lk.target_id in codes}}
 
 
 def _period_ids(period: Period) -> list[str]:

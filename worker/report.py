@@ -8,18 +8,22 @@ is Vietnamese and NFC.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.lineage import Link, lineage
 from models.periods import Period, PeriodType
-from models.tables import ReportKind, Run, RunUnit, Schedule, Unit, UnitState
+from models.tables import Indicator, ReportKind, Run, RunUnit, Schedule, Unit, UnitState
 from worker.aggregate import aggregate, data_periods
 from worker.collect.ingest import active_indicators
 from worker.figures import Completeness, Heading, IndicatorInfo, Narrative, PeriodFigures, Report, UnitFigures
 from worker.prose import default_narrative
+from worker.succession import fold, footnotes, successions
 from worker.wording import (
     issuing_bodies,
     next_label,
@@ -45,15 +49,21 @@ def build_report(session: Session, run_id: int) -> Report:
     given = _given(session, run)
     indicators = tuple(active_indicators(session, period) + active_indicators(session, period, level="report"))
     kinds = {i.code: i.kind for i in indicators if i.level == "commune"}
-    figures = aggregate(session, run_id, period, kinds)
-    totals_of = _Earlier(session, run_id, kinds)
+    targets = session.scalars(select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id)
+                              .where(RunUnit.run_id == run_id).order_by(Unit.code)).all()
+    across = lineage(session, targets, _with_history(period))  # links for this period and earlier ones
+    pairs = successions(session, set(kinds))
+    figures = fold(aggregate(session, run_id, period, kinds, across.links), pairs)
+    renamed = footnotes(pairs, indicators)
+    indicators = tuple(i for i in indicators if i.code not in pairs)
+    totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
     units = _unit_figures(session, run_id, figures.per_unit, kinds)
     draft = Report(
         kind=run.kind, period_id=period.id, period_label=period_label(run.kind, period), scope_code=scope.code,
         scope_name=scope.name, heading=_heading(scope, run, period, given), indicators=indicators,
         totals=figures.totals, trend=tuple(_trend(period, figures.trend, totals_of)), units=units,
         completeness=_completeness(units, _late(session, run_id)), narrative=_BLANK,
-        notes=tuple(given.get("notes", ())),
+        notes=(*given.get("notes", ()), *lineage(session, targets, period).notes, *renamed),
         next_label=next_label(run.kind, period), **_comparisons(run.kind, period, totals_of),
     )
     narrative = _narrative(given, default_narrative(draft))
@@ -66,16 +76,23 @@ def _given(session: Session, run: Run) -> dict[str, Any]:
     return _nfc({**(schedule.narrative if schedule is not None else {}), **run.narrative})
 
 
+def _with_history(period: Period) -> Period:
+    """The period and the earlier ones a report compares with or shows in its trend."""
+    return Period(date(period.start.year - max(HISTORY.values()) - period.years, 1, 1), period.end, PeriodType.YEARS)
+
+
 class _Earlier:
     """Totals of the run's units over other periods, each aggregated once; None where nothing was reported."""
 
-    def __init__(self, session: Session, run_id: int, kinds: dict[str, str]) -> None:
-        self._session, self._run_id, self._kinds = session, run_id, kinds
+    def __init__(self, session: Session, run_id: int, kinds: dict[str, str], links: Sequence[Link],
+                 pairs: dict[str, Indicator]) -> None:
+        self._session, self._run_id, self._kinds, self._links, self._pairs = session, run_id, kinds, links, pairs
         self._seen: dict[str, Figures | None] = {}
 
     def __call__(self, period: Period) -> Figures | None:
         if period.id not in self._seen:
-            totals = aggregate(self._session, self._run_id, period, self._kinds).totals
+            found = aggregate(self._session, self._run_id, period, self._kinds, self._links)
+            totals = fold(found, self._pairs).totals
             self._seen[period.id] = totals if any(v is not None for v in totals.values()) else None
         return self._seen[period.id]
 
