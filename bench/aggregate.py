@@ -281,7 +281,7 @@ def _time_reported(session: Session, run_id: int, period: Period, links: Any, re
     params = inspect.signature(reported).parameters
     if links is not None and "links" not in params:
         return None
-    kwargs = {"links": links} if links is not None and "links" in params else {}
+    kwargs = {"links": links or ()} if "links" in params else {}
     try:
         best, _ = _best(lambda: reported(session, run_id, period, **kwargs), repeat)
     except TypeError:
