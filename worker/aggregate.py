@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,26 +48,27 @@ def aggregate(session: Session, run_id: int, period: Period, kinds: dict[str, st
               links: Sequence[Link] = ()) -> Aggregates:
     """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
     models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
-    periods = data_periods(period)
+    parts = [p.id for p in data_periods(period)]
+    tree = _tree(period.id)
     reported = _reported(session, run_id, period, links)
     target_of = _targets(session, run_id, links)
-    trend: dict[str, Figures] = {p.id: dict.fromkeys(kinds) for p in periods}
+    trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
     per_unit: dict[str, Figures] = {}
     gaps: set[tuple[str, str]] = set()
     for unit_id, values in reported.items():
         unit_code = target_of[unit_id]
-        for part in periods:
+        resolve = _Resolver(values, tree)
+        for part in parts:
             for code, kind in kinds.items():
-                value, _ = resolve(values, part, code, kind)
-                trend[part.id][code] = _add(trend[part.id][code], value)
+                trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
         figures = per_unit.setdefault(unit_code, dict.fromkeys(kinds))
         for code, kind in kinds.items():
-            value, complete = resolve(values, period, code, kind)
+            value, complete = resolve(period.id, code, kind)
             figures[code] = _add(figures[code], value)
             if not complete and value is not None:
                 gaps.add((unit_code, code))
     per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
-    return Aggregates(trend, per_unit, _over_period(trend, [p.id for p in periods], kinds), frozenset(gaps))
+    return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps))
 
 
 def _add(total: int | None, value: int | None) -> int | None:
@@ -76,22 +78,64 @@ def _add(total: int | None, value: int | None) -> int | None:
     return (total or 0) + value
 
 
-def resolve(values: Reported, period: Period, code: str, kind: str) -> tuple[int | None, bool]:
-    """One unit's value of an indicator over a period, and whether every piece it needs was reported."""
-    own = values.get(period.id, {}).get(code)
-    if own is not None:
-        return own, True
-    finer = _FINER.get(period.type)
-    if finer is None:
-        return None, False
-    parts = period.subperiods(finer)
-    if kind == IndicatorKind.STOCK:
-        return resolve(values, parts[-1], code, kind)  # the level at the end of the period
-    found = [resolve(values, part, code, kind) for part in parts]
-    given = [v for v, _ in found if v is not None]
-    if not given:
-        return None, False
-    return sum(given), all(complete for _, complete in found)
+@dataclass(frozen=True)
+class _Tree:
+    """The pieces a period may be reported in, by id: each piece's next finer pieces, and its ancestors."""
+
+    pieces: dict[str, tuple[str, ...]]
+    ancestors: dict[str, tuple[str, ...]]
+
+
+@cache
+def _tree(period_id: str) -> _Tree:
+    root = Period.parse(period_id)
+    pieces: dict[str, tuple[str, ...]] = {}
+    ancestors: dict[str, tuple[str, ...]] = {root.id: ()}
+    frontier = [root]
+    while frontier:
+        node = frontier.pop()
+        finer = _FINER.get(node.type)
+        children = node.subperiods(finer) if finer is not None else []
+        pieces[node.id] = tuple(c.id for c in children)
+        for child in children:
+            ancestors[child.id] = (*ancestors[node.id], node.id)
+        frontier += children
+    return _Tree(pieces, ancestors)
+
+
+class _Resolver:
+    """One unit's value of an indicator over a piece of the period, and whether every piece it needs was
+    reported: its own figure if it reported that piece, else from the next finer pieces (stocks take the
+    last, flows add up). Pieces under which the unit reported nothing are skipped; results are kept, since
+    the trend's years and the whole period ask for the same pieces."""
+
+    def __init__(self, values: Reported, tree: _Tree) -> None:
+        self._values, self._pieces = values, tree.pieces
+        self._covered = {a for pid in values if pid in tree.ancestors for a in (pid, *tree.ancestors[pid])}
+        self._known: dict[tuple[str, str], tuple[int | None, bool]] = {}
+
+    def __call__(self, piece: str, code: str, kind: str) -> tuple[int | None, bool]:
+        if piece not in self._covered:
+            return None, False
+        key = (piece, code)
+        if key not in self._known:
+            self._known[key] = self._resolve(piece, code, kind)
+        return self._known[key]
+
+    def _resolve(self, piece: str, code: str, kind: str) -> tuple[int | None, bool]:
+        own = self._values.get(piece, {}).get(code)
+        if own is not None:
+            return own, True
+        finer = self._pieces[piece]
+        if not finer:
+            return None, False
+        if kind == IndicatorKind.STOCK:
+            return self(finer[-1], code, kind)  # the level at the end of the piece
+        found = [self(part, code, kind) for part in finer]
+        given = [v for v, _ in found if v is not None]
+        if not given:
+            return None, False
+        return sum(given), all(complete for _, complete in found)
 
 
 def _reported(session: Session, run_id: int, period: Period, links: Sequence[Link]) -> dict[int, Reported]:
