@@ -10,6 +10,7 @@ from models.tables import Delivery, Recipient, Schedule
 from tests.factories import REPORT_DATE, district, drop_form
 from tongket.settings import Settings
 from worker import pipeline, runs
+from worker.collect.step import collect_once
 
 
 def rendered_run(settings: Settings, recipients: int = 1, owners: tuple[str, ...] = ("chu-tri@example.vn",)
@@ -29,7 +30,7 @@ def rendered_run(settings: Settings, recipients: int = 1, owners: tuple[str, ...
         run_id = run.id
     with session_scope(settings.db_url) as session:
         for item in runs.start_run(session, run_id, collect_minutes=5):
-            pipeline.collect(session, *item.args, settings)
+            collect_once(session, *item.args, settings)
     with session_scope(settings.db_url) as session:
         for item in runs.finish_collecting(session, run_id):
             pipeline.render(session, *item.args, settings)

@@ -18,6 +18,7 @@ from models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunU
 from tests.factories import REPORT_DATE, district, drop_form
 from tongket.settings import Settings
 from worker import pipeline, runs
+from worker.collect.step import collect_once
 from worker.deliver import flow
 
 
@@ -29,7 +30,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 def drive(session: Session, settings: Settings, run_id: int) -> None:
     """Do what the workers would do, in order, each step once (no time to wait: a silent unit is missing)."""
     for item in runs.start_run(session, run_id, collect_minutes=0):
-        pipeline.collect(session, *item.args, settings)
+        collect_once(session, *item.args, settings)
     for item in runs.finish_collecting(session, run_id):
         for delivery in pipeline.render(session, *item.args, settings):
             session.commit()  # the delivery step works in transactions of its own

@@ -17,6 +17,7 @@ from models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunU
 from tests.factories import REPORT_DATE, district, drop_form
 from tongket.settings import Settings
 from worker import pipeline, runs
+from worker.collect.step import collect_once
 from worker.deliver import flow
 from worker.reconcile import DEADLINE_PASSED, Timeouts, reconcile
 from worker.steps import Next
@@ -117,7 +118,7 @@ def _perform(session: Session, item: Next, settings: Settings) -> Sequence[Next]
         case "tongket.start_run", (run_id,):
             return runs.start_run(session, run_id, collect_minutes=1000 * 60)  # no unit is let go here
         case "tongket.collect_unit", (run_id, unit_id):
-            pipeline.collect(session, run_id, unit_id, settings)
+            collect_once(session, run_id, unit_id, settings)
             return runs.finish_collecting(session, run_id)
         case "tongket.finish_collecting", (run_id,):
             return runs.finish_collecting(session, run_id)

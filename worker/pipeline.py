@@ -17,7 +17,6 @@ from models.tables import (
     RunState,
 )
 from tongket.settings import Settings
-from worker.collect.step import collect_once
 from worker.deliver.deliveries import create_deliveries, finish_delivering
 from worker.figures import Report
 from worker.render import render_report
@@ -27,13 +26,7 @@ from worker.runs import state_of, transition
 from worker.steps import Next
 from worker.store import store_artifact
 
-__all__ = ["collect", "render", "digest", "finish_delivering"]  # finish_delivering lives with the deliveries
-
-
-def collect(session: Session, run_id: int, unit_id: int, settings: Settings) -> Sequence[Next]:
-    """Try one pending unit once (see worker.collect.step; the task retries while it says to wait)."""
-    collect_once(session, run_id, unit_id, settings)
-    return []
+__all__ = ["render", "digest", "finish_delivering"]  # finish_delivering lives with the deliveries
 
 
 def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:

@@ -55,8 +55,7 @@ def schedules_add(
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == added.id)
     console.print(f"Schedule {added.id} added: {added.kind} reports of {row.unit.name} ({row.unit.code}), "
                   f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}.")
-    if row.next_period and row.next_due:
-        console.print(f"Next report: {row.next_period}, due {_local(row.next_due, added.timezone)}.")
+    _print_next(row, added.timezone)
 
 
 @app.command("edit")
@@ -76,8 +75,12 @@ def schedules_edit(
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == edited.id)
     console.print(f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: "
                   f"{', '.join(edited.owners) or 'none'}.")
+    _print_next(row, edited.timezone)
+
+
+def _print_next(row: schedules.Row, timezone: str) -> None:
     if row.next_period and row.next_due:
-        console.print(f"Next report: {row.next_period}, due {_local(row.next_due, edited.timezone)}.")
+        console.print(f"Next report: {row.next_period}, due {_local(row.next_due, timezone)}.")
 
 
 @app.command("enable")

@@ -58,13 +58,6 @@ class Gathered:
     broken: list[str] = field(default_factory=list)  # sources that need someone to fix them
 
 
-def collect_unit(session: Session, unit: Unit, period: Period, dropbox: Path,
-                 limits: HttpLimits = DEFAULT_LIMITS) -> Outcome:
-    """Fetch and ingest the unit's deliveries and judge it (see judge)."""
-    return judge(session, unit, period, gather(unit.code, sources_of(session, unit), period, dropbox, limits),
-                 limits)
-
-
 def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
     rows = session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled).order_by(Source.id))
     return [SourceSpec(s.id, s.kind, dict(s.settings)) for s in rows]
