@@ -6,12 +6,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# Dependencies first, at the tested versions, in a layer of their own that a code change does not rebuild.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY models ./models
 COPY worker ./worker
 COPY scheduler ./scheduler
+# tongket/ links the three folders above in: they install as tongket.models, tongket.worker, tongket.scheduler.
 COPY tongket ./tongket
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 
 RUN useradd --create-home --uid 1000 tongket && mkdir /data && chown tongket /data
 USER tongket

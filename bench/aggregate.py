@@ -32,13 +32,13 @@ from sqlalchemy import delete, event, insert, select, text, update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench import aggregate_data as data  # noqa: E402
-from models.db import engine_for, session_scope  # noqa: E402
-from models.periods import Period  # noqa: E402
-from models.tables import Level, ReportKind, Run, RunUnit, Unit, UnitState, utcnow  # noqa: E402
-from models.units import unit_by_code  # noqa: E402
-from worker import aggregate as agg  # noqa: E402
-from worker.collect.ingest import active_indicators  # noqa: E402
-from worker.runs import plan_run, start_run  # noqa: E402
+from tongket.models.db import engine_for, session_scope  # noqa: E402
+from tongket.models.periods import Period  # noqa: E402
+from tongket.models.tables import Level, ReportKind, Run, RunUnit, Unit, UnitState, utcnow  # noqa: E402
+from tongket.models.units import unit_by_code  # noqa: E402
+from tongket.worker import aggregate as agg  # noqa: E402
+from tongket.worker.report.indicators import active_indicators  # noqa: E402
+from tongket.worker.states import plan_run, start_run  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/tongket_bench_agg"
 PROVINCE = "68"  # Lâm Đồng: the 2025 unit (124 communes) and the legacy one
@@ -132,8 +132,10 @@ def _prepare(args: argparse.Namespace) -> None:
     with session_scope(url) as session:
         cohorts = data.cohorts(session, args.new_until)
         expected, loaded = data.expected_submissions(cohorts), data.loaded_submissions(session)
-        _say(f"{len(cohorts[0].unit_ids):,} legacy communes x {len(cohorts[0].months)} months, "
-             f"{len(cohorts[1].unit_ids):,} 2025 communes x {len(cohorts[1].months)} months")
+        _say(
+            f"{len(cohorts[0].unit_ids):,} legacy communes x {len(cohorts[0].months)} months, "
+            f"{len(cohorts[1].unit_ids):,} 2025 communes x {len(cohorts[1].months)} months"
+        )
         session.execute(delete(Run))  # runs of an earlier bench
         if loaded == expected:
             _say(f"{loaded:,} submissions already loaded: skipping the load")
@@ -143,9 +145,11 @@ def _prepare(args: argparse.Namespace) -> None:
     with session_scope(url) as session:
         _say(f"loading {expected:,} submissions with COPY")
         summary = data.load_submissions(url, session, cohorts, _say)
-    _say(f"loaded {summary.submissions:,} submissions and {summary.values:,} values in "
-         f"{summary.copy_seconds:.1f} s ({summary.values / summary.copy_seconds:,.0f} values/s); "
-         f"VACUUM ANALYZE {summary.vacuum_seconds:.1f} s")
+    _say(
+        f"loaded {summary.submissions:,} submissions and {summary.values:,} values in "
+        f"{summary.copy_seconds:.1f} s ({summary.values / summary.copy_seconds:,.0f} values/s); "
+        f"VACUUM ANALYZE {summary.vacuum_seconds:.1f} s"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -155,34 +159,44 @@ def _cases(args: argparse.Namespace) -> list[Case]:
     with session_scope(args.database_url) as session:
         today = unit_by_code(session, PROVINCE)
         legacy = unit_by_code(session, PROVINCE, on=data.LEGACY_END)
-        new_communes = list(session.scalars(select(Unit).where(Unit.level == Level.COMMUNE,
-                                                               Unit.valid_from == data.REFORM)))
-        old_communes = list(session.scalars(select(Unit).where(Unit.level == Level.COMMUNE,
-                                                               Unit.valid_to == data.LEGACY_END)))
+        new_communes = list(
+            session.scalars(select(Unit).where(Unit.level == Level.COMMUNE, Unit.valid_from == data.REFORM))
+        )
+        old_communes = list(
+            session.scalars(select(Unit).where(Unit.level == Level.COMMUNE, Unit.valid_to == data.LEGACY_END))
+        )
         sources = _lineage_sources(session, today, Period.parse("2016..2025"))
         session.expunge_all()
     lineage = _takes_links()
     cases = [Case("province 68 (2025), own units", Period.parse("2016..2025"), [today], False)]
-    cases += [Case("province 68 (2025), lineage", Period.parse(p), [today], True) for p in GROWTH] if lineage \
-        else [Case("province 68 (2025), lineage: no lineage in this version", Period.parse("2016..2025"), [], False),
-              Case("province 68 (2025): its sources as run units", Period.parse("2016..2025"), sources, False)]
+    cases += (
+        [Case("province 68 (2025), lineage", Period.parse(p), [today], True) for p in GROWTH]
+        if lineage
+        else [
+            Case("province 68 (2025), lineage: no lineage in this version", Period.parse("2016..2025"), [], False),
+            Case("province 68 (2025): its sources as run units", Period.parse("2016..2025"), sources, False),
+        ]
+    )
     cases += [Case("legacy province 68", Period.parse(p), [legacy], False) for p in LEGACY_GROWTH]
     if not args.skip_country:
-        cases.append(Case("country: 3,321 communes, own", Period.parse("2016..2025"), new_communes, False,
-                          COUNTRY_REPEAT))
-        cases.append(Case("country: 10,035 legacy communes", Period.parse("2016..2024"), old_communes, False,
-                          COUNTRY_REPEAT))
+        cases.append(
+            Case("country: 3,321 communes, own", Period.parse("2016..2025"), new_communes, False, COUNTRY_REPEAT)
+        )
+        cases.append(
+            Case("country: 10,035 legacy communes", Period.parse("2016..2024"), old_communes, False, COUNTRY_REPEAT)
+        )
         if lineage:
-            cases.append(Case("country: 3,321 communes, lineage", Period.parse("2016..2025"), new_communes, True,
-                              COUNTRY_REPEAT))
+            cases.append(
+                Case("country: 3,321 communes, lineage", Period.parse("2016..2025"), new_communes, True, COUNTRY_REPEAT)
+            )
     return cases
 
 
 def _lineage_sources(session: Session, scope: Unit, period: Period) -> list[Unit]:
     """The units whose figures a lineage-aware review of the scope reads (a proxy while aggregate has no
     links: the same rows fetched, rolled up per source instead of per target)."""
-    from models.lineage import lineage
-    from models.units import expected_units
+    from tongket.models.lineage import lineage
+    from tongket.models.units import expected_units
 
     ids = {link.source_id for link in lineage(session, expected_units(session, scope.id, period), period).links}
     return list(session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)))
@@ -199,25 +213,41 @@ def _kind(period: Period) -> str:
 def _make_run(session: Session, case: Case) -> int:
     """A province: planned and started as the service does; the country: a run over the communes given."""
     if len(case.units) == 1 and case.units[0].level == Level.PROVINCE:
-        run = plan_run(session, scope=case.units[0], kind=_kind(case.period), period=case.period,
-                       report_date=date(2026, 1, 15), force=True)
+        run = plan_run(
+            session,
+            scope=case.units[0],
+            kind=_kind(case.period),
+            period=case.period,
+            report_date=date(2026, 1, 15),
+            force=True,
+        )
         session.flush()
         start_run(session, run.id, collect_minutes=0)
         run_id = run.id
     else:
         run_id = _country_run(session, case)
-    session.execute(update(RunUnit).where(RunUnit.run_id == run_id)
-                    .values(state=UnitState.COLLECTED, reported_at=utcnow()))
+    session.execute(
+        update(RunUnit).where(RunUnit.run_id == run_id).values(state=UnitState.COLLECTED, reported_at=utcnow())
+    )
     return run_id
 
 
 def _country_run(session: Session, case: Case) -> int:
     scope = case.units[0]
-    latest = session.scalar(select(Run.revision).where(Run.scope_unit_id == scope.id, Run.kind == "bench",
-                                                       Run.period_id == case.period.id)
-                            .order_by(Run.revision.desc()).limit(1))
-    run = Run(scope_unit_id=scope.id, kind="bench", period_id=case.period.id, report_date=date(2026, 1, 15),
-              revision=0 if latest is None else latest + 1, state="collecting")
+    latest = session.scalar(
+        select(Run.revision)
+        .where(Run.scope_unit_id == scope.id, Run.kind == "bench", Run.period_id == case.period.id)
+        .order_by(Run.revision.desc())
+        .limit(1)
+    )
+    run = Run(
+        scope_unit_id=scope.id,
+        kind="bench",
+        period_id=case.period.id,
+        report_date=date(2026, 1, 15),
+        revision=0 if latest is None else latest + 1,
+        state="collecting",
+    )
     session.add(run)
     session.flush()
     session.execute(insert(RunUnit), [{"run_id": run.id, "unit_id": u.id} for u in case.units])
@@ -233,8 +263,9 @@ def _measure(url: str, case: Case, repeat: int) -> Measure:
     with session_scope(url) as session:
         run_id = _make_run(session, case)
     with session_scope(url) as session:
-        targets = list(session.scalars(select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id)
-                                       .where(RunUnit.run_id == run_id)))
+        targets = list(
+            session.scalars(select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id))
+        )
         kinds = {i.code: i.kind for i in active_indicators(session, case.period)}
         lineage_s, links = _links(session, targets, case) if case.lineage else (None, None)
         sources = sorted({link.source_id for link in links}) if links else [t.id for t in targets]
@@ -245,12 +276,24 @@ def _measure(url: str, case: Case, repeat: int) -> Measure:
         total, repeats = _best(_capturing(url, call, captured), repeat)
         reported = _time_reported(session, run_id, case.period, links, repeat)
         server, plans = _server_time(url, captured)
-    return Measure(case.label, case.period.id, len(targets), len(sources), submissions, values, total, reported,
-                   server, lineage_s, repeats, plans=plans)
+    return Measure(
+        case.label,
+        case.period.id,
+        len(targets),
+        len(sources),
+        submissions,
+        values,
+        total,
+        reported,
+        server,
+        lineage_s,
+        repeats,
+        plans=plans,
+    )
 
 
 def _links(session: Session, targets: list[Unit], case: Case) -> tuple[float, Any]:
-    from models.lineage import lineage
+    from tongket.models.lineage import lineage
 
     started = time.perf_counter()
     result = lineage(session, targets, case.period)
@@ -325,9 +368,13 @@ def _server_time(url: str, captured: list[tuple[str, Any]]) -> tuple[float | Non
 def _in_scope(session: Session, sources: list[int], period: Period) -> tuple[int, int]:
     """Submissions and values the sources hold for the months of the period."""
     months = data.month_ids(period.start.strftime("%Y-%m"), period.end.strftime("%Y-%m"))
-    row = session.execute(text(
-        "SELECT count(DISTINCT s.id), count(*) FROM submission s JOIN value v ON v.submission_id = s.id "
-        "WHERE s.unit_id = ANY(:units) AND s.period_id = ANY(:months)"), {"units": sources, "months": months}).one()
+    row = session.execute(
+        text(
+            "SELECT count(DISTINCT s.id), count(*) FROM submission s JOIN value v ON v.submission_id = s.id "
+            "WHERE s.unit_id = ANY(:units) AND s.period_id = ANY(:months)"
+        ),
+        {"units": sources, "months": months},
+    ).one()
     return int(row[0]), int(row[1])
 
 
@@ -341,18 +388,24 @@ def _row(m: Measure) -> str:
     fetch = f"{m.reported - (m.server or 0):6.2f}" if m.reported is not None else "   n/a"
     rollup = f"{m.total - m.reported:6.2f}" if m.reported is not None else "   n/a"
     lineage = f"{m.lineage:6.2f}" if m.lineage is not None else "     -"
-    return (f"{m.label:<44} {m.period:>10} {m.units:>6} {m.sources:>7} {m.submissions:>10,} {m.values:>11,} "
-            f"{m.total:7.2f} {server} {fetch} {rollup} {lineage} {m.repeats:>3}")
+    return (
+        f"{m.label:<44} {m.period:>10} {m.units:>6} {m.sources:>7} {m.submissions:>10,} {m.values:>11,} "
+        f"{m.total:7.2f} {server} {fetch} {rollup} {lineage} {m.repeats:>3}"
+    )
 
 
 def _print(measures: list[Measure], plans: bool) -> None:
     print()
-    print(f"{'case':<44} {'period':>10} {'units':>6} {'sources':>7} {'submissions':>10} {'values':>11} "
-          f"{'total s':>7} {'sql s':>6} {'fetch':>6} {'rollup':>6} {'lineage':>6} {'n':>3}")
+    print(
+        f"{'case':<44} {'period':>10} {'units':>6} {'sources':>7} {'submissions':>10} {'values':>11} "
+        f"{'total s':>7} {'sql s':>6} {'fetch':>6} {'rollup':>6} {'lineage':>6} {'n':>3}"
+    )
     for m in measures:
         print(_row(m))
-    print("total: aggregate(), best of n; sql: server execution (EXPLAIN ANALYZE); fetch: _reported() minus sql "
-          "(transfer, rows -> dicts); rollup: total minus _reported(); lineage: lineage() itself, not in total")
+    print(
+        "total: aggregate(), best of n; sql: server execution (EXPLAIN ANALYZE); fetch: _reported() minus sql "
+        "(transfer, rows -> dicts); rollup: total minus _reported(); lineage: lineage() itself, not in total"
+    )
     if plans:
         for m in measures:
             for plan in m.plans:

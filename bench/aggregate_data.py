@@ -20,23 +20,39 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from models.catalogue import load_catalogue
-from models.db import engine_for, session_scope
-from models.periods import Period
-from models.tables import Indicator, IndicatorKind, Level, Unit
-from models.vn_units import LEGACY_END, REFORM, import_vn_units
-from worker.collect.ingest import active_indicators
+from tongket.models.catalogue import load_catalogue
+from tongket.models.db import engine_for, session_scope
+from tongket.models.periods import Period
+from tongket.models.tables import Indicator, IndicatorKind, Level, Unit
+from tongket.models.vn_units import LEGACY_END, REFORM, import_vn_units
+from tongket.worker.report.indicators import active_indicators
 
 FIRST_MONTH = "2016-01"
 LEGACY_LAST = "2025-06"
 NEW_FIRST = "2025-07"
 NEW_UNTIL = "2026-06"
 # A plausible size per indicator: a stock's starting level, a flow's monthly maximum (legacy commune).
-SCALE = {"security_teams": 8, "patrol_teams": 3, "patrol_members": 25, "mediation_teams": 4,
-         "civil_defence_teams": 1, "residence_points": 2, "street_protection_boards": 2, "crime_free_clubs": 1,
-         "youth_clubs": 1, "farmer_law_clubs": 1, "gong_teams": 4, "gong_members": 30,
-         "grassroots_security_teams": 10, "propaganda_sessions": 4, "propaganda_attendance": 250,
-         "tips_to_police": 6, "cases_mediated": 3, "collectives_commended": 1, "individuals_commended": 2}
+SCALE = {
+    "security_teams": 8,
+    "patrol_teams": 3,
+    "patrol_members": 25,
+    "mediation_teams": 4,
+    "civil_defence_teams": 1,
+    "residence_points": 2,
+    "street_protection_boards": 2,
+    "crime_free_clubs": 1,
+    "youth_clubs": 1,
+    "farmer_law_clubs": 1,
+    "gong_teams": 4,
+    "gong_members": 30,
+    "grassroots_security_teams": 10,
+    "propaganda_sessions": 4,
+    "propaganda_attendance": 250,
+    "tips_to_police": 6,
+    "cases_mediated": 3,
+    "collectives_commended": 1,
+    "individuals_commended": 2,
+}
 NEW_SIZE = 3  # a 2025 commune is about three legacy ones
 CHUNK = 20_000  # submissions per COPY write of their values
 
@@ -65,7 +81,7 @@ class LoadSummary:
 
 def ensure_database(url: str, reuse: bool, say: Say) -> None:
     """Create the bench database (dropping an old one unless reuse), then migrate it."""
-    from models.db import migrate
+    from tongket.models.db import migrate
 
     name = make_url(url).database or ""
     if not name.startswith("tongket_bench_agg"):
@@ -101,18 +117,24 @@ def import_units(url: str, say: Say) -> float:
     with session_scope(url) as session:
         summary = import_vn_units(session)
     elapsed = time.perf_counter() - started
-    say(f"import_vn_units: {elapsed:.1f} s (added {summary.units_added} units, updated {summary.units_updated}, "
-        f"{summary.successions_added} successions)")
+    say(
+        f"import_vn_units: {elapsed:.1f} s (added {summary.units_added} units, updated {summary.units_updated}, "
+        f"{summary.successions_added} successions)"
+    )
     return elapsed
 
 
 def cohorts(session: Session, new_until: str) -> list[Cohort]:
-    legacy = session.scalars(select(Unit.id).where(Unit.level == Level.COMMUNE, Unit.valid_to == LEGACY_END)
-                             .order_by(Unit.id)).all()
-    new = session.scalars(select(Unit.id).where(Unit.level == Level.COMMUNE, Unit.valid_from == REFORM)
-                          .order_by(Unit.id)).all()
-    return [Cohort(list(legacy), month_ids(FIRST_MONTH, LEGACY_LAST), 1),
-            Cohort(list(new), month_ids(NEW_FIRST, new_until), NEW_SIZE)]
+    legacy = session.scalars(
+        select(Unit.id).where(Unit.level == Level.COMMUNE, Unit.valid_to == LEGACY_END).order_by(Unit.id)
+    ).all()
+    new = session.scalars(
+        select(Unit.id).where(Unit.level == Level.COMMUNE, Unit.valid_from == REFORM).order_by(Unit.id)
+    ).all()
+    return [
+        Cohort(list(legacy), month_ids(FIRST_MONTH, LEGACY_LAST), 1),
+        Cohort(list(new), month_ids(NEW_FIRST, new_until), NEW_SIZE),
+    ]
 
 
 def expected_submissions(cohort_list: list[Cohort]) -> int:
@@ -156,8 +178,10 @@ def _fast_session(conn: psycopg.Connection, say: Say) -> None:
 
 def _copy_submissions(conn: psycopg.Connection, cohort_list: list[Cohort], first_id: int) -> None:
     received = {m: _received_at(m) for c in cohort_list for m in c.months}
-    sql = ("COPY submission (id, unit_id, period_id, source_id, origin, received_at, checksum, version, status,"
-           " errors) FROM STDIN")
+    sql = (
+        "COPY submission (id, unit_id, period_id, source_id, origin, received_at, checksum, version, status,"
+        " errors) FROM STDIN"
+    )
     with conn.cursor().copy(sql) as copy:
         batch: list[str] = []
         for sid, unit_id, _, month, _ in _submissions(cohort_list, first_id):
@@ -168,8 +192,14 @@ def _copy_submissions(conn: psycopg.Connection, cohort_list: list[Cohort], first
         copy.write("".join(batch))
 
 
-def _copy_values(conn: psycopg.Connection, cohort_list: list[Cohort], first_id: int,
-                 indicators: dict[str, list[tuple[int, int, bool, int]]], started: float, say: Say) -> int:
+def _copy_values(
+    conn: psycopg.Connection,
+    cohort_list: list[Cohort],
+    first_id: int,
+    indicators: dict[str, list[tuple[int, int, bool, int]]],
+    started: float,
+    say: Say,
+) -> int:
     """COPY the values; prints progress every ten seconds. Returns the number of rows."""
     total, rows, last = expected_submissions(cohort_list), 0, time.perf_counter()
     with conn.cursor().copy("COPY value (submission_id, indicator_id, value) FROM STDIN") as copy:
@@ -211,12 +241,15 @@ def _value(unit_id: int, k: int, t: int, is_stock: bool, scale: int) -> int:
 
 def _indicators_by_month(session: Session, months: list[str]) -> dict[str, list[tuple[int, int, bool, int]]]:
     """month id -> (indicator id, catalogue position, is stock, scale) of the indicators valid that month."""
-    ids = {code: (iid, pos) for iid, code, pos in session.execute(
-        select(Indicator.id, Indicator.code, Indicator.position))}
+    ids = {
+        code: (iid, pos) for iid, code, pos in session.execute(select(Indicator.id, Indicator.code, Indicator.position))
+    }
     result = {}
     for month in sorted(set(months)):
-        result[month] = [(ids[i.code][0], ids[i.code][1], i.kind == IndicatorKind.STOCK, SCALE.get(i.code, 3))
-                         for i in active_indicators(session, Period.parse(month))]
+        result[month] = [
+            (ids[i.code][0], ids[i.code][1], i.kind == IndicatorKind.STOCK, SCALE.get(i.code, 3))
+            for i in active_indicators(session, Period.parse(month))
+        ]
     return result
 
 

@@ -31,8 +31,7 @@ from sqlalchemy import func, insert, select
 
 UNITS = 3_321
 PERIOD = "2025"
-VALUES = {"security_teams": 12, "patrol_teams": 3, "patrol_members": 25, "mediation_teams": 4,
-          "tips_to_police": 0}
+VALUES = {"security_teams": 12, "patrol_teams": 3, "patrol_members": 25, "mediation_teams": 4, "tips_to_police": 0}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,11 +78,11 @@ def _bench(source: str, args: argparse.Namespace) -> int:
 
 
 def _setup(db_url: str, data_dir: Path, args: argparse.Namespace, http_base: str | None) -> tuple[int, list[int]]:
-    from models.catalogue import load_catalogue
-    from models.db import migrate, session_scope
-    from models.periods import Period
-    from models.tables import Level, Run, RunUnit, Source, Unit
-    from worker import runs
+    from tongket.models.catalogue import load_catalogue
+    from tongket.models.db import migrate, session_scope
+    from tongket.models.periods import Period
+    from tongket.models.tables import Level, Run, RunUnit, Source, Unit
+    from tongket.worker import states
 
     migrate(db_url)
     with session_scope(db_url) as session:
@@ -93,24 +92,37 @@ def _setup(db_url: str, data_dir: Path, args: argparse.Namespace, http_base: str
         session.add(scope)
         session.flush()
         codes = [f"{i:05d}" for i in range(1, args.units + 1)]
-        session.execute(insert(Unit), [{"code": c, "name": f"Xã Thử {c}", "level": Level.COMMUNE,
-                                        "parent_id": scope.id} for c in codes])
+        session.execute(
+            insert(Unit),
+            [{"code": c, "name": f"Xã Thử {c}", "level": Level.COMMUNE, "parent_id": scope.id} for c in codes],
+        )
         ids = {c: i for c, i in session.execute(select(Unit.code, Unit.id).where(Unit.parent_id == scope.id))}
-        settings = ({"url": f"{http_base}/{{unit}}/{{period}}"} if http_base else {})
-        session.execute(insert(Source), [{"unit_id": ids[c], "kind": "http_json" if http_base else "file_drop",
-                                          "settings": settings or {"folder": c}, "enabled": True} for c in codes])
+        settings = {"url": f"{http_base}/{{unit}}/{{period}}"} if http_base else {}
+        session.execute(
+            insert(Source),
+            [
+                {
+                    "unit_id": ids[c],
+                    "kind": "http_json" if http_base else "file_drop",
+                    "settings": settings or {"folder": c},
+                    "enabled": True,
+                }
+                for c in codes
+            ],
+        )
         if not http_base:
             _drop_forms(session, data_dir / "dropbox", codes, args.format)
-        run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse(PERIOD),
-                            report_date=Period.parse(PERIOD).end)
-        runs.start_run(session, run.id, collect_minutes=30)
+        run = states.plan_run(
+            session, scope=scope, kind="annual", period=Period.parse(PERIOD), report_date=Period.parse(PERIOD).end
+        )
+        states.start_run(session, run.id, collect_minutes=30)
         unit_ids = list(session.scalars(select(RunUnit.unit_id).where(RunUnit.run_id == run.id)))
         assert session.scalar(select(func.count()).select_from(Run)) == 1
         return run.id, unit_ids
 
 
 def _clean(session: object) -> None:
-    from models.tables import Base
+    from tongket.models.tables import Base
 
     for table in reversed(Base.metadata.sorted_tables):  # a reused PostgreSQL database starts empty
         session.execute(table.delete())  # type: ignore[attr-defined]
@@ -119,18 +131,24 @@ def _clean(session: object) -> None:
 def _drop_forms(session: object, dropbox: Path, codes: list[str], fmt: str) -> None:
     """One delivered file per commune. XLSX forms are made once and re-stamped per commune (making 3,321
     workbooks with openpyxl would take longer than collecting them)."""
-    from models.catalogue import read_catalogue
-    from models.periods import Period
-    from worker.collect.ingest import active_indicators
-    from worker.collect.xlsx_form import write_form
+    from tongket.models.catalogue import read_catalogue
+    from tongket.models.periods import Period
+    from tongket.worker.collect.xlsx_form import write_form
+    from tongket.worker.report.indicators import active_indicators
 
     template = b""
     if fmt == "xlsx":
         path = dropbox / "template.xlsx"
         dropbox.mkdir(parents=True, exist_ok=True)
-        write_form(path, unit_code="@@@@@", unit_name="Xã Thử @@@@@", period_id=PERIOD,
-                   catalogue_version=read_catalogue()[0],
-                   indicators=active_indicators(session, Period.parse(PERIOD)), values=VALUES)  # type: ignore[arg-type]
+        write_form(
+            path,
+            unit_code="@@@@@",
+            unit_name="Xã Thử @@@@@",
+            period_id=PERIOD,
+            catalogue_version=read_catalogue()[0],
+            indicators=active_indicators(session, Period.parse(PERIOD)),
+            values=VALUES,
+        )  # type: ignore[arg-type]
         template = path.read_bytes()
         path.unlink()
     for code in codes:
@@ -197,8 +215,9 @@ def _serve(latency: float, ready: multiprocessing.Queue[int]) -> None:
 # ------------------------------------------------------------------------------------------ collecting
 
 
-def _collect(db_url: str, data_dir: Path, run_id: int, unit_ids: list[int], processes: int, threads: int,
-             timeout: float) -> float:
+def _collect(
+    db_url: str, data_dir: Path, run_id: int, unit_ids: list[int], processes: int, threads: int, timeout: float
+) -> float:
     """Collect every unit; returns the CPU seconds the collectors used (to tell a slow step from a busy
     machine: the bench often shares its cores)."""
     chunks = [unit_ids[i::processes] for i in range(processes)]
@@ -209,9 +228,9 @@ def _collect(db_url: str, data_dir: Path, run_id: int, unit_ids: list[int], proc
 
 
 def _collect_chunk(db_url: str, data_dir: str, run_id: int, unit_ids: list[int], threads: int) -> float:
-    from models.db import session_scope
-    from tongket.settings import Settings
-    from worker.collect.step import collect_once
+    from tongket.models.db import session_scope
+    from tongket.worker.collect.step import collect_once
+    from tongket.worker.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir), database_url=db_url)
 
@@ -227,22 +246,38 @@ def _collect_chunk(db_url: str, data_dir: str, run_id: int, unit_ids: list[int],
     return time.process_time() - cpu
 
 
-def _report(source: str, db_url: str, run_id: int, units: int, elapsed: float, cpu: float,
-            args: argparse.Namespace, concurrency: int) -> int:
-    from models.db import session_scope
-    from models.tables import RunUnit
+def _report(
+    source: str,
+    db_url: str,
+    run_id: int,
+    units: int,
+    elapsed: float,
+    cpu: float,
+    args: argparse.Namespace,
+    concurrency: int,
+) -> int:
+    from tongket.models.db import session_scope
+    from tongket.models.tables import RunUnit
 
     with session_scope(db_url) as session:
-        states = {s: n for s, n in session.execute(select(RunUnit.state, func.count())
-                                                   .where(RunUnit.run_id == run_id).group_by(RunUnit.state))}
+        states = {
+            s: n
+            for s, n in session.execute(
+                select(RunUnit.state, func.count()).where(RunUnit.run_id == run_id).group_by(RunUnit.state)
+            )
+        }
     backend = db_url.split(":", 1)[0]
-    line = (f"{source:5} ({args.format if source == 'files' else 'json'}, {backend}, {args.processes} processes "
-            f"x {concurrency // args.processes} threads): {units} units in {elapsed:.1f} s = {units / elapsed:.0f} "
-            f"units/s; collectors' CPU {cpu:.1f} s = {cpu / units * 1000:.1f} ms/unit; states {states}")
+    line = (
+        f"{source:5} ({args.format if source == 'files' else 'json'}, {backend}, {args.processes} processes "
+        f"x {concurrency // args.processes} threads): {units} units in {elapsed:.1f} s = {units / elapsed:.0f} "
+        f"units/s; collectors' CPU {cpu:.1f} s = {cpu / units * 1000:.1f} ms/unit; states {states}"
+    )
     if source == "http":
         ideal = units * args.latency / concurrency
-        line += f"; ideal {ideal:.1f} s ({args.latency * 1000:.0f} ms x {units} / {concurrency}), " \
-                f"ratio {elapsed / ideal:.2f}"
+        line += (
+            f"; ideal {ideal:.1f} s ({args.latency * 1000:.0f} ms x {units} / {concurrency}), "
+            f"ratio {elapsed / ideal:.2f}"
+        )
     print(line, flush=True)
     return 0 if states == {"collected": units} else 1
 

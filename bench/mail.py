@@ -28,12 +28,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from models.db import engine_for, migrate, session_scope
-from models.tables import Delivery, DeliveryState, Recipient, Run
 from tests.deliveries import rendered_run
-from tongket.settings import Settings
-from worker.deliver import flow, smtp
-from worker.deliver.deliveries import create_deliveries
+from tongket.models.db import engine_for, migrate, session_scope
+from tongket.models.tables import Delivery, DeliveryState, Recipient, Run
+from tongket.worker.deliver import flow, smtp
+from tongket.worker.deliver.deliveries import create_deliveries
+from tongket.worker.settings import Settings
 
 SLICE = 100
 
@@ -41,11 +41,17 @@ SLICE = 100
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--database-url", default="",
-                        help="a PostgreSQL server to make a scratch database on; default: a temporary SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server to make a scratch database on; default: a temporary SQLite file",
+    )
     args = parser.parse_args()
-    with (tempfile.TemporaryDirectory(prefix="tongket-bench-") as folder, smtp_sink() as url,
-          scratch_database(args.database_url or f"sqlite:///{folder}/b.db") as database_url):
+    with (
+        tempfile.TemporaryDirectory(prefix="tongket-bench-") as folder,
+        smtp_sink() as url,
+        scratch_database(args.database_url or f"sqlite:///{folder}/b.db") as database_url,
+    ):
         settings = Settings(data_dir=Path(folder), database_url=database_url, smtp_url=url)
         migrate(settings.db_url)
         ids = setup(settings, args.count)
@@ -65,8 +71,10 @@ def main() -> None:
     print(f"bare smtplib loop, bytes ready:   {args.count / bare:8.1f} messages/s ({bare:.2f} s)")
     print(f"bare smtplib loop, send_message:  {args.count / naive:8.1f} messages/s ({naive:.2f} s)")
     print(f"tongket delivery (DB + compose):  {args.count / ours:8.1f} deliveries/s ({ours:.2f} s)")
-    print(f"ratio to the bytes-ready loop: {bare / ours:.2f}; to the send_message loop: {naive / ours:.2f}"
-          " (target at least 0.7)")
+    print(
+        f"ratio to the bytes-ready loop: {bare / ours:.2f}; to the send_message loop: {naive / ours:.2f}"
+        " (target at least 0.7)"
+    )
 
 
 def setup(settings: Settings, count: int) -> list[int]:
@@ -74,8 +82,12 @@ def setup(settings: Settings, count: int) -> list[int]:
     run_id, _ = rendered_run(settings)
     with session_scope(settings.db_url) as session:
         run = session.get_one(Run, run_id)
-        session.add_all([Recipient(unit_id=run.scope_unit_id, name=f"Người nhận số {i}", email=f"nguoi{i}@bench.vn")
-                         for i in range(count - 1)])
+        session.add_all(
+            [
+                Recipient(unit_id=run.scope_unit_id, name=f"Người nhận số {i}", email=f"nguoi{i}@bench.vn")
+                for i in range(count - 1)
+            ]
+        )
         session.flush()
         create_deliveries(session, run, "bench.vn")
         return list(session.scalars(select(Delivery.id).where(Delivery.run_id == run_id).order_by(Delivery.id)))
@@ -117,7 +129,7 @@ def timed(work: object) -> float:
 
 
 def _session(settings: Settings):  # type: ignore[no-untyped-def]
-    from models.db import _factory
+    from tongket.models.db import _factory
 
     return _factory(settings.db_url)()
 
@@ -148,8 +160,9 @@ class smtp_sink:  # noqa: N801 - used as a context manager, reads like one
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        self.process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-                                         "-l", f"127.0.0.1:{port}"])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"]
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

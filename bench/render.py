@@ -29,19 +29,10 @@ from reportlab.graphics.charts.linecharts import HorizontalLineChart  # noqa: E4
 from reportlab.graphics.shapes import Drawing  # noqa: E402
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle  # noqa: E402
 
-from models.catalogue import read_catalogue  # noqa: E402
-from worker.figures import (  # noqa: E402
-    Completeness,
-    Heading,
-    IndicatorInfo,
-    Narrative,
-    PeriodFigures,
-    Report,
-    UnitFigures,
-)
-from worker.render import render_report  # noqa: E402
-from worker.render.fonts import register_fonts  # noqa: E402
-from worker.render.styles import (  # noqa: E402
+from tongket.models.catalogue import read_catalogue  # noqa: E402
+from tongket.worker.render import render_report  # noqa: E402
+from tongket.worker.render.fonts import register_fonts  # noqa: E402
+from tongket.worker.render.styles import (  # noqa: E402
     BOTTOM_MARGIN,
     LEFT_MARGIN,
     PAGE_HEIGHT,
@@ -51,8 +42,18 @@ from worker.render.styles import (  # noqa: E402
     Styles,
     build_styles,
 )
-from worker.render.tables import column_groups  # noqa: E402
-from worker.render.text import change_percent, format_int, format_percent, format_signed  # noqa: E402
+from tongket.worker.render.tables import column_groups  # noqa: E402
+from tongket.worker.render.text import format_signed  # noqa: E402
+from tongket.worker.report.figures import (  # noqa: E402
+    Completeness,
+    Heading,
+    IndicatorInfo,
+    Narrative,
+    PeriodFigures,
+    Report,
+    UnitFigures,
+)
+from tongket.worker.report.numbers import change_percent, format_int, format_percent
 
 OVERHEAD_BUDGET = 1.25
 RSS_BUDGET_MB = 300
@@ -70,20 +71,43 @@ def indicators() -> tuple[IndicatorInfo, ...]:
 def make_report(units: int) -> Report:
     """A province-like report with the given number of communes, full prose, ten years of trend."""
     inds = indicators()
-    rows = tuple(UnitFigures(f"{30000 + n:05d}", f"Xã Thử nghiệm {n:04d}", "collected",
-                             {i.code: 100 + (n * 7 + k) % 50 for k, i in enumerate(inds) if i.level == "commune"})
-                 for n in range(1, units + 1))
+    rows = tuple(
+        UnitFigures(
+            f"{30000 + n:05d}",
+            f"Xã Thử nghiệm {n:04d}",
+            "collected",
+            {i.code: 100 + (n * 7 + k) % 50 for k, i in enumerate(inds) if i.level == "commune"},
+        )
+        for n in range(1, units + 1)
+    )
     totals: dict[str, int | None] = {i.code: sum(u.values.get(i.code) or 0 for u in rows) for i in inds}
-    trend = tuple(PeriodFigures(str(y), str(y), {c: v * (y - 2000) // 23 for c, v in totals.items() if v})
-                  for y in range(2014, 2024))
+    trend = tuple(
+        PeriodFigures(str(y), str(y), {c: v * (y - 2000) // 23 for c, v in totals.items() if v})
+        for y in range(2014, 2024)
+    )
     text = "Tình hình an ninh chính trị, trật tự an toàn xã hội trên địa bàn cơ bản ổn định. " * 6
     return Report(
-        kind="multi_year", period_id="2014..2023", period_label="giai đoạn 2014 - 2023", scope_code="68",
+        kind="multi_year",
+        period_id="2014..2023",
+        period_label="giai đoạn 2014 - 2023",
+        scope_code="68",
         scope_name="tỉnh Lâm Đồng",
-        heading=Heading("BỘ CÔNG AN", "CÔNG AN TỈNH LÂM ĐỒNG", "Số:        /BC-CAT", "Lâm Đồng",
-                        date(2023, 5, 17), "BÁO CÁO", "Tổng kết 10 năm phong trào toàn dân bảo vệ an ninh Tổ quốc",
-                        "GIÁM ĐỐC", "Nguyễn Văn Thử", ("Bộ Công an (để báo cáo)", "Lưu: VT")),
-        indicators=inds, totals=totals, trend=trend, units=rows,
+        heading=Heading(
+            "BỘ CÔNG AN",
+            "CÔNG AN TỈNH LÂM ĐỒNG",
+            "Số:        /BC-CAT",
+            "Lâm Đồng",
+            date(2023, 5, 17),
+            "BÁO CÁO",
+            "Tổng kết 10 năm phong trào toàn dân bảo vệ an ninh Tổ quốc",
+            "GIÁM ĐỐC",
+            "Nguyễn Văn Thử",
+            ("Bộ Công an (để báo cáo)", "Lưu: VT"),
+        ),
+        indicators=inds,
+        totals=totals,
+        trend=trend,
+        units=rows,
         completeness=Completeness(units, units, rejected=(), missing=()),
         narrative=Narrative(text, text, text, text, text, tasks=(text,) * 5, commendations=text),
         previous={c: v - 3 if v else v for c, v in totals.items()},
@@ -98,14 +122,26 @@ def baseline_pdf(report: Report, font: str = "auto") -> bytes:
     margins, with none of our work: no escaping, fitting, balancing, keep-togethers or page templates."""
     fonts = register_fonts(font)
     styles = build_styles(fonts)
-    grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
-                       ("FONTSIZE", (0, 0), (-1, -1), 10)])
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.5, "black"),
+            ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
+            ("FONTSIZE", (0, 0), (-1, -1), 10),
+        ]
+    )
     h = report.heading
     # The same texts in the same faces (the fonts embedded are a good part of a short report's cost).
-    story: list = [Table([[h.superior_body, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"],
-                          [h.issuing_body, Paragraph("Độc lập - Tự do - Hạnh phúc", styles.motto)],
-                          [h.number, Paragraph(h.place, styles.place_date)]]),
-                   Paragraph(h.title, styles.title), Paragraph(h.summary, styles.summary)]
+    story: list = [
+        Table(
+            [
+                [h.superior_body, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"],
+                [h.issuing_body, Paragraph("Độc lập - Tự do - Hạnh phúc", styles.motto)],
+                [h.number, Paragraph(h.place, styles.place_date)],
+            ]
+        ),
+        Paragraph(h.title, styles.title),
+        Paragraph(h.summary, styles.summary),
+    ]
     n = report.narrative
     for head, block in (("I. TÌNH HÌNH CHUNG", n.situation), ("II. KẾT QUẢ THỰC HIỆN", n.results)):
         story += [Paragraph(head, styles.section), Paragraph(block, styles.body)]
@@ -116,11 +152,21 @@ def baseline_pdf(report: Report, font: str = "auto") -> bytes:
         story += [Paragraph(head, styles.subsection), Paragraph(block, styles.body)]
     story += [Paragraph("IV. NHIỆM VỤ, GIẢI PHÁP", styles.section), *(Paragraph(t, styles.item) for t in n.tasks)]
     story += [Paragraph("V. CÔNG TÁC KHEN THƯỞNG", styles.section), Paragraph(n.commendations, styles.body)]
-    story += [Table([[Paragraph("Nơi nhận:", styles.recipients_head), h.signer_title],
-                     ["\n".join(h.recipients), h.signer_name]])]
+    story += [
+        Table(
+            [[Paragraph("Nơi nhận:", styles.recipients_head), h.signer_title], ["\n".join(h.recipients), h.signer_name]]
+        )
+    ]
     buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=(PAGE_WIDTH, PAGE_HEIGHT), leftMargin=LEFT_MARGIN, rightMargin=RIGHT_MARGIN,
-                      topMargin=TOP_MARGIN, bottomMargin=BOTTOM_MARGIN, invariant=1).build(story)
+    SimpleDocTemplate(
+        buffer,
+        pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
+        leftMargin=LEFT_MARGIN,
+        rightMargin=RIGHT_MARGIN,
+        topMargin=TOP_MARGIN,
+        bottomMargin=BOTTOM_MARGIN,
+        invariant=1,
+    ).build(story)
     return buffer.getvalue()
 
 
@@ -129,20 +175,34 @@ def _baseline_tables(report: Report, styles: Styles, grid: TableStyle) -> list:
     rows = [["STT", "Chỉ tiêu", "Đơn vị tính", "Loại", "Kỳ báo cáo", "Kỳ trước", "Tăng, giảm", "Tỷ lệ"]]
     for k, i in enumerate(report.indicators, 1):
         now, old = report.totals.get(i.code), previous.get(i.code)
-        rows.append([str(k), Paragraph(i.name, styles.cell), i.measure, i.kind, format_int(now), format_int(old),
-                     format_signed(now - old if now is not None and old is not None else None),
-                     format_percent(change_percent(now, old), signed=True)])
+        rows.append(
+            [
+                str(k),
+                Paragraph(i.name, styles.cell),
+                i.measure,
+                i.kind,
+                format_int(now),
+                format_int(old),
+                format_signed(now - old if now is not None and old is not None else None),
+                format_percent(change_percent(now, old), signed=True),
+            ]
+        )
     out: list = [Paragraph("Bảng 1", styles.caption), Table(rows, repeatRows=1, style=grid)]
     groups = column_groups([i for i in report.indicators if i.level == "commune"]) if len(report.units) > 1 else []
     for group in groups:  # as ours: no per-unit table for a single unit
         rows = [["STT", "Đơn vị", *(Paragraph(i.name, styles.cell_small_head) for i in group)]]
-        rows += [[str(k), u.name, *(format_int(u.values.get(i.code)) for i in group)]
-                 for k, u in enumerate(report.units, 1)]
+        rows += [
+            [str(k), u.name, *(format_int(u.values.get(i.code)) for i in group)] for k, u in enumerate(report.units, 1)
+        ]
         out += [Paragraph("Bảng 2", styles.caption), Table(rows, repeatRows=1, style=grid)]
     c = report.completeness
-    out += [Paragraph("Bảng 3", styles.caption),
-            Table([["Nội dung", "Số đơn vị"], ["Đơn vị phải báo cáo", str(c.expected)],
-                   ["Đã báo cáo", str(c.collected)]], style=grid)]
+    out += [
+        Paragraph("Bảng 3", styles.caption),
+        Table(
+            [["Nội dung", "Số đơn vị"], ["Đơn vị phải báo cáo", str(c.expected)], ["Đã báo cáo", str(c.collected)]],
+            style=grid,
+        ),
+    ]
     return out
 
 
@@ -202,15 +262,18 @@ def compare(name: str, report: Report, repeats: int, per_report: bool = False) -
         speed = f"{1 / ours.seconds:7.1f} reports/s (baseline {1 / base.seconds:7.1f})"
     else:
         speed = f"{ours.pages / ours.seconds:7.1f} pages/s (baseline {base.pages / base.seconds:7.1f})"
-    print(f"{name:>14}: {ours.pages:3d} pages in {ours.seconds * 1000:7.1f} ms, {speed}, "
-          f"baseline {base.pages:3d} pages in {base.seconds * 1000:7.1f} ms, ratio {ratio:.2f}")
+    print(
+        f"{name:>14}: {ours.pages:3d} pages in {ours.seconds * 1000:7.1f} ms, {speed}, "
+        f"baseline {base.pages:3d} pages in {base.seconds * 1000:7.1f} ms, ratio {ratio:.2f}"
+    )
     return ratio
 
 
 def child_rss(units: int) -> tuple[float, int]:
     """Peak RSS in MB of a fresh process rendering the report, and its page count."""
-    child = subprocess.run([sys.executable, __file__, "--child", str(units)], capture_output=True, text=True,
-                           check=True, timeout=300)
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", str(units)], capture_output=True, text=True, check=True, timeout=300
+    )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: kilobytes
     return peak_kb / 1024, int(child.stdout.strip())
 
@@ -229,8 +292,9 @@ def main() -> int:
     ratios.append(compare("commune-size", make_report(COMMUNE_UNITS), repeats * 5, per_report=True))
     ratios.append(compare("15-commune", make_report(DISTRICT_UNITS), repeats * 3, per_report=True))
     rss, pages = child_rss(SIZES["100-page"])
-    print(f"{'peak RSS':>14}: {rss:.0f} MB rendering a {pages}-page report in a child process "
-          f"(budget {RSS_BUDGET_MB} MB)")
+    print(
+        f"{'peak RSS':>14}: {rss:.0f} MB rendering a {pages}-page report in a child process (budget {RSS_BUDGET_MB} MB)"
+    )
     worst = max(ratios)
     print(f"{'overhead':>14}: worst ratio {worst:.2f} (budget {OVERHEAD_BUDGET:.2f})")
     return 0 if worst <= OVERHEAD_BUDGET and rss < RSS_BUDGET_MB else 1

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.tables import EPOCH, Indicator
+from tongket.models.tables import EPOCH, Indicator
 
 CATALOGUE = Path(__file__).with_name("data") / "indicators.toml"
 
@@ -33,9 +33,14 @@ def load_catalogue(session: Session, path: Path = CATALOGUE) -> int:
     changed = 0
     for entry in entries:
         fields = {
-            "name": entry["name"], "measure": entry["measure"], "kind": entry["kind"],
-            "level": entry["level"], "position": entry["position"], "catalogue_version": version,
-            "valid_from": _date(entry.get("valid_from")) or EPOCH, "valid_to": _date(entry.get("valid_to")),
+            "name": entry["name"],
+            "measure": entry["measure"],
+            "kind": entry["kind"],
+            "level": entry["level"],
+            "position": entry["position"],
+            "catalogue_version": version,
+            "valid_from": _date(entry.get("valid_from")) or EPOCH,
+            "valid_to": _date(entry.get("valid_to")),
             "successor_code": entry.get("successor"),
         }
         row = existing.get(entry["code"])

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from models.periods import Period
-from models.tables import Unit, UnitSuccession
+from tongket.models.periods import Period
+from tongket.models.tables import Unit, UnitSuccession
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class _Edges:
         old, new = aliased(Unit), aliased(Unit)
         rows = session.execute(
             select(old, new, UnitSuccession.is_default)
-            .join(old, old.id == UnitSuccession.old_unit_id).join(new, new.id == UnitSuccession.new_unit_id)
+            .join(old, old.id == UnitSuccession.old_unit_id)
+            .join(new, new.id == UnitSuccession.new_unit_id)
             .order_by(old.code, new.code)
         ).all()
         self.into: dict[int, list[tuple[Unit, bool]]] = defaultdict(list)  # new id -> (old unit, default)
@@ -79,8 +80,10 @@ def _predecessor_links(target: Unit, period: Period, edges: _Edges, links: list[
             found.append(old)
             frontier.append(old)
             if split:
-                warnings.append(f"{_name(old)} được chia cho nhiều đơn vị mới; số liệu trước sắp xếp được tính "
-                                f"toàn bộ cho {_name(target)}, là số gần đúng.")
+                warnings.append(
+                    f"{_name(old)} được chia cho nhiều đơn vị mới; số liệu trước sắp xếp được tính "
+                    f"toàn bộ cho {_name(target)}, là số gần đúng."
+                )
     if not found:
         return []
     parts = ", ".join(_name(u) for u in sorted(found, key=lambda u: u.code))
@@ -91,13 +94,20 @@ def _successor_links(targets: Sequence[Unit], period: Period, edges: _Edges, lin
     """For former units reported on after their end: the new units wholly inside their area."""
     notes = []
     by_id = {t.id: t for t in targets}
-    newcomers = {n.id: n for t in targets if t.valid_to is not None and t.valid_to < period.end
-                 for n in edges.out_of[t.id] if n.valid_from <= period.end}
+    newcomers = {
+        n.id: n
+        for t in targets
+        if t.valid_to is not None and t.valid_to < period.end
+        for n in edges.out_of[t.id]
+        if n.valid_from <= period.end
+    }
     for new in sorted(newcomers.values(), key=lambda u: u.code):
         olds = {old.id for old, _ in edges.into[new.id]}
         if not olds <= by_id.keys():
-            notes.append(f"{_name(new)} chỉ có một phần địa bàn thuộc phạm vi báo cáo; số liệu từ "
-                         f"{new.valid_from:%d/%m/%Y} của đơn vị này không được tính.")
+            notes.append(
+                f"{_name(new)} chỉ có một phần địa bàn thuộc phạm vi báo cáo; số liệu từ "
+                f"{new.valid_from:%d/%m/%Y} của đơn vị này không được tính."
+            )
             continue
         host = next((by_id[i] for i in sorted(olds) if by_id[i].code == new.code), by_id[min(olds)])
         links.append(Link(new.id, host.id, approximate=len(olds) > 1))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from models.errors import BadPeriod
+from tongket.models.errors import BadPeriod
 
 
 class PeriodType(StrEnum):
@@ -104,8 +104,7 @@ class Period:
     def previous(self) -> Period:
         """The period of the same length just before this one."""
         if self.type is PeriodType.YEARS:
-            return Period(date(self.start.year - self.years, 1, 1), date(self.end.year - self.years, 12, 31),
-                          self.type)
+            return Period(date(self.start.year - self.years, 1, 1), date(self.end.year - self.years, 12, 31), self.type)
         return Period.containing(self.type, self.start - timedelta(days=1))
 
     def year_earlier(self) -> Period:

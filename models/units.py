@@ -9,9 +9,9 @@ from datetime import date
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models.errors import UnknownUnit
-from models.periods import Period
-from models.tables import Level, Unit
+from tongket.models.errors import UnknownUnit
+from tongket.models.periods import Period
+from tongket.models.tables import Level, Unit
 
 
 def unit_by_code(session: Session, code: str, on: date | None = None) -> Unit:
@@ -39,8 +39,12 @@ def expected_units(session: Session, scope_id: int, period: Period) -> Sequence[
     tree = select(Unit.id).where(Unit.id == scope_id).cte("tree", recursive=True)
     tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
     return session.scalars(
-        select(Unit).where(
-            Unit.id.in_(select(tree.c.id)), Unit.level == Level.COMMUNE,
-            Unit.valid_from <= period.end, or_(Unit.valid_to.is_(None), Unit.valid_to >= period.start),
-        ).order_by(Unit.code, Unit.valid_from)
+        select(Unit)
+        .where(
+            Unit.id.in_(select(tree.c.id)),
+            Unit.level == Level.COMMUNE,
+            Unit.valid_from <= period.end,
+            or_(Unit.valid_to.is_(None), Unit.valid_to >= period.start),
+        )
+        .order_by(Unit.code, Unit.valid_from)
     ).all()

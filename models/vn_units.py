@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from models.errors import ConfigError
-from models.tables import EPOCH, Level, Unit, UnitSuccession
+from tongket.models.errors import ConfigError
+from tongket.models.tables import EPOCH, Level, Unit, UnitSuccession
 
 REFORM = date(2025, 7, 1)
 LEGACY_END = date(2025, 6, 30)
@@ -96,15 +96,17 @@ def _current_units(rows: list[dict[str, Any]]) -> Iterator[UnitRow]:
         if row["provinceCode"] not in provinces:
             provinces.add(row["provinceCode"])
             yield UnitRow(row["provinceCode"], _nfc(row["province"]), Level.PROVINCE, REFORM, None, None)
-        yield UnitRow(row["wardCode"], _nfc(row["ward"]), Level.COMMUNE, REFORM, None,
-                      (row["provinceCode"], REFORM))
+        yield UnitRow(row["wardCode"], _nfc(row["ward"]), Level.COMMUNE, REFORM, None, (row["provinceCode"], REFORM))
 
 
-def _successions(legacy: list[dict[str, Any]], current: list[dict[str, Any]],
-                 converter: dict[str, Any]) -> tuple[list[Succession], list[str]]:
+def _successions(
+    legacy: list[dict[str, Any]], current: list[dict[str, Any]], converter: dict[str, Any]
+) -> tuple[list[Succession], list[str]]:
     """Old commune -> new commune (and old province -> new province), resolved from the package's keys."""
-    old_code = {f"{r['provinceKey']}_{r['districtKey']}_{r['wardKey'] or ''}": r["wardCode"] or r["districtCode"]
-                for r in legacy}  # an island district without communes is keyed, and succeeded, as itself
+    old_code = {
+        f"{r['provinceKey']}_{r['districtKey']}_{r['wardKey'] or ''}": r["wardCode"] or r["districtCode"]
+        for r in legacy
+    }  # an island district without communes is keyed, and succeeded, as itself
     new_code = {(r["provinceKey"], r["wardKey"]): r["wardCode"] for r in current}
     province_code = {r["provinceKey"]: r["provinceCode"] for r in legacy + current}
     links: list[Succession] = []
@@ -119,8 +121,7 @@ def _successions(legacy: list[dict[str, Any]], current: list[dict[str, Any]],
 
     for new_province, olds in converter["DICT_PROVINCE"].items():
         for old_province in olds:
-            links.append(Succession((province_code[old_province], EPOCH), (province_code[new_province], REFORM),
-                                    True))
+            links.append(Succession((province_code[old_province], EPOCH), (province_code[new_province], REFORM), True))
     for new_province, wards in converter["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
         for new_ward, old_keys in wards.items():
             for old_key in old_keys:
@@ -163,8 +164,9 @@ def _insert_successions(session: Session, links: list[Succession]) -> int:
         pair = (ids[link.old], ids[link.new])
         if pair not in known and pair not in planned:
             planned.add(pair)
-            fresh.append({"old_unit_id": pair[0], "new_unit_id": pair[1], "effective": REFORM,
-                          "is_default": link.is_default})
+            fresh.append(
+                {"old_unit_id": pair[0], "new_unit_id": pair[1], "effective": REFORM, "is_default": link.is_default}
+            )
     for batch in _batches(fresh, 2000):
         session.execute(insert(UnitSuccession), batch)
     return len(fresh)
@@ -177,7 +179,7 @@ def _ids(session: Session) -> dict[tuple[str, date], int]:
 
 def _batches(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _nfc(text: str) -> str:

@@ -10,14 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from models.errors import ConfigError
+from tongket.models.errors import ConfigError
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 # (name, lowest, highest, names that stand for numbers from `lowest`)
 _FIELDS: tuple[tuple[str, int, int, list[str]], ...] = (
-    ("minute", 0, 59, []), ("hour", 0, 23, []), ("day of month", 1, 31, []), ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS))
+    ("minute", 0, 59, []),
+    ("hour", 0, 23, []),
+    ("day of month", 1, 31, []),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
 _SEARCH_DAYS = 366 * 8 + 2  # long enough for 29 February to come round twice
 
 
@@ -36,12 +40,22 @@ class Cron:
     def parse(cls, text: str) -> Cron:
         parts = text.split()
         if len(parts) != 5:
-            raise ConfigError(f"cron {text!r} needs 5 fields (minute hour day month weekday), e.g. '0 8 5 * *' "
-                              "for 08:00 on the 5th of every month")
+            raise ConfigError(
+                f"cron {text!r} needs 5 fields (minute hour day month weekday), e.g. '0 8 5 * *' "
+                "for 08:00 on the 5th of every month"
+            )
         fields = (_field(part, *spec, whole=text) for part, spec in zip(parts, _FIELDS, strict=True))
         minutes, hours, days, months, weekdays = fields
-        return cls(" ".join(parts), tuple(sorted(minutes)), tuple(sorted(hours)), frozenset(days), frozenset(months),
-                   frozenset(d % 7 for d in weekdays), parts[2] == "*", parts[4] == "*")
+        return cls(
+            " ".join(parts),
+            tuple(sorted(minutes)),
+            tuple(sorted(hours)),
+            frozenset(days),
+            frozenset(months),
+            frozenset(d % 7 for d in weekdays),
+            parts[2] == "*",
+            parts[4] == "*",
+        )
 
     def matches(self, day: date) -> bool:
         if day.month not in self.months:

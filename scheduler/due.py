@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from models.errors import ConfigError
-from models.periods import Period, PeriodType
-from scheduler.cron import Cron
+from tongket.models.errors import ConfigError
+from tongket.models.periods import Period, PeriodType
+from tongket.scheduler.cron import Cron
 
 RECURRING = (PeriodType.MONTH, PeriodType.QUARTER, PeriodType.HALF, PeriodType.YEAR)
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -47,8 +47,14 @@ class DueRule:
         return f"{self.lag_days} days after the period, {self.at:%H:%M}"
 
 
-def rule(period_type: str, *, lag_days: int = 5, due_time: str = "08:00", cron: str | None = None,
-         timezone: str = "Asia/Ho_Chi_Minh") -> DueRule:
+def rule(
+    period_type: str,
+    *,
+    lag_days: int = 5,
+    due_time: str = "08:00",
+    cron: str | None = None,
+    timezone: str = "Asia/Ho_Chi_Minh",
+) -> DueRule:
     """Check a schedule's settings and turn them into a rule; ConfigError says what to write instead."""
     ptype = period_type_of(period_type)
     try:
@@ -75,8 +81,10 @@ def period_type_of(text: str) -> PeriodType:
         return PeriodType(text.strip().lower())
     close = difflib.get_close_matches(text.strip().lower(), names, n=1, cutoff=0.4)
     hint = f"did you mean {close[0]}? " if close else ""
-    raise ConfigError(f"{text!r} is not a period type for a schedule; {hint}use one of {', '.join(names)} "
-                      "(multi-year reviews are one-off: `tongket run --period 2014..2023`)")
+    raise ConfigError(
+        f"{text!r} is not a period type for a schedule; {hint}use one of {', '.join(names)} "
+        "(multi-year reviews are one-off: `tongket run --period 2014..2023`)"
+    )
 
 
 def due_between(rule: DueRule, start: datetime, end: datetime) -> list[tuple[Period, datetime]]:

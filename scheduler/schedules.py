@@ -11,12 +11,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.errors import ConfigError, TongketError
-from models.periods import Period
-from models.tables import Run, Schedule, Unit
-from models.units import unit_by_code
-from scheduler.due import next_due, rule
-from scheduler.tick import KIND_OF, rule_of
+from tongket.models.errors import ConfigError, TongketError
+from tongket.models.periods import Period
+from tongket.models.tables import Run, Schedule, Unit
+from tongket.models.units import unit_by_code
+from tongket.scheduler.due import next_due, rule
+from tongket.scheduler.tick import KIND_OF, rule_of
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -38,22 +38,34 @@ class Plan:
 
 def add(session: Session, plan: Plan) -> Schedule:
     """Check everything an operator wrote, then store the schedule; ConfigError says what to change."""
-    when = rule(plan.period_type, lag_days=plan.lag_days, due_time=plan.due_time, cron=plan.cron,
-                timezone=plan.timezone)
+    when = rule(
+        plan.period_type, lag_days=plan.lag_days, due_time=plan.due_time, cron=plan.cron, timezone=plan.timezone
+    )
     kind = KIND_OF[when.period_type]
     if plan.kind is not None and plan.kind != kind:
-        raise ConfigError(f"a {when.period_type} schedule makes {kind} reports, not {plan.kind}; "
-                          f"leave out --kind, or choose the period type that fits {plan.kind}")
+        raise ConfigError(
+            f"a {when.period_type} schedule makes {kind} reports, not {plan.kind}; "
+            f"leave out --kind, or choose the period type that fits {plan.kind}"
+        )
     _check_owners(plan.owners)
     scope = unit_by_code(session, plan.unit_code)
-    same = session.scalars(select(Schedule.id).where(
-        Schedule.scope_unit_id == scope.id, Schedule.kind == kind)).first()
+    same = session.scalars(select(Schedule.id).where(Schedule.scope_unit_id == scope.id, Schedule.kind == kind)).first()
     if same is not None:
-        raise ConfigError(f"schedule {same} already makes the {kind} reports of {scope.code}; change or "
-                          f"remove it (`tongket schedules remove {same}`)")
-    schedule = Schedule(scope_unit_id=scope.id, kind=kind, period_type=when.period_type.value,
-                        lag_days=plan.lag_days, due_time=plan.due_time, cron=plan.cron, timezone=plan.timezone,
-                        owners=list(plan.owners), enabled=plan.enabled)
+        raise ConfigError(
+            f"schedule {same} already makes the {kind} reports of {scope.code}; change or "
+            f"remove it (`tongket schedules remove {same}`)"
+        )
+    schedule = Schedule(
+        scope_unit_id=scope.id,
+        kind=kind,
+        period_type=when.period_type.value,
+        lag_days=plan.lag_days,
+        due_time=plan.due_time,
+        cron=plan.cron,
+        timezone=plan.timezone,
+        owners=list(plan.owners),
+        enabled=plan.enabled,
+    )
     session.add(schedule)
     session.flush()
     return schedule
@@ -129,15 +141,17 @@ class Row:
 
 def rows(session: Session, now: datetime) -> list[Row]:
     result = []
-    for schedule, unit in session.execute(select(Schedule, Unit).join(Unit, Unit.id == Schedule.scope_unit_id)
-                                          .order_by(Schedule.id)).tuples():
+    for schedule, unit in session.execute(
+        select(Schedule, Unit).join(Unit, Unit.id == Schedule.scope_unit_id).order_by(Schedule.id)
+    ).tuples():
         try:
             when = rule_of(schedule)
             period, due = next_due(when, now)
             text = when.describe()
         except ConfigError as exc:  # a row edited by hand: show it, and why the tick skips it
             period, due, text = None, None, f"invalid: {exc}"
-        last = session.execute(select(Run.period_id, Run.state).where(Run.schedule_id == schedule.id)
-                               .order_by(Run.id.desc()).limit(1)).first()
+        last = session.execute(
+            select(Run.period_id, Run.state).where(Run.schedule_id == schedule.id).order_by(Run.id.desc()).limit(1)
+        ).first()
         result.append(Row(schedule, unit, text, period, due, f"{last[0]} {last[1]}" if last else ""))
     return result

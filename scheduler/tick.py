@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.errors import ConfigError
-from models.periods import Period
-from models.tables import Run, Schedule, Unit
-from scheduler.due import DueRule, due_between, rule
+from tongket.models.errors import ConfigError
+from tongket.models.periods import Period
+from tongket.models.tables import Run, Schedule, Unit
+from tongket.scheduler.due import DueRule, due_between, rule
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,13 @@ KIND_OF = {"month": "monthly", "quarter": "quarterly", "half": "half_year", "yea
 
 
 def rule_of(schedule: Schedule) -> DueRule:
-    return rule(schedule.period_type, lag_days=schedule.lag_days, due_time=schedule.due_time,
-                cron=schedule.cron, timezone=schedule.timezone)
+    return rule(
+        schedule.period_type,
+        lag_days=schedule.lag_days,
+        due_time=schedule.due_time,
+        cron=schedule.cron,
+        timezone=schedule.timezone,
+    )
 
 
 def plan_due(session: Session, now: datetime, horizon: timedelta) -> list[int]:
@@ -54,8 +59,15 @@ def insert_run(session: Session, schedule: Schedule, period: Period, report_date
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # both speak ON CONFLICT
     statement = (
         insert(Run)
-        .values(scope_unit_id=schedule.scope_unit_id, kind=schedule.kind, period_id=period.id, revision=0,
-                schedule_id=schedule.id, report_date=report_date, narrative={})
+        .values(
+            scope_unit_id=schedule.scope_unit_id,
+            kind=schedule.kind,
+            period_id=period.id,
+            revision=0,
+            schedule_id=schedule.id,
+            report_date=report_date,
+            narrative={},
+        )
         .on_conflict_do_nothing(index_elements=["scope_unit_id", "kind", "period_id", "revision"])
         .returning(Run.id)
     )

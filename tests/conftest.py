@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from models.db import engine_for, migrate, session_scope
+from tongket.models.db import engine_for, migrate, session_scope
 
 PG_URL = os.environ.get("TONGKET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TONGKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from models.catalogue import load_catalogue, read_catalogue
-from models.periods import Period
-from models.tables import Level, Recipient, Source, Unit
-from worker.collect.ingest import active_indicators
-from worker.collect.xlsx_form import write_form
+from tongket.models.catalogue import load_catalogue, read_catalogue
+from tongket.models.periods import Period
+from tongket.models.tables import Level, Recipient, Source, Unit
+from tongket.worker.collect.xlsx_form import write_form
+from tongket.worker.report.indicators import active_indicators
 
 
 def district(session: Session, communes: int = 3) -> tuple[Unit, list[Unit]]:
@@ -19,8 +19,10 @@ def district(session: Session, communes: int = 3) -> tuple[Unit, list[Unit]]:
     load_catalogue(session)
     province = Unit(code="68", name="Tỉnh Lâm Đồng", level=Level.PROVINCE)
     scope = Unit(code="678", name="Huyện Đức Trọng", level=Level.DISTRICT, parent=province)
-    units = [Unit(code=f"{24900 + i:05d}", name=f"Xã Thử {i}", level=Level.COMMUNE, parent=scope)
-             for i in range(1, communes + 1)]
+    units = [
+        Unit(code=f"{24900 + i:05d}", name=f"Xã Thử {i}", level=Level.COMMUNE, parent=scope)
+        for i in range(1, communes + 1)
+    ]
     session.add_all([province, scope, *units])
     session.flush()
     session.add_all([Source(unit_id=u.id, kind="file_drop", settings={"folder": u.code}) for u in units])
@@ -29,13 +31,20 @@ def district(session: Session, communes: int = 3) -> tuple[Unit, list[Unit]]:
     return scope, units
 
 
-def drop_form(session: Session, dropbox: Path, unit: Unit, period_id: str, values: dict[str, int],
-              name: str | None = None) -> Path:
+def drop_form(
+    session: Session, dropbox: Path, unit: Unit, period_id: str, values: dict[str, int], name: str | None = None
+) -> Path:
     path = dropbox / unit.code / (name or f"{period_id}.xlsx")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_form(path, unit_code=unit.code, unit_name=unit.name, period_id=period_id,
-               catalogue_version=read_catalogue()[0],
-               indicators=active_indicators(session, Period.parse(period_id)), values=values)
+    write_form(
+        path,
+        unit_code=unit.code,
+        unit_name=unit.name,
+        period_id=period_id,
+        catalogue_version=read_catalogue()[0],
+        indicators=active_indicators(session, Period.parse(period_id)),
+        values=values,
+    )
     return path
 
 

@@ -20,14 +20,30 @@ def environment(data_dir: Path, **settings: str) -> dict[str, str]:
 
 
 def tongket(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "tongket"), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [str(BIN / "tongket"), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def start_worker(env: dict[str, str], name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "--quiet", "-A", "worker.app", "worker", "-Q", QUEUES,
-         "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--quiet",
+            "-A",
+            "tongket.worker.app",
+            "worker",
+            "-Q",
+            QUEUES,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "WARNING",
+        ],
         env=env,
     )
 

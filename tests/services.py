@@ -12,8 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 # Seconds, so that a test recovers in well under a minute. The render limit stays above a real render.
-FAST = {"timeout_planned": "2", "timeout_collect_unit": "3", "timeout_deliver": "3", "task_time_limit": "10",
-        "timeout_render": "11", "reconcile_seconds": "1", "tick_seconds": "5"}
+FAST = {
+    "timeout_planned": "2",
+    "timeout_collect_unit": "3",
+    "timeout_deliver": "3",
+    "task_time_limit": "10",
+    "timeout_render": "11",
+    "reconcile_seconds": "1",
+    "tick_seconds": "5",
+}
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.05) -> None:
@@ -27,18 +34,41 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, every: floa
 def celery(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes]:
     """A Celery process (worker, beat, flower) in a session of its own, so a test can kill all of it."""
     with log.open("ab") as output:
-        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "worker.app", *args], env=env,
-                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tongket.worker.app", *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def worker(env: dict[str, str], log: Path, queues: str = "control,collect,render,mail") -> subprocess.Popen[bytes]:
-    return celery(env, "worker", "-Q", queues, "--concurrency", "1", "--loglevel", "INFO",
-                  "--hostname", f"w{time.monotonic_ns()}@%h", log=log)
+    return celery(
+        env,
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        "1",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"w{time.monotonic_ns()}@%h",
+        log=log,
+    )
 
 
 def beat(env: dict[str, str], data_dir: Path) -> subprocess.Popen[bytes]:
-    return celery(env, "beat", "--loglevel", "INFO", "--schedule", str(data_dir / "celerybeat-schedule"),
-                  log=data_dir / "beat.log")
+    return celery(
+        env,
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(data_dir / "celerybeat-schedule"),
+        log=data_dir / "beat.log",
+    )
 
 
 def end(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

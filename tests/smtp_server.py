@@ -41,8 +41,9 @@ class Inbox:
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_EHLO(self, server: SMTP, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         with self.lock:
             self.ehlos += 1
@@ -120,4 +121,5 @@ def password_check(user: str, password: str) -> Callable[..., AuthResult]:
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
         return AuthResult(success=ok, handled=False)  # a refusal gets the standard 535
+
     return authenticate

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Unit
 from tests.factories import REPORT_DATE, district
 from tests.test_deliveries import csv_bytes
-from tongket.settings import Settings
-from worker import runs
-from worker.aggregate import aggregate
-from worker.collect.ingest import ingest
-from worker.collect.step import collect_once
+from tongket.models.periods import Period
+from tongket.models.tables import Unit
+from tongket.worker import states
+from tongket.worker.collect.ingest import ingest
+from tongket.worker.collect.step import collect_once
+from tongket.worker.report.aggregate import aggregate
+from tongket.worker.settings import Settings
 
 KINDS = {"security_teams": "stock", "tips_to_police": "flow"}
 
@@ -33,11 +33,13 @@ def months(session: Session, unit: Unit, year: int, upto: int = 12, skip: tuple[
             send(session, unit, f"{year}-{m:02d}", security_teams=10 + m, tips_to_police=m)
 
 
-def totals(session: Session, scope: Unit, period: str, tmp_path: Path, kinds: dict[str, str] = KINDS
-           ) -> dict[str, int | None]:
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE,
-                        force=True)
-    runs.start_run(session, run.id, collect_minutes=0)
+def totals(
+    session: Session, scope: Unit, period: str, tmp_path: Path, kinds: dict[str, str] = KINDS
+) -> dict[str, int | None]:
+    run = states.plan_run(
+        session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE, force=True
+    )
+    states.start_run(session, run.id, collect_minutes=0)
     settings = Settings(data_dir=tmp_path, database_url="sqlite://")
     for unit in scope_units(session, scope):
         collect_once(session, run.id, unit.id, settings)
@@ -46,15 +48,19 @@ def totals(session: Session, scope: Unit, period: str, tmp_path: Path, kinds: di
 
 def scope_units(session: Session, scope: Unit) -> list[Unit]:
     from sqlalchemy import select
+
     return list(session.scalars(select(Unit).where(Unit.parent_id == scope.id)))
 
 
-@pytest.mark.parametrize(("period", "stock", "flow"), [
-    ("2023", 22, 78),  # December's level; 1 + … + 12 tips
-    ("2023S1", 16, 21),
-    ("2023Q2", 16, 15),
-    ("2023-05", 15, 5),
-])
+@pytest.mark.parametrize(
+    ("period", "stock", "flow"),
+    [
+        ("2023", 22, 78),  # December's level; 1 + … + 12 tips
+        ("2023S1", 16, 21),
+        ("2023Q2", 16, 15),
+        ("2023-05", 15, 5),
+    ],
+)
 def test_months_roll_up(session: Session, tmp_path: Path, period: str, stock: int, flow: int) -> None:
     scope, (unit,) = district(session, communes=1)
     months(session, unit, 2023)
@@ -84,12 +90,11 @@ def test_multi_year_from_years_and_months(session: Session, tmp_path: Path) -> N
     assert totals(session, scope, "2022..2023", tmp_path) == {"security_teams": 22, "tips_to_police": 128}
 
 
-def test_missing_december_leaves_the_stock_unreported_and_the_flow_incomplete(session: Session,
-                                                                              tmp_path: Path) -> None:
+def test_missing_december_leaves_the_stock_unreported_and_the_flow_incomplete(session: Session, tmp_path: Path) -> None:
     scope, (unit,) = district(session, communes=1)
     months(session, unit, 2023, skip=(12,))
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
-    runs.start_run(session, run.id, collect_minutes=0)
+    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    states.start_run(session, run.id, collect_minutes=0)
     collect_once(session, run.id, unit.id, Settings(data_dir=tmp_path, database_url="sqlite://"))
     result = aggregate(session, run.id, Period.parse("2023"), KINDS)
     assert result.totals == {"security_teams": None, "tips_to_police": 66}  # not "0", not November's level
@@ -106,9 +111,8 @@ def test_the_newest_version_as_of_collection_is_used(session: Session, tmp_path:
     scope, (unit,) = district(session, communes=1)
     send(session, unit, "2023", security_teams=1, tips_to_police=1)
     send(session, unit, "2023", security_teams=2, tips_to_police=2)  # a correction before the run: used
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
-    runs.start_run(session, run.id, collect_minutes=0)
+    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    states.start_run(session, run.id, collect_minutes=0)
     collect_once(session, run.id, unit.id, Settings(data_dir=tmp_path, database_url="sqlite://"))
     send(session, unit, "2023", security_teams=3, tips_to_police=3)  # after the unit was collected: not used
-    assert aggregate(session, run.id, Period.parse("2023"), KINDS).totals == {"security_teams": 2,
-                                                                              "tips_to_police": 2}
+    assert aggregate(session, run.id, Period.parse("2023"), KINDS).totals == {"security_teams": 2, "tips_to_police": 2}

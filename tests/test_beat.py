@@ -1,4 +1,4 @@
-"""Beat as docker-compose runs it: two real `celery -A worker.app beat` processes at once (a mistake
+"""Beat as docker-compose runs it: two real `celery -A tongket.worker.app beat` processes at once (a mistake
 operators make) and one worker. The schedule's due report is made once, start to finish."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from models.db import session_scope
-from models.tables import Run, RunState, Schedule, Unit
 from tests.processes import environment
 from tests.services import FAST, beat, end, wait_until, worker
-from tongket.demo import load_demo
+from tongket.cli.demo import load_demo
+from tongket.models.db import session_scope
+from tongket.models.tables import Run, RunState, Schedule, Unit
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,11 +26,20 @@ def test_two_beats_make_each_due_report_once(pg_url: str, redis_url: str, tmp_pa
         load_demo(session, tmp_path / "dropbox")
         district = session.scalars(select(Unit).where(Unit.code == "678")).one()
         district.valid_to = None  # the demo district ended in 2025; this test needs it today
-        session.add(Schedule(scope_unit_id=district.id, kind="monthly", period_type="month", lag_days=1,
-                             due_time="00:00", created_at=datetime.now(UTC) - timedelta(days=400)))
+        session.add(
+            Schedule(
+                scope_unit_id=district.id,
+                kind="monthly",
+                period_type="month",
+                lag_days=1,
+                due_time="00:00",
+                created_at=datetime.now(UTC) - timedelta(days=400),
+            )
+        )
     # Forty days of catch-up reach last month's report whatever today's date.
-    env = environment(tmp_path, database_url=pg_url, broker_url=redis_url, **{**FAST, "tick_seconds": "1"},
-                      catchup_hours=str(40 * 24))
+    env = environment(
+        tmp_path, database_url=pg_url, broker_url=redis_url, **{**FAST, "tick_seconds": "1"}, catchup_hours=str(40 * 24)
+    )
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     processes = [beat(env, tmp_path / "a"), beat(env, tmp_path / "b"), worker(env, tmp_path / "worker.log")]
@@ -40,8 +49,9 @@ def test_two_beats_make_each_due_report_once(pg_url: str, redis_url: str, tmp_pa
             return list(session.execute(select(Run.period_id, Run.state).where(Run.kind == "monthly")).all())
 
     try:
-        wait_until(lambda: bool(runs()) and all(s == RunState.DONE for _, s in runs()), 120,
-                   "the due monthly report", 0.5)
+        wait_until(
+            lambda: bool(runs()) and all(s == RunState.DONE for _, s in runs()), 120, "the due monthly report", 0.5
+        )
         ticks = lambda: (tmp_path / "worker.log").read_text(errors="replace").count("Task tongket.tick[")  # noqa: E731
         seen = ticks()
         wait_until(lambda: ticks() >= seen + 4, 60, "more ticks from both beats", 0.5)

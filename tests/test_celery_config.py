@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tongket.settings import Settings
-from worker.app import make_app
+from tongket.worker.app import make_app
+from tongket.worker.settings import Settings
 
 
 def test_service_mode_settings_fit_long_idempotent_tasks(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:6379/5", task_time_limit=1200,
-                        timeout_render=1500, reconcile_seconds=30)
+    settings = Settings(
+        data_dir=tmp_path,
+        broker_url="redis://127.0.0.1:6379/5",
+        task_time_limit=1200,
+        timeout_render=1500,
+        reconcile_seconds=30,
+    )
     conf = make_app(settings).conf
     assert (conf.task_acks_late, conf.worker_prefetch_multiplier, conf.task_ignore_result) == (True, 1, True)
     assert conf.task_reject_on_worker_lost is False  # a crashing task is re-sent by the reconciler, not looped

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Run, RunUnit, Source, Submission, SubmissionStatus, Unit, UnitState
 from tests.factories import REPORT_DATE, district
 from tests.loopback import Loopback, Reply, loopback_server, refused_url
-from tongket.settings import Settings
-from worker import runs
-from worker.collect.step import backoff, collect_once
+from tongket.models.periods import Period
+from tongket.models.tables import Run, RunUnit, Source, Submission, SubmissionStatus, Unit, UnitState
+from tongket.worker import states
+from tongket.worker.collect.step import backoff, collect_once
+from tongket.worker.settings import Settings
 
 PATH = "/api/24901/2023"
 
@@ -35,8 +35,14 @@ def server() -> Iterator[Loopback]:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=db_url, http_connect_timeout=1.0,
-                    http_read_timeout=0.3, collect_retry_seconds=2, collect_retry_max_seconds=20)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        http_connect_timeout=1.0,
+        http_read_timeout=0.3,
+        collect_retry_seconds=2,
+        collect_retry_max_seconds=20,
+    )
 
 
 def commune_over_http(session: Session, url: str) -> tuple[Unit, Unit]:
@@ -48,8 +54,8 @@ def commune_over_http(session: Session, url: str) -> tuple[Unit, Unit]:
 
 
 def start(session: Session, scope: Unit, minutes: int = 10) -> Run:
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
-    runs.start_run(session, run.id, collect_minutes=minutes)
+    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    states.start_run(session, run.id, collect_minutes=minutes)
     session.refresh(run)  # start_run moved it with a conditional UPDATE
     return run
 
@@ -69,8 +75,7 @@ def settle(session: Session, run: Run, unit: Unit, settings: Settings, tries: in
     return row, waits
 
 
-def test_an_endpoint_that_answers_is_collected_on_time(session: Session, server: Loopback,
-                                                      settings: Settings) -> None:
+def test_an_endpoint_that_answers_is_collected_on_time(session: Session, server: Loopback, settings: Settings) -> None:
     server.routes[PATH] = lambda n: Reply(body=body(security_teams=12, patrol_teams=0))
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     row, waits = settle(session, start(session, scope), unit, settings)
@@ -80,8 +85,9 @@ def test_an_endpoint_that_answers_is_collected_on_time(session: Session, server:
     assert submission.origin == server.base + PATH and submission.status == SubmissionStatus.ACCEPTED
 
 
-def test_a_flapping_endpoint_is_retried_with_growing_waits_and_counts_late(session: Session, server: Loopback,
-                                                                           settings: Settings) -> None:
+def test_a_flapping_endpoint_is_retried_with_growing_waits_and_counts_late(
+    session: Session, server: Loopback, settings: Settings
+) -> None:
     server.routes[PATH] = lambda n: Reply(503, b"busy") if n <= 3 else Reply(body=body(security_teams=4))
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     row, waits = settle(session, start(session, scope), unit, settings)
@@ -90,8 +96,9 @@ def test_a_flapping_endpoint_is_retried_with_growing_waits_and_counts_late(sessi
     assert row.last_error is None
 
 
-def test_a_slow_endpoint_times_out_and_the_unit_goes_missing_at_the_deadline(session: Session, server: Loopback,
-                                                                            settings: Settings) -> None:
+def test_a_slow_endpoint_times_out_and_the_unit_goes_missing_at_the_deadline(
+    session: Session, server: Loopback, settings: Settings
+) -> None:
     server.routes[PATH] = lambda n: Reply(body=body(security_teams=1), delay=1.0)
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     run = start(session, scope, minutes=1)
@@ -100,19 +107,24 @@ def test_a_slow_endpoint_times_out_and_the_unit_goes_missing_at_the_deadline(ses
     assert collect_once(session, run.id, unit.id, settings, now=run.collect_deadline) is None
     session.refresh(row)
     assert row.state == UnitState.MISSING
-    assert row.errors == ["chưa nhận được số liệu trước hạn thu thập; lần thử cuối không lấy được số liệu "
-                          "từ hệ thống của đơn vị"]
+    assert row.errors == [
+        "chưa nhận được số liệu trước hạn thu thập; lần thử cuối không lấy được số liệu từ hệ thống của đơn vị"
+    ]
     assert "no answer in time" in (row.last_error or "")  # the technical reason, for operators
     assert session.scalars(select(Submission)).all() == []
 
 
-@pytest.mark.parametrize(("reply", "fragment"), [
-    (Reply(500, b"<html>Internal Server Error</html>", content_type="text/html"), "HTTP 500"),
-    (Reply(429, b""), "HTTP 429"),
-    (Reply(404, b""), None),  # nothing published yet: wait without an error
-])
-def test_transient_answers_make_the_unit_wait(session: Session, server: Loopback, settings: Settings,
-                                              reply: Reply, fragment: str | None) -> None:
+@pytest.mark.parametrize(
+    ("reply", "fragment"),
+    [
+        (Reply(500, b"<html>Internal Server Error</html>", content_type="text/html"), "HTTP 500"),
+        (Reply(429, b""), "HTTP 429"),
+        (Reply(404, b""), None),  # nothing published yet: wait without an error
+    ],
+)
+def test_transient_answers_make_the_unit_wait(
+    session: Session, server: Loopback, settings: Settings, reply: Reply, fragment: str | None
+) -> None:
     server.routes[PATH] = lambda n: reply
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     row, waits = settle(session, start(session, scope), unit, settings, tries=1)
@@ -141,8 +153,7 @@ def test_an_endless_body_is_cut_and_rejected(session: Session, server: Loopback,
     assert row.state == UnitState.REJECTED and "quá lớn" in row.errors[0]
 
 
-def test_a_forbidden_endpoint_fails_the_unit_at_once(session: Session, server: Loopback,
-                                                     settings: Settings) -> None:
+def test_a_forbidden_endpoint_fails_the_unit_at_once(session: Session, server: Loopback, settings: Settings) -> None:
     server.routes[PATH] = lambda n: Reply(403, b"")
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     row, waits = settle(session, start(session, scope), unit, settings)
@@ -150,8 +161,9 @@ def test_a_forbidden_endpoint_fails_the_unit_at_once(session: Session, server: L
     assert "cần kiểm tra lại cấu hình nguồn số liệu" in row.errors[0]
 
 
-def test_a_repeated_message_for_a_settled_unit_fetches_nothing(session: Session, server: Loopback,
-                                                               settings: Settings) -> None:
+def test_a_repeated_message_for_a_settled_unit_fetches_nothing(
+    session: Session, server: Loopback, settings: Settings
+) -> None:
     server.routes[PATH] = lambda n: Reply(body=body(security_teams=3))
     scope, unit = commune_over_http(session, server.base + "/api/{unit}/{period}")
     run = start(session, scope)
@@ -160,8 +172,7 @@ def test_a_repeated_message_for_a_settled_unit_fetches_nothing(session: Session,
     assert server.calls[PATH] == 1
 
 
-def test_a_file_drop_commune_that_delivers_while_the_run_waits_is_late(session: Session,
-                                                                        settings: Settings) -> None:
+def test_a_file_drop_commune_that_delivers_while_the_run_waits_is_late(session: Session, settings: Settings) -> None:
     from tests.factories import drop_form
 
     scope, (early, tardy) = district(session, communes=2)

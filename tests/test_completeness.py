@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from models.periods import Period
 from tests.factories import REPORT_DATE, district, drop_form
 from tests.processes import environment, tongket
 from tests.test_deliveries import csv_bytes
-from tongket.settings import Settings
-from worker import runs
-from worker.collect.completeness import run_completeness
-from worker.collect.step import collect_once
-from worker.report import build_report
+from tongket.models.periods import Period
+from tongket.worker import states
+from tongket.worker.collect.step import collect_once
+from tongket.worker.report.completeness import run_completeness
+from tongket.worker.report.compose import build_report
+from tongket.worker.settings import Settings
 
 
 def test_completeness_counts_and_the_runs_show_command(session: Session, db_url: str, tmp_path: Path) -> None:
@@ -24,8 +24,8 @@ def test_completeness_counts_and_the_runs_show_command(session: Session, db_url:
     drop_form(session, settings.dropbox_dir, early, "2023", {"security_teams": 5, "patrol_teams": 0})
     (settings.dropbox_dir / bad.code).mkdir(parents=True)
     (settings.dropbox_dir / bad.code / "2023.csv").write_bytes(csv_bytes(bad.code, "2023", {"security_teams": -1}))
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
-    runs.start_run(session, run.id, collect_minutes=10)
+    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    states.start_run(session, run.id, collect_minutes=10)
     session.refresh(run)
     for unit in (early, tardy, bad, silent):
         collect_once(session, run.id, unit.id, settings)
@@ -35,12 +35,13 @@ def test_completeness_counts_and_the_runs_show_command(session: Session, db_url:
 
     done = run_completeness(session, run.id)
     assert (done.expected, done.reported, done.on_time, done.late) == (4, 2, 1, 1)
-    assert done.summary_vi() == ("Dự kiến 4 đơn vị: đã báo cáo 2 (đúng hạn 1, muộn 1), bị từ chối 1, "
-                                 "không báo cáo 1, lỗi nguồn 0, đang chờ 0")
+    assert done.summary_vi() == (
+        "Dự kiến 4 đơn vị: đã báo cáo 2 (đúng hạn 1, muộn 1), bị từ chối 1, không báo cáo 1, lỗi nguồn 0, đang chờ 0"
+    )
     first = next(u for u in done.units if u.code == early.code)
     assert (first.figures, first.zeros) == (2, 1) and first.blank > 0  # 0 is a figure, blank is not
 
-    runs.finish_collecting(session, run.id)
+    states.finish_collecting(session, run.id)
     completeness = build_report(session, run.id).completeness
     assert (completeness.late, completeness.on_time, completeness.collected) == ((tardy.name,), 1, 2)
     assert completeness.missing == (silent.name,) and completeness.rejected == (bad.name,)

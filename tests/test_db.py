@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from models.db import session_scope
-from models.tables import Level, Unit
+from tongket.models.db import session_scope
+from tongket.models.tables import Level, Unit
 
 
 def test_a_savepoint_released_before_any_write_is_still_rolled_back(db_url: str) -> None:

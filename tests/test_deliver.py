@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
-from models.errors import ConfigError
-from models.tables import Artifact, Delivery, DeliveryState, Recipient, Run, RunState
 from tests.deliveries import rendered_run
 from tests.smtp_server import SmtpServer
-from tongket.settings import Settings
-from worker.deliver import flow, notify, smtp
-from worker.deliver.addresses import valid_email, valid_name
-from worker.deliver.deliveries import claim, create_deliveries, settle
+from tongket.models.db import session_scope
+from tongket.models.errors import ConfigError
+from tongket.models.tables import Artifact, Delivery, DeliveryState, Recipient, Run, RunState
+from tongket.worker.deliver import flow, notify, smtp
+from tongket.worker.deliver.addresses import valid_email, valid_name
+from tongket.worker.deliver.deliveries import claim, create_deliveries, settle
+from tongket.worker.settings import Settings
 
 
 @pytest.fixture
@@ -31,8 +31,12 @@ def server() -> Iterator[SmtpServer]:
 
 
 def settings_for(tmp_path: Path, db_url: str, url: str, **values: object) -> Settings:
-    options: dict[str, object] = {"delivery_retry_seconds": 0.01, "delivery_retry_max_seconds": 0.05,
-                                  "delivery_max_attempts": 4, **values}
+    options: dict[str, object] = {
+        "delivery_retry_seconds": 0.01,
+        "delivery_retry_max_seconds": 0.05,
+        "delivery_max_attempts": 4,
+        **values,
+    }
     return Settings(data_dir=tmp_path / "data", database_url=db_url, smtp_url=url, **options)  # type: ignore[arg-type]
 
 
@@ -46,8 +50,7 @@ def attachment(message: object) -> tuple[str, bytes]:
     return part.get_filename(), part.get_payload(decode=True)
 
 
-def test_the_received_email_carries_the_report_byte_for_byte(tmp_path: Path, db_url: str,
-                                                              server: SmtpServer) -> None:
+def test_the_received_email_carries_the_report_byte_for_byte(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
     settings = settings_for(tmp_path, db_url, server.url)
     run_id, (delivery_id,) = rendered_run(settings)
 
@@ -82,8 +85,7 @@ def test_one_connection_carries_a_batch(tmp_path: Path, db_url: str, server: Smt
     assert server.inbox.ehlos == 1
 
 
-def test_a_4xx_answer_is_retried_and_the_email_arrives_once(tmp_path: Path, db_url: str,
-                                                             server: SmtpServer) -> None:
+def test_a_4xx_answer_is_retried_and_the_email_arrives_once(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
     settings = settings_for(tmp_path, db_url, server.url)
     _, (delivery_id,) = rendered_run(settings)
     server.inbox.plan.extend(["451 4.7.1 greylisted, try again", "drop"])
@@ -128,11 +130,11 @@ def test_a_server_that_is_down_then_up_gets_each_email_once(tmp_path: Path, db_u
         smtp.drop()
         server.stop()
     assert sorted(r.rcpt_tos[0] for r in server.inbox.accepted) == sorted(
-        ["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"])
+        ["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"]
+    )
 
 
-def test_a_5xx_answer_fails_at_once_and_the_owners_hear_of_it(tmp_path: Path, db_url: str,
-                                                               server: SmtpServer) -> None:
+def test_a_5xx_answer_fails_at_once_and_the_owners_hear_of_it(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
     settings = settings_for(tmp_path, db_url, server.url)
     run_id, (delivery_id,) = rendered_run(settings, owners=("chu-tri@example.vn", "pho@example.vn"))
     server.inbox.plan.append("550 5.1.1 mailbox unavailable")
@@ -195,19 +197,34 @@ def test_a_name_cannot_add_headers(tmp_path: Path, db_url: str, server: SmtpServ
     assert b"=?utf-8?" in headers  # the Vietnamese name is encoded, not sent raw
 
 
-@pytest.mark.parametrize("text, stored", [
-    ("Truong.CongAn@Example.VN", "Truong.CongAn@example.vn"),
-    ("pho-chu-tich+bao-cao@ubnd.lamdong.gov.vn", "pho-chu-tich+bao-cao@ubnd.lamdong.gov.vn"),
-    ("ban@công-an.vn", "ban@xn--cng-an-ixa.vn"),
-])
+@pytest.mark.parametrize(
+    "text, stored",
+    [
+        ("Truong.CongAn@Example.VN", "Truong.CongAn@example.vn"),
+        ("pho-chu-tich+bao-cao@ubnd.lamdong.gov.vn", "pho-chu-tich+bao-cao@ubnd.lamdong.gov.vn"),
+        ("ban@công-an.vn", "ban@xn--cng-an-ixa.vn"),
+    ],
+)
 def test_valid_addresses_are_stored_in_sendable_form(text: str, stored: str) -> None:
     assert valid_email(text) == stored
 
 
-@pytest.mark.parametrize("text", [
-    "no-at-sign", "a@b", "two@@example.vn", "a..b@example.vn", "x@example.vn\r\nBcc: y@evil.example",
-    "Tên <ten@example.vn>", "người@example.vn", "a@-bad-.vn", "a@example.123", "", "a" * 65 + "@example.vn",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no-at-sign",
+        "a@b",
+        "two@@example.vn",
+        "a..b@example.vn",
+        "x@example.vn\r\nBcc: y@evil.example",
+        "Tên <ten@example.vn>",
+        "người@example.vn",
+        "a@-bad-.vn",
+        "a@example.123",
+        "",
+        "a" * 65 + "@example.vn",
+    ],
+)
 def test_invalid_addresses_are_refused(text: str) -> None:
     with pytest.raises(ConfigError):
         valid_email(text)
@@ -244,8 +261,7 @@ def test_a_report_changed_on_disk_is_never_sent(tmp_path: Path, db_url: str, ser
     assert len(server.inbox.accepted) == 1
 
 
-def test_a_server_that_does_not_answer_is_a_timeout_to_retry(tmp_path: Path, db_url: str,
-                                                              server: SmtpServer) -> None:
+def test_a_server_that_does_not_answer_is_a_timeout_to_retry(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
     settings = settings_for(tmp_path, db_url, server.url + "?timeout=0.5")
     _, (delivery_id,) = rendered_run(settings)
     server.inbox.plan.append("hang")
@@ -258,23 +274,24 @@ def test_a_server_that_does_not_answer_is_a_timeout_to_retry(tmp_path: Path, db_
 
 
 def test_recipients_follow_the_schedule_of_the_run(session: Session) -> None:
-    from models.periods import Period
-    from models.tables import Schedule
     from tests.factories import REPORT_DATE, district
-    from worker.deliver.recipients import add_recipient
-    from worker.runs import plan_run
+    from tongket.models.periods import Period
+    from tongket.models.tables import Schedule
+    from tongket.worker.deliver.recipients import add_recipient
+    from tongket.worker.states import plan_run
 
     scope, _ = district(session, communes=1)  # with truong@example.vn, for every report of the district
-    yearly, monthly = (Schedule(scope_unit_id=scope.id, kind=k, period_type=p) for k, p in
-                       (("annual", "year"), ("monthly", "month")))
+    yearly, monthly = (
+        Schedule(scope_unit_id=scope.id, kind=k, period_type=p) for k, p in (("annual", "year"), ("monthly", "month"))
+    )
     session.add_all([yearly, monthly])
     session.flush()
     add_recipient(session, scope, "nam@example.vn", "Người nhận báo cáo năm", schedule_id=yearly.id)
     add_recipient(session, scope, "thang@example.vn", "Người nhận báo cáo tháng", schedule_id=monthly.id)
-    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE,
-                   schedule_id=yearly.id)
-    one_off = plan_run(session, scope=scope, kind="monthly", period=Period.parse("2023-05"),
-                       report_date=REPORT_DATE)
+    run = plan_run(
+        session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE, schedule_id=yearly.id
+    )
+    one_off = plan_run(session, scope=scope, kind="monthly", period=Period.parse("2023-05"), report_date=REPORT_DATE)
 
     assert [d.email for d in create_deliveries(session, run, "x.vn")] == ["truong@example.vn", "nam@example.vn"]
     assert [d.email for d in create_deliveries(session, one_off, "x.vn")] == ["truong@example.vn"]
@@ -299,10 +316,11 @@ def test_a_server_with_a_smaller_size_limit_gets_the_notice(tmp_path: Path, db_u
 def test_a_552_5_3_4_answer_is_a_message_too_large() -> None:
     import smtplib
 
-    from models.errors import MessageTooLarge
+    from tongket.models.errors import MessageTooLarge
 
-    assert isinstance(smtp.classify(smtplib.SMTPDataError(552, b"5.3.4 Message size exceeds fixed limit")),
-                      MessageTooLarge)
+    assert isinstance(
+        smtp.classify(smtplib.SMTPDataError(552, b"5.3.4 Message size exceeds fixed limit")), MessageTooLarge
+    )
     assert not isinstance(smtp.classify(smtplib.SMTPDataError(552, b"5.2.2 Mailbox full")), MessageTooLarge)
 
 
@@ -319,7 +337,8 @@ def test_recovery_sends_again_what_was_lost_and_leaves_cancelled_runs_alone(tmp_
 
 
 def test_a_connection_the_server_dropped_while_idle_is_replaced_without_a_failed_try(
-        tmp_path: Path, db_url: str, server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, db_url: str, server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(smtp, "IDLE_CHECK_SECONDS", 0.0)  # check before every reuse, as after a pause
     settings = settings_for(tmp_path, db_url, server.url)
     _, (first, second) = rendered_run(settings, recipients=2)

@@ -14,17 +14,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from models.db import session_scope
-from models.tables import Delivery, DeliveryState, Run, RunState
 from tests.deliveries import rendered_run
 from tests.processes import QUEUES, environment, stop
 from tests.smtp_server import SmtpServer
-from tongket.settings import Settings
-from worker.app import make_app
+from tongket.models.db import session_scope
+from tongket.models.tables import Delivery, DeliveryState, Run, RunState
+from tongket.worker.app import make_app
+from tongket.worker.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-TIMING = {"delivery_retry_seconds": "0.3", "delivery_retry_max_seconds": "1.5", "delivery_lease_seconds": "6",
-          "delivery_max_attempts": "100"}
+TIMING = {
+    "delivery_retry_seconds": "0.3",
+    "delivery_retry_max_seconds": "1.5",
+    "delivery_lease_seconds": "6",
+    "delivery_max_attempts": "100",
+}
 
 
 @pytest.fixture
@@ -35,25 +39,57 @@ def service(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Callable[..
     redis.Redis.from_url(redis_url).flushdb()
 
     def settings(server: SmtpServer) -> Settings:
-        return Settings(data_dir=tmp_path / "data", database_url=pg_url, broker_url=redis_url, smtp_url=server.url,
-                        **{k: float(v) for k, v in TIMING.items()})  # type: ignore[arg-type]
+        return Settings(
+            data_dir=tmp_path / "data",
+            database_url=pg_url,
+            broker_url=redis_url,
+            smtp_url=server.url,
+            **{k: float(v) for k, v in TIMING.items()},
+        )  # type: ignore[arg-type]
+
     yield settings
 
 
 def start_worker(settings: Settings, name: str, concurrency: int) -> subprocess.Popen[bytes]:
     """A real worker in a process group of its own, so a test can kill it and its children at once."""
-    env = environment(settings.data_dir, database_url=settings.database_url, broker_url=settings.broker_url,
-                      smtp_url=settings.smtp_url, **TIMING)
+    env = environment(
+        settings.data_dir,
+        database_url=settings.database_url,
+        broker_url=settings.broker_url,
+        smtp_url=settings.smtp_url,
+        **TIMING,
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "--quiet", "-A", "worker.app", "worker", "-Q", QUEUES, "--concurrency",
-         str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "WARNING", "--without-gossip",
-         "--without-mingle"], env=env, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--quiet",
+            "-A",
+            "tongket.worker.app",
+            "worker",
+            "-Q",
+            QUEUES,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        start_new_session=True,
+    )
 
 
 def states(settings: Settings, run_id: int) -> list[tuple[str, int]]:
     with session_scope(settings.db_url) as session:
-        return [(d.state, d.attempts) for d in session.scalars(
-            select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id))]
+        return [
+            (d.state, d.attempts)
+            for d in session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id))
+        ]
 
 
 def poll(condition: Callable[[], bool], timeout: float, what: str, tick: Callable[[], None] | None = None) -> None:
@@ -75,8 +111,11 @@ def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Ca
     try:
         for delivery_id in ids:
             queue.send_task("tongket.deliver", args=[delivery_id])
-        poll(lambda: all(s == DeliveryState.PENDING and n >= 2 for s, n in states(settings, run_id)), 90,
-             "every delivery to have failed twice against the closed port")
+        poll(
+            lambda: all(s == DeliveryState.PENDING and n >= 2 for s, n in states(settings, run_id)),
+            90,
+            "every delivery to have failed twice against the closed port",
+        )
         server.start()
         poll(lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)), 90, "the emails")
         time.sleep(3)  # longer than the longest retry: a late duplicate would show now
@@ -112,8 +151,12 @@ def test_a_worker_killed_while_sending_loses_no_email(service: Callable[..., Set
 
     successor = start_worker(settings, "successor", concurrency=2)
     try:  # beat sends tongket.recover_deliveries every minute; here every second
-        poll(lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)), 120, "the emails",
-             tick=lambda: queue.send_task("tongket.recover_deliveries"))
+        poll(
+            lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)),
+            120,
+            "the emails",
+            tick=lambda: queue.send_task("tongket.recover_deliveries"),
+        )
     finally:
         stop(successor)
         server.stop()

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.tables import Submission, SubmissionStatus, Unit
 from tests.factories import district
-from worker.collect.csv_form import read_csv
-from worker.collect.ingest import ingest
-from worker.collect.json_form import read_json
-from worker.collect.problems import Problem
+from tongket.models.tables import Submission, SubmissionStatus, Unit
+from tongket.worker.collect.csv_form import read_csv
+from tongket.worker.collect.ingest import ingest
+from tongket.worker.collect.json_form import read_json
+from tongket.worker.collect.problems import Problem
 
 
 def csv_bytes(unit: str, period: str, values: dict[str, object], sep: str = ",", encoding: str = "utf-8") -> bytes:
@@ -24,8 +24,9 @@ def csv_bytes(unit: str, period: str, values: dict[str, object], sep: str = ",",
 
 
 def json_bytes(unit: str, period: str, values: object) -> bytes:
-    return json.dumps({"unit_code": unit, "period": period, "catalogue_version": "2024.1",
-                       "values": values}, ensure_ascii=False).encode()
+    return json.dumps(
+        {"unit_code": unit, "period": period, "catalogue_version": "2024.1", "values": values}, ensure_ascii=False
+    ).encode()
 
 
 @pytest.fixture
@@ -34,10 +35,13 @@ def commune(session: Session) -> Unit:
 
 
 def stored_values(session: Session, submission: Submission) -> dict[str, int]:
-    from models.tables import Indicator, Value
+    from tongket.models.tables import Indicator, Value
 
-    rows = session.execute(select(Indicator.code, Value.value).join(Value, Value.indicator_id == Indicator.id)
-                           .where(Value.submission_id == submission.id))
+    rows = session.execute(
+        select(Indicator.code, Value.value)
+        .join(Value, Value.indicator_id == Indicator.id)
+        .where(Value.submission_id == submission.id)
+    )
     return {code: value for code, value in rows}
 
 
@@ -49,16 +53,16 @@ def test_csv_is_accepted_and_blank_is_not_zero(session: Session, commune: Unit) 
 
 
 def test_csv_with_semicolons_bom_and_vietnamese_headers(session: Session, commune: Unit) -> None:
-    data = ("\ufeffMã đơn vị;Kỳ báo cáo;Mã chỉ tiêu;Số liệu\n"
-            f"{commune.code};2023;security_teams;1.234\n").encode()
+    data = (f"\ufeffMã đơn vị;Kỳ báo cáo;Mã chỉ tiêu;Số liệu\n{commune.code};2023;security_teams;1.234\n").encode()
     submission = ingest(session, commune, data, origin="bao-cao.csv")
     assert submission.status == SubmissionStatus.ACCEPTED, submission.errors
     assert stored_values(session, submission) == {"security_teams": 1234}
 
 
 def test_json_object_and_list_forms(session: Session, commune: Unit) -> None:
-    first = ingest(session, commune, json_bytes(commune.code, "2023", {"security_teams": 3, "patrol_teams": None}),
-                   origin="a.json")
+    first = ingest(
+        session, commune, json_bytes(commune.code, "2023", {"security_teams": 3, "patrol_teams": None}), origin="a.json"
+    )
     assert stored_values(session, first) == {"security_teams": 3}
     listed = json_bytes(commune.code, "2023", [{"indicator": "security_teams", "value": 4}])
     second = ingest(session, commune, listed, origin="b.json")
@@ -113,7 +117,7 @@ def test_a_value_far_outside_the_history_is_accepted_with_a_warning(session: Ses
 def test_two_workers_storing_the_same_delivery_make_one_row(pg_url: str) -> None:
     import threading
 
-    from models.db import session_scope
+    from tongket.models.db import session_scope
 
     with session_scope(pg_url) as setup:
         code = district(setup, communes=1)[1][0].code
@@ -138,9 +142,9 @@ def test_two_workers_storing_the_same_delivery_make_one_row(pg_url: str) -> None
 
 
 def test_the_csv_template_filled_in_is_accepted(session: Session, commune: Unit) -> None:
-    from models.periods import Period
-    from worker.collect.csv_form import template_csv
-    from worker.collect.ingest import active_indicators
+    from tongket.models.periods import Period
+    from tongket.worker.collect.csv_form import template_csv
+    from tongket.worker.report.indicators import active_indicators
 
     blank = template_csv(commune.code, "2023-05", active_indicators(session, Period.parse("2023-05"))).decode()
     assert "Tổ an ninh nhân dân" in blank
@@ -155,14 +159,17 @@ def _someone_waits_on_a_lock(pg_url: str, timeout: float = 20) -> bool:
 
     from sqlalchemy import text
 
-    from models.db import engine_for
+    from tongket.models.db import engine_for
 
     deadline = time.monotonic() + timeout
     with engine_for(pg_url).connect() as connection:
         while time.monotonic() < deadline:
-            waiting = connection.execute(text(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                "and datname = current_database()")).scalar()
+            waiting = connection.execute(
+                text(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and datname = current_database()"
+                )
+            ).scalar()
             connection.rollback()  # statistics views are a snapshot per transaction: look afresh each time
             if waiting:
                 return True

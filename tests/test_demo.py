@@ -16,16 +16,27 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from models.db import session_scope
-from models.tables import Artifact, Delivery, Run, Submission
 from tests.processes import environment, start_worker, stop, tongket
-from tongket.demo_data import REFERENCE_TOTALS
+from tongket.cli.demo_data import REFERENCE_TOTALS
+from tongket.models.db import session_scope
+from tongket.models.tables import Artifact, Delivery, Run, Submission
 
 REFERENCE_NAMES = [
-    "Tổ an ninh nhân dân", "Tổ tuần tra nghĩa vụ", "Người tham gia tổ tuần tra", "Tổ hòa giải", "Đội dân phòng",
-    "Điểm đăng ký tạm trú", "Ban bảo vệ dân phố", 'CLB "Văn hóa khu phố không có tội phạm"',
-    'CLB "Tuổi trẻ phòng chống tội phạm"', 'CLB "Nông dân với pháp luật"', "Tổ kẻng an ninh", "Người trực tổ kẻng",
-    "Nhiệm vụ, giải pháp đề ra", "Tập thể được khen thưởng (giấy khen UBND huyện)", "Cá nhân được khen thưởng",
+    "Tổ an ninh nhân dân",
+    "Tổ tuần tra nghĩa vụ",
+    "Người tham gia tổ tuần tra",
+    "Tổ hòa giải",
+    "Đội dân phòng",
+    "Điểm đăng ký tạm trú",
+    "Ban bảo vệ dân phố",
+    'CLB "Văn hóa khu phố không có tội phạm"',
+    'CLB "Tuổi trẻ phòng chống tội phạm"',
+    'CLB "Nông dân với pháp luật"',
+    "Tổ kẻng an ninh",
+    "Người trực tổ kẻng",
+    "Nhiệm vụ, giải pháp đề ra",
+    "Tập thể được khen thưởng (giấy khen UBND huyện)",
+    "Cá nhân được khen thưởng",
 ]
 
 
@@ -68,20 +79,28 @@ def test_demo_writes_the_reference_report(embedded_demo: DemoOutput) -> None:
     assert hashlib.sha256(pdf).hexdigest() == artifact.sha256
     assert f"PDF: {artifact.path}" in embedded_demo.stdout
     text = pdf_text(pdf)
-    for phrase in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Đức Trọng",
-                   "ngày 17 tháng 5 năm 2023", *REFERENCE_NAMES):
+    for phrase in (
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Đức Trọng",
+        "ngày 17 tháng 5 năm 2023",
+        *REFERENCE_NAMES,
+    ):
         assert phrase in text, phrase
-    totals_table = text[text.index("Bảng 1"):text.index("Bảng 2")]
+    totals_table = text[text.index("Bảng 1") : text.index("Bảng 2")]
     for name, code in zip(REFERENCE_NAMES, REFERENCE_TOTALS, strict=True):
-        row = totals_table[totals_table.index(name):]
-        assert f" {REFERENCE_TOTALS[code]}" in row[:len(name) + 40], (name, row[:80])
+        row = totals_table[totals_table.index(name) :]
+        assert f" {REFERENCE_TOTALS[code]}" in row[: len(name) + 40], (name, row[:80])
 
 
 def test_demo_sends_one_email_per_recipient_with_the_stored_pdf(embedded_demo: DemoOutput) -> None:
     artifact = embedded_demo.artifact()
     messages = embedded_demo.emails()
     assert sorted(m["To"].addresses[0].addr_spec for m in messages) == [  # type: ignore[union-attr]
-        "chu-tich-mttq@ductrong.demo.vn", "pho-chu-tich-ubnd@ductrong.demo.vn", "truong-cong-an@ductrong.demo.vn"]
+        "chu-tich-mttq@ductrong.demo.vn",
+        "pho-chu-tich-ubnd@ductrong.demo.vn",
+        "truong-cong-an@ductrong.demo.vn",
+    ]
     for message in messages:
         assert attachment(message) == Path(artifact.path).read_bytes()
         assert "Đức Trọng" in message["Subject"]
@@ -100,8 +119,9 @@ def test_running_the_demo_again_duplicates_nothing(embedded_demo: DemoOutput) ->
 
 
 @pytest.mark.integration
-def test_service_mode_gives_the_same_pdf(embedded_demo: DemoOutput, pg_url: str, redis_url: str,
-                                         tmp_path: Path) -> None:
+def test_service_mode_gives_the_same_pdf(
+    embedded_demo: DemoOutput, pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
     env = environment(tmp_path, database_url=pg_url, broker_url=redis_url)
     worker = start_worker(env, "demo")
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tongket.demo_data import COMMUNES, DISTRICT, PROVINCE, REFERENCE_TOTALS, YEARS, apportion, demo_figures
+from tongket.cli.demo_data import COMMUNES, DISTRICT, PROVINCE, REFERENCE_TOTALS, YEARS, apportion, demo_figures
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "models" / "data" / "indicators.toml"
 ROWS = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["indicator"]
@@ -24,9 +24,13 @@ def total(code: str, year: int) -> int:
 
 def commune_codes_valid_2014_2023() -> set[str]:
     start, end = date(2014, 1, 1), date(2023, 12, 31)
-    return {r["code"] for r in ROWS if r.get("level", "commune") == "commune"
-            and date.fromisoformat(r.get("valid_from", "1900-01-01")) <= end
-            and date.fromisoformat(r.get("valid_to", "2999-12-31")) >= start}
+    return {
+        r["code"]
+        for r in ROWS
+        if r.get("level", "commune") == "commune"
+        and date.fromisoformat(r.get("valid_from", "1900-01-01")) <= end
+        and date.fromisoformat(r.get("valid_to", "2999-12-31")) >= start
+    }
 
 
 def stocks() -> list[str]:
@@ -79,8 +83,7 @@ def test_2014_is_55_to_75_percent_of_2023(code: str) -> None:
     assert 0.55 <= total(code, 2014) / total(code, 2023) <= 0.75
 
 
-@pytest.mark.parametrize("code", ["propaganda_sessions", "propaganda_attendance", "tips_to_police",
-                                  "cases_mediated"])
+@pytest.mark.parametrize("code", ["propaganda_sessions", "propaganda_attendance", "tips_to_police", "cases_mediated"])
 def test_activity_grows(code: str) -> None:
     series = [total(code, year) for year in YEARS]
     assert series == sorted(series) and 0.5 <= series[0] / series[-1] <= 0.8
@@ -97,8 +100,7 @@ def test_street_protection_board_only_in_lien_nghia() -> None:
         assert values["street_protection_boards"] == (1 if commune == TOWN else 0)
 
 
-@pytest.mark.parametrize(("members", "teams"),
-                         [("patrol_members", "patrol_teams"), ("gong_members", "gong_teams")])
+@pytest.mark.parametrize(("members", "teams"), [("patrol_members", "patrol_teams"), ("gong_members", "gong_teams")])
 def test_about_eight_members_per_team(members: str, teams: str) -> None:
     for (commune, year), values in FIGURES.items():
         if values[teams]:

@@ -16,11 +16,11 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from models.db import session_scope
-from models.tables import Artifact, Delivery, DeliveryState, Run, RunState
 from tests.processes import environment, tongket
 from tests.services import FAST, beat, end, wait_until, worker
-from tongket.demo import load_demo
+from tongket.cli.demo import load_demo
+from tongket.models.db import session_scope
+from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,8 +70,9 @@ def assert_delivered_once(db_url: str, run_id: int, data_dir: Path) -> None:
 def kill_mid_render(log: Path, process: subprocess.Popen[bytes], whole: bool) -> None:
     """SIGKILL the worker (with its pool child) or only the pool child, once the render has begun."""
     received = re.compile(r"Task tongket\.render_run\[[-0-9a-f]+\] received")  # one pool child: it starts now
-    wait_until(lambda: received.search(log.read_text(errors="replace")) is not None, 180, "the render to start",
-               every=0.01)  # a render of the demo takes a few tenths of a second
+    wait_until(
+        lambda: received.search(log.read_text(errors="replace")) is not None, 180, "the render to start", every=0.01
+    )  # a render of the demo takes a few tenths of a second
     if whole:
         end(process, signal.SIGKILL)
         return
@@ -97,8 +98,9 @@ def test_a_worker_killed_while_rendering_is_replaced_and_the_run_completes_once(
             assert session.scalar(select(func.count()).select_from(Artifact)) == 0, "the render ended before the kill"
         assert state(db_url, run_id) == RunState.RENDERING
         # A killed worker is restarted (by compose, systemd, …); a killed pool child is replaced by its worker.
-        survivor, survivor_log = (worker(env, data_dir / "worker-2.log"), data_dir / "worker-2.log") if whole \
-            else (first, log)
+        survivor, survivor_log = (
+            (worker(env, data_dir / "worker-2.log"), data_dir / "worker-2.log") if whole else (first, log)
+        )
         try:
             wait_until(lambda: state(db_url, run_id) in (RunState.DONE, RunState.FAILED), 180, "the run to end", 0.5)
         finally:
@@ -120,13 +122,15 @@ def test_redis_emptied_mid_run_the_reconciler_finishes_it(service, held_back: st
     try:
         run_id = one_off(env)
         stage = RunState.COLLECTING if held_back == "collect" else RunState.RENDERING
-        wait_until(lambda: state(db_url, run_id) == stage and client.llen(held_back) > 0, 180,
-                   f"messages waiting in {held_back}")
+        wait_until(
+            lambda: state(db_url, run_id) == stage and client.llen(held_back) > 0,
+            180,
+            f"messages waiting in {held_back}",
+        )
         client.flushdb()  # from here only the reconciler can bring the run's work back
         complete = worker(env, data_dir / "worker-2.log")
         try:
-            wait_until(lambda: state(db_url, run_id) in (RunState.DONE, RunState.FAILED), 180, "the run to end",
-                       0.5)
+            wait_until(lambda: state(db_url, run_id) in (RunState.DONE, RunState.FAILED), 180, "the run to end", 0.5)
         finally:
             end(complete)
     finally:
@@ -140,15 +144,20 @@ def test_redis_emptied_mid_run_the_reconciler_finishes_it(service, held_back: st
 def test_a_render_that_raises_fails_the_run_and_asks_for_a_notice(service) -> None:  # type: ignore[no-untyped-def]
     from datetime import date
 
-    from models.tables import Unit
-    from tongket.settings import Settings
-    from worker.app import make_app
+    from tongket.models.tables import Unit
+    from tongket.worker.app import make_app
+    from tongket.worker.settings import Settings
 
     db_url, env, data_dir = service
     with session_scope(db_url) as session:  # a period no renderer can take: a permanent error
         scope = session.scalars(select(Unit).where(Unit.code == "678")).one()
-        broken = Run(scope_unit_id=scope.id, kind="annual", period_id="2023-13", report_date=date(2024, 1, 5),
-                     state=RunState.RENDERING)
+        broken = Run(
+            scope_unit_id=scope.id,
+            kind="annual",
+            period_id="2023-13",
+            report_date=date(2024, 1, 5),
+            state=RunState.RENDERING,
+        )
         session.add(broken)
         session.flush()
         run_id = broken.id

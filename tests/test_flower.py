@@ -1,4 +1,4 @@
-"""Flower as operators run it: a real `celery -A worker.app flower` on loopback, basic auth from the
+"""Flower as operators run it: a real `celery -A tongket.worker.app flower` on loopback, basic auth from the
 environment, and a one-off run started through its HTTP API and carried out by a real worker."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from models.db import session_scope
-from models.tables import Run, RunState
 from tests.processes import environment
 from tests.services import FAST, celery, end, wait_until, worker
-from tongket.demo import load_demo
+from tongket.cli.demo import load_demo
+from tongket.models.db import session_scope
+from tongket.models.tables import Run, RunState
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,8 +47,12 @@ def test_a_one_off_run_through_flowers_api(pg_url: str, redis_url: str, tmp_path
     work = worker(env, tmp_path / "worker.log")
     auth = ("operator", "s3cret")
     try:
-        wait_until(lambda: responds(lambda: httpx.get(f"{base}/api/workers", auth=auth, timeout=5)), 60,
-                   "Flower to answer", 0.2)
+        wait_until(
+            lambda: responds(lambda: httpx.get(f"{base}/api/workers", auth=auth, timeout=5)),
+            60,
+            "Flower to answer",
+            0.2,
+        )
         send = f"{base}/api/task/send-task/tongket.request_run"
         body = {"args": ["678", "2014..2023"]}
         assert httpx.post(send, json=body, timeout=10).status_code == 401  # no password, no job
@@ -66,8 +70,9 @@ def test_a_one_off_run_through_flowers_api(pg_url: str, redis_url: str, tmp_path
 
         def seen_by_flower() -> bool:  # task events reach Flower, under the task's own name
             tasks = httpx.get(f"{base}/api/tasks", auth=auth, timeout=5).json()
-            return tasks.get(task_id, {}).get("name") == "tongket.request_run" and \
-                tasks[task_id].get("state") == "SUCCESS"
+            return (
+                tasks.get(task_id, {}).get("name") == "tongket.request_run" and tasks[task_id].get("state") == "SUCCESS"
+            )
 
         wait_until(seen_by_flower, 30, "Flower to show the task", 0.5)
 

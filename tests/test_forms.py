@@ -13,10 +13,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from worker.collect.problems import FormRejected, Problem
-from worker.collect.validate import validate_form
-from worker.collect.xlsx_form import read_form, write_form
-from worker.figures import IndicatorInfo
+from tongket.worker.collect.problems import FormRejected, Problem
+from tongket.worker.collect.validate import validate_form
+from tongket.worker.collect.xlsx_form import read_form, write_form
+from tongket.worker.report.figures import IndicatorInfo
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "models" / "data" / "indicators.toml"
 UNIT, UNIT_NAME, PERIOD = "24958", "Thị trấn Liên Nghĩa", "2023"
@@ -26,10 +26,12 @@ def indicators_valid_in(year: int) -> list[IndicatorInfo]:
     """The catalogue's indicators valid at some point of a year, in catalogue order."""
     rows = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["indicator"]
     start, end = date(year, 1, 1), date(year, 12, 31)
-    return [IndicatorInfo(r["code"], r["name"], r["measure"], r["kind"], r.get("level", "commune"))
-            for r in rows
-            if date.fromisoformat(r.get("valid_from", "1900-01-01")) <= end
-            and date.fromisoformat(r.get("valid_to", "2999-12-31")) >= start]
+    return [
+        IndicatorInfo(r["code"], r["name"], r["measure"], r["kind"], r.get("level", "commune"))
+        for r in rows
+        if date.fromisoformat(r.get("valid_from", "1900-01-01")) <= end
+        and date.fromisoformat(r.get("valid_to", "2999-12-31")) >= start
+    ]
 
 
 INDICATORS = indicators_valid_in(2023)
@@ -113,8 +115,17 @@ def test_form_looks_right_to_an_officer(tmp_path: Path) -> None:
     assert texts[0] == "BIỂU MẪU BÁO CÁO SỐ LIỆU PHONG TRÀO TOÀN DÂN BẢO VỆ AN NINH TỔ QUỐC"
     assert any(UNIT_NAME in t and UNIT in t for t in texts)
     assert any("Năm 2023" in t for t in texts)
-    for label in ("STT", "Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Loại", "Số liệu",
-                  "Số hiện có cuối kỳ", "Phát sinh trong kỳ", "Tổ an ninh nhân dân"):
+    for label in (
+        "STT",
+        "Mã chỉ tiêu",
+        "Chỉ tiêu",
+        "Đơn vị tính",
+        "Loại",
+        "Số liệu",
+        "Số hiện có cuối kỳ",
+        "Phát sinh trong kỳ",
+        "Tổ an ninh nhân dân",
+    ):
         assert label in texts
     assert "tasks_set" not in texts  # counted from the report, not asked of communes
     assert all(unicodedata.is_normalized("NFC", t) for t in texts)
@@ -143,8 +154,9 @@ def test_rows_reordered_and_blank_rows_added_still_read(tmp_path: Path) -> None:
         ws.insert_rows(9, amount=3)  # blank rows in the middle
         ws.insert_rows(2, amount=2)  # and above the header: it moves down
 
-    got = validate_form(read_form(edited(data, shuffle)), expected_unit=UNIT, expected_period=PERIOD,
-                        indicators=INDICATORS)
+    got = validate_form(
+        read_form(edited(data, shuffle)), expected_unit=UNIT, expected_period=PERIOD, indicators=INDICATORS
+    )
     got_values = (got["security_teams"], got["gong_members"], got["youth_clubs"], got["patrol_teams"])
     assert got_values == (5, 40, 0, None)
 
@@ -160,12 +172,20 @@ def test_deleted_row_is_not_reported(tmp_path: Path) -> None:
 
 def test_accepted_spellings_of_numbers(tmp_path: Path) -> None:
     data = form_bytes(tmp_path)
-    for code, value in (("security_teams", "1.234"), ("patrol_teams", " 12 "), ("mediation_teams", 12.0),
-                        ("youth_clubs", "   ")):
+    for code, value in (
+        ("security_teams", "1.234"),
+        ("patrol_teams", " 12 "),
+        ("mediation_teams", 12.0),
+        ("youth_clubs", "   "),
+    ):
         data = set_value(data, code, value)
     got = validate_form(read_form(data), expected_unit=UNIT, expected_period=PERIOD, indicators=INDICATORS)
     assert (got["security_teams"], got["patrol_teams"], got["mediation_teams"], got["youth_clubs"]) == (
-        1234, 12, 12, None)
+        1234,
+        12,
+        12,
+        None,
+    )
 
 
 def test_decomposed_unicode_is_normalised_not_rejected(tmp_path: Path) -> None:
@@ -242,8 +262,7 @@ def test_sheet_far_too_big_for_a_form(tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml").decode()
     rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in range(100, 400_000))
-    huge = with_parts(data, {"xl/worksheets/sheet1.xml": sheet.replace("</sheetData>", rows + "</sheetData>")
-                             .encode()})
+    huge = with_parts(data, {"xl/worksheets/sheet1.xml": sheet.replace("</sheetData>", rows + "</sheetData>").encode()})
     assert len(huge) < 5_000_000
     assert "bảng tính quá lớn so với một biểu mẫu" in reasons(rejected(huge))
 
@@ -254,15 +273,19 @@ def test_too_many_rows(tmp_path: Path) -> None:
 
 
 def test_external_link_part(tmp_path: Path) -> None:
-    link = (b'<?xml version="1.0" encoding="UTF-8"?><externalLink xmlns='
-            b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
+    link = (
+        b'<?xml version="1.0" encoding="UTF-8"?><externalLink xmlns='
+        b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>'
+    )
     data = with_parts(form_bytes(tmp_path), {"xl/externalLinks/externalLink1.xml": link})
     assert "liên kết tới tệp khác" in reasons(rejected(data))
 
 
 def test_xml_entity_expansion(tmp_path: Path) -> None:
-    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-              b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><sst>&lol2;</sst>')
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><sst>&lol2;</sst>'
+    )
     data = with_parts(form_bytes(tmp_path), {"xl/sharedStrings.xml": laughs})
     assert "DOCTYPE" in reasons(rejected(data))
     hidden = with_parts(form_bytes(tmp_path), {"xl/sharedStrings.xml": laughs.decode().encode("utf-16")})
@@ -299,7 +322,7 @@ def read_form_value_with_cache(data: bytes) -> object:
 
 def test_missing_meta_sheet(tmp_path: Path) -> None:
     data = edited(form_bytes(tmp_path), lambda wb: wb.remove(wb["_meta"]))
-    assert "không tìm thấy trang ẩn \"_meta\"" in reasons(rejected(data))
+    assert 'không tìm thấy trang ẩn "_meta"' in reasons(rejected(data))
 
 
 def test_missing_meta_keys(tmp_path: Path) -> None:
@@ -309,7 +332,7 @@ def test_missing_meta_keys(tmp_path: Path) -> None:
                 row[0].value = None
 
     error = rejected(edited(form_bytes(tmp_path), drop_keys))
-    assert "thiếu khóa \"unit_code\"" in reasons(error) and "thiếu khóa \"period\"" in reasons(error)
+    assert 'thiếu khóa "unit_code"' in reasons(error) and 'thiếu khóa "period"' in reasons(error)
 
 
 def test_not_our_form(tmp_path: Path) -> None:
@@ -318,7 +341,7 @@ def test_not_our_form(tmp_path: Path) -> None:
         wb["_meta"]["B2"] = "7"
 
     text = reasons(rejected(edited(form_bytes(tmp_path), relabel)))
-    assert "không phải biểu mẫu số liệu của hệ thống" in text and "phiên bản biểu mẫu \"7\"" in text
+    assert "không phải biểu mẫu số liệu của hệ thống" in text and 'phiên bản biểu mẫu "7"' in text
 
 
 def test_header_renamed(tmp_path: Path) -> None:
@@ -368,22 +391,25 @@ def test_duplicate_row(tmp_path: Path) -> None:
     assert "ô F40 (security_teams): chỉ tiêu bị lặp: đã có ở ô F7, lặp lại ở ô F40" in reasons(error)
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    (-3, "số âm không hợp lệ: -3"),
-    ("-3", "số âm không hợp lệ: -3"),
-    (2.5, "không phải số nguyên: 2,5"),
-    ("2,5", "không phải số nguyên: 2,5"),
-    ("mười", "không phải số: mười"),
-    (123_456_789, "số quá lớn: 123.456.789 (tối đa 10.000.000)"),
-    ("99999999999999999999999999999999999999999", "số quá lớn"),
-    ("<script>alert(1)</script>", "ký tự đánh dấu"),
-    ("1\t2", "ký tự điều khiển hoặc ký tự ẩn (U+0009)"),
-    ("1_x0007_2", "ký tự điều khiển hoặc ký tự ẩn (U+0007)"),  # how Excel stores a control character
-    ("12\u202e", "ký tự điều khiển hoặc ký tự ẩn (U+202E)"),
-    (True, "giá trị đúng/sai (TRUE)"),
-    (datetime(2023, 5, 17), "ngày tháng"),
-    ("#DIV/0!", "lỗi #DIV/0!"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (-3, "số âm không hợp lệ: -3"),
+        ("-3", "số âm không hợp lệ: -3"),
+        (2.5, "không phải số nguyên: 2,5"),
+        ("2,5", "không phải số nguyên: 2,5"),
+        ("mười", "không phải số: mười"),
+        (123_456_789, "số quá lớn: 123.456.789 (tối đa 10.000.000)"),
+        ("99999999999999999999999999999999999999999", "số quá lớn"),
+        ("<script>alert(1)</script>", "ký tự đánh dấu"),
+        ("1\t2", "ký tự điều khiển hoặc ký tự ẩn (U+0009)"),
+        ("1_x0007_2", "ký tự điều khiển hoặc ký tự ẩn (U+0007)"),  # how Excel stores a control character
+        ("12\u202e", "ký tự điều khiển hoặc ký tự ẩn (U+202E)"),
+        (True, "giá trị đúng/sai (TRUE)"),
+        (datetime(2023, 5, 17), "ngày tháng"),
+        ("#DIV/0!", "lỗi #DIV/0!"),
+    ],
+)
 def test_bad_value(tmp_path: Path, value: object, reason: str) -> None:
     error = rejected(set_value(form_bytes(tmp_path), "mediation_teams", value))
     (problem,) = error.problems
@@ -412,8 +438,9 @@ def test_problem_line_and_storage_round_trip() -> None:
     from dataclasses import asdict
 
     reason = unicodedata.normalize("NFD", "số âm không hợp lệ: -3")
-    problem = Problem(unit="24958", period="2023", indicator="security_teams", cell="E12",
-                      reason_vi=reason, reason_en="negative: -3")
+    problem = Problem(
+        unit="24958", period="2023", indicator="security_teams", cell="E12", reason_vi=reason, reason_en="negative: -3"
+    )
     assert problem.line() == "Đơn vị 24958, kỳ 2023, ô E12 (security_teams): số âm không hợp lệ: -3"
     assert Problem(**asdict(problem)) == problem
     assert Problem("", "", "", "", "tệp quá lớn", "too large").line() == "Tệp: tệp quá lớn"

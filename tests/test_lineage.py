@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.lineage import lineage
-from models.periods import Period
-from models.tables import Unit
-from models.units import expected_units, unit_by_code
-from models.vn_units import import_vn_units
+from tongket.models.lineage import lineage
+from tongket.models.periods import Period
+from tongket.models.tables import Unit
+from tongket.models.units import expected_units, unit_by_code
+from tongket.models.vn_units import import_vn_units
 
 
 @pytest.fixture
@@ -33,8 +33,10 @@ def test_todays_lam_dong_takes_the_figures_of_the_communes_it_succeeded(units: S
     sources = {lk.source_id for lk in found.links if lk.target_id == duc_trong.id}
     assert codes(units, sources) == {"24958", "24982"}  # itself, Liên Nghĩa (same code) and Phú Hội
     assert len(sources) == 3
-    assert any(n.startswith("Xã Đức Trọng (24958) được hình thành từ: Thị trấn Liên Nghĩa (24958), Xã Phú Hội")
-               for n in found.notes)
+    assert any(
+        n.startswith("Xã Đức Trọng (24958) được hình thành từ: Thị trấn Liên Nghĩa (24958), Xã Phú Hội")
+        for n in found.notes
+    )
     assert any("được chia cho nhiều đơn vị mới" in n for n in found.notes)  # Lâm Đồng has split communes
     assert not any(lk.approximate for lk in found.links if lk.target_id == duc_trong.id)  # merges are exact
 
@@ -46,8 +48,11 @@ def test_the_former_duc_trong_district_is_a_historical_scope(units: Session) -> 
     targets = expected_units(units, scope.id, period)
     assert len(targets) == 15
     found = lineage(units, targets, period)
-    hosted = {(units.get_one(Unit, lk.source_id).name, units.get_one(Unit, lk.target_id).name)
-              for lk in found.links if lk.source_id != lk.target_id}
+    hosted = {
+        (units.get_one(Unit, lk.source_id).name, units.get_one(Unit, lk.target_id).name)
+        for lk in found.links
+        if lk.source_id != lk.target_id
+    }
     assert ("Xã Đức Trọng", "Thị trấn Liên Nghĩa") in hosted
     assert ("Xã Hiệp Thạnh", "Xã Hiệp Thạnh") in hosted
     assert len(hosted) == 6  # the six new communes wholly inside the old district

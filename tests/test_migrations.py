@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from models.db import engine_for
-from models.tables import Base
+from tongket.models.db import engine_for
+from tongket.models.tables import Base
 
 
 def _differences(url: str) -> list[object]:

@@ -6,19 +6,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.errors import BadPeriod
-from models.periods import Period, PeriodType
+from tongket.models.errors import BadPeriod
+from tongket.models.periods import Period, PeriodType
 
 
-@pytest.mark.parametrize(("text", "start", "end", "ptype"), [
-    ("2023-05", date(2023, 5, 1), date(2023, 5, 31), PeriodType.MONTH),
-    ("2024-02", date(2024, 2, 1), date(2024, 2, 29), PeriodType.MONTH),
-    ("2023Q2", date(2023, 4, 1), date(2023, 6, 30), PeriodType.QUARTER),
-    ("2023S1", date(2023, 1, 1), date(2023, 6, 30), PeriodType.HALF),
-    ("2023S2", date(2023, 7, 1), date(2023, 12, 31), PeriodType.HALF),
-    ("2023", date(2023, 1, 1), date(2023, 12, 31), PeriodType.YEAR),
-    ("2014..2023", date(2014, 1, 1), date(2023, 12, 31), PeriodType.YEARS),
-])
+@pytest.mark.parametrize(
+    ("text", "start", "end", "ptype"),
+    [
+        ("2023-05", date(2023, 5, 1), date(2023, 5, 31), PeriodType.MONTH),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29), PeriodType.MONTH),
+        ("2023Q2", date(2023, 4, 1), date(2023, 6, 30), PeriodType.QUARTER),
+        ("2023S1", date(2023, 1, 1), date(2023, 6, 30), PeriodType.HALF),
+        ("2023S2", date(2023, 7, 1), date(2023, 12, 31), PeriodType.HALF),
+        ("2023", date(2023, 1, 1), date(2023, 12, 31), PeriodType.YEAR),
+        ("2014..2023", date(2014, 1, 1), date(2023, 12, 31), PeriodType.YEARS),
+    ],
+)
 def test_parse_gives_bounds_and_round_trips(text: str, start: date, end: date, ptype: PeriodType) -> None:
     period = Period.parse(text)
     assert (period.start, period.end, period.type) == (start, end, ptype)
@@ -49,8 +52,10 @@ def test_subperiods_tile_the_period() -> None:
         Period.parse("2023-05").subperiods(PeriodType.YEAR)
 
 
-@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)),
-       st.sampled_from([PeriodType.MONTH, PeriodType.QUARTER, PeriodType.HALF, PeriodType.YEAR]))
+@given(
+    st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)),
+    st.sampled_from([PeriodType.MONTH, PeriodType.QUARTER, PeriodType.HALF, PeriodType.YEAR]),
+)
 def test_containing_period_contains_the_day_and_round_trips(day: date, ptype: PeriodType) -> None:
     period = Period.containing(ptype, day)
     assert period.start <= day <= period.end

@@ -13,13 +13,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Submission, UnitState
 from tests.factories import REPORT_DATE, district, drop_form
-from tongket.settings import Settings
-from worker import pipeline, runs
-from worker.collect.step import collect_once
-from worker.deliver import flow
+from tongket.models.periods import Period
+from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Submission, UnitState
+from tongket.worker import states
+from tongket.worker.collect.step import collect_once
+from tongket.worker.deliver import flow
+from tongket.worker.runs import pipeline
+from tongket.worker.settings import Settings
 
 
 @pytest.fixture
@@ -29,9 +30,9 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 def drive(session: Session, settings: Settings, run_id: int) -> None:
     """Do what the workers would do, in order, each step once (no time to wait: a silent unit is missing)."""
-    for item in runs.start_run(session, run_id, collect_minutes=0):
+    for item in states.start_run(session, run_id, collect_minutes=0):
         collect_once(session, *item.args, settings)
-    for item in runs.finish_collecting(session, run_id):
+    for item in states.finish_collecting(session, run_id):
         for delivery in pipeline.render(session, *item.args, settings):
             session.commit()  # the delivery step works in transactions of its own
             assert flow.deliver(*delivery.args, settings).state == DeliveryState.SENT
@@ -49,18 +50,18 @@ def test_a_rejected_commune_is_reported_and_the_run_completes(session: Session, 
     _set_cell(bad, "security_teams", -4)
     odd = drop_form(session, settings.dropbox_dir, unknown, "2023", {"security_teams": 5})
     _set_code(odd, "security_teams", "secret_police_teams")
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
 
     drive(session, settings, run.id)
 
     assert session.scalar(select(Run.state).where(Run.id == run.id)) == RunState.DONE
-    states = {ru.unit.code: (ru.state, ru.errors) for ru in session.scalars(select(RunUnit))}
-    assert states[good.code][0] == UnitState.COLLECTED
-    assert states[silent.code][0] == UnitState.MISSING
-    assert states[negative.code][0] == UnitState.REJECTED
-    assert any(negative.code in e and "ô F" in e and "-4" in e for e in states[negative.code][1]), states
-    assert states[unknown.code][0] == UnitState.REJECTED
-    assert any("secret_police_teams" in e for e in states[unknown.code][1])
+    unit_states = {ru.unit.code: (ru.state, ru.errors) for ru in session.scalars(select(RunUnit))}
+    assert unit_states[good.code][0] == UnitState.COLLECTED
+    assert unit_states[silent.code][0] == UnitState.MISSING
+    assert unit_states[negative.code][0] == UnitState.REJECTED
+    assert any(negative.code in e and "ô F" in e and "-4" in e for e in unit_states[negative.code][1]), unit_states
+    assert unit_states[unknown.code][0] == UnitState.REJECTED
+    assert any("secret_police_teams" in e for e in unit_states[unknown.code][1])
 
     artifact = session.scalars(select(Artifact)).one()
     text = pdf_text(artifact.path)
@@ -77,8 +78,9 @@ def test_collecting_again_stores_nothing_twice(session: Session, settings: Setti
     scope, (unit, *_) = district(session, communes=1)
     drop_form(session, settings.dropbox_dir, unit, "2023", {"security_teams": 7})
     for force in (False, True):
-        run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"),
-                            report_date=REPORT_DATE, force=force)
+        run = states.plan_run(
+            session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE, force=force
+        )
         drive(session, settings, run.id)
     assert len(session.scalars(select(Submission)).all()) == 1
 

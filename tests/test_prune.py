@@ -11,23 +11,28 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Artifact, Delivery, Run, RunState, RunUnit, utcnow
 from tests.factories import REPORT_DATE, district
-from tongket.settings import Settings
-from worker.prune import prune
-from worker.runs import plan_run
+from tongket.models.periods import Period
+from tongket.models.tables import Artifact, Delivery, Run, RunState, RunUnit, utcnow
+from tongket.worker.runs.prune import prune
+from tongket.worker.settings import Settings
+from tongket.worker.states import plan_run
 
 
 def _finished(session: Session, scope, period: str, state: RunState, age_days: int, pdf: Path) -> Run:  # type: ignore[no-untyped-def]
     run = plan_run(session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE)
     pdf.parent.mkdir(parents=True, exist_ok=True)
     pdf.write_bytes(b"%PDF-1.4")
-    session.add_all([Artifact(run_id=run.id, path=str(pdf), sha256="0" * 64, pages=1, bytes=8),
-                     Delivery(run_id=run.id, name="A", email="a@example.vn", message_id=f"<{run.id}@x>"),
-                     RunUnit(run_id=run.id, unit_id=scope.id)])
-    session.execute(update(Run).where(Run.id == run.id).values(
-        state=state, state_changed_at=utcnow() - timedelta(days=age_days)))
+    session.add_all(
+        [
+            Artifact(run_id=run.id, path=str(pdf), sha256="0" * 64, pages=1, bytes=8),
+            Delivery(run_id=run.id, name="A", email="a@example.vn", message_id=f"<{run.id}@x>"),
+            RunUnit(run_id=run.id, unit_id=scope.id),
+        ]
+    )
+    session.execute(
+        update(Run).where(Run.id == run.id).values(state=state, state_changed_at=utcnow() - timedelta(days=age_days))
+    )
     return run
 
 
@@ -49,15 +54,24 @@ def test_old_finished_runs_and_their_files_are_pruned(session: Session, tmp_path
     assert (reports / "678" / "c.pdf").exists() and (reports / "678" / "d.pdf").exists()
     assert (tmp_path / "elsewhere" / "e.pdf").exists()  # never a file outside the reports folder
     for table in (Artifact, Delivery, RunUnit):
-        assert session.scalar(select(func.count()).select_from(table).where(
-            table.run_id.in_([old_done.id, old_failed.id, outside.id]))) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.run_id.in_([old_done.id, old_failed.id, outside.id]))
+            )
+            == 0
+        )
     assert prune(session, utcnow(), timedelta(days=730), reports).runs == 0  # nothing left to do
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"timeout_render": 600, "task_time_limit": 660}, "TONGKET_TIMEOUT_RENDER must exceed"),
-    ({"retention_days": 5, "catchup_hours": 24 * 7}, "TONGKET_RETENTION_DAYS must exceed the catch-up horizon"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"timeout_render": 600, "task_time_limit": 660}, "TONGKET_TIMEOUT_RENDER must exceed"),
+        ({"retention_days": 5, "catchup_hours": 24 * 7}, "TONGKET_RETENTION_DAYS must exceed the catch-up horizon"),
+    ],
+)
 def test_settings_that_would_double_work_are_refused(values: dict[str, int], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(**values)  # type: ignore[arg-type]

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from models.db import session_scope
-from models.tables import Delivery, DeliveryState, Recipient
 from tests.deliveries import rendered_run
 from tests.processes import environment, tongket
-from tongket.settings import Settings
-from worker.deliver import flow
+from tongket.models.db import session_scope
+from tongket.models.tables import Delivery, DeliveryState, Recipient
+from tongket.worker.deliver import flow
+from tongket.worker.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +34,27 @@ def sent_run(tmp_path: Path, db_url: str) -> tuple[Settings, int, dict[str, str]
 
 def test_recipients_are_added_checked_listed_and_removed(sent_run: tuple[Settings, int, dict[str, str]]) -> None:
     settings, _, env = sent_run
-    added = tongket("recipients", "add", "--unit", "678", "--email", "Pho.ChuTich@UBND.Example.VN",
-                    "--name", "Phó Chủ tịch UBND huyện", "--role", "Phó Chủ tịch", env=env)
+    added = tongket(
+        "recipients",
+        "add",
+        "--unit",
+        "678",
+        "--email",
+        "Pho.ChuTich@UBND.Example.VN",
+        "--name",
+        "Phó Chủ tịch UBND huyện",
+        "--role",
+        "Phó Chủ tịch",
+        env=env,
+    )
     assert added.returncode == 0, added.stdout + added.stderr
-    hostile = tongket("recipients", "add", "--unit", "678", "--email", "x@example.vn", "--name",
-                      "A\r\nBcc: spy@evil.example", env=env)
+    hostile = tongket(
+        "recipients", "add", "--unit", "678", "--email", "x@example.vn", "--name", "A\r\nBcc: spy@evil.example", env=env
+    )
     bad = tongket("recipients", "add", "--unit", "678", "--email", "not an address", "--name", "B", env=env)
-    again = tongket("recipients", "add", "--unit", "678", "--email", "pho.chutich@ubnd.example.vn",
-                    "--name", "C", env=env)
+    again = tongket(
+        "recipients", "add", "--unit", "678", "--email", "pho.chutich@ubnd.example.vn", "--name", "C", env=env
+    )
     assert (hostile.returncode, bad.returncode, again.returncode) == (2, 2, 2)
     assert "line breaks" in hostile.stdout and "not an email address" in bad.stdout and "already" in again.stdout
     listed = tongket("recipients", "list", "--unit", "678", env=env)
@@ -61,10 +74,12 @@ def test_resend_makes_new_deliveries_explicitly(sent_run: tuple[Settings, int, d
     everyone = tongket("resend", str(run_id), env=env)
     assert "Email to truong@example.vn: sent" in everyone.stdout, everyone.stdout
     with session_scope(settings.db_url) as session:
-        rows = session.execute(select(Delivery.email, Delivery.generation, Delivery.state)
-                               .order_by(Delivery.id)).all()
-    assert [tuple(r) for r in rows] == [("truong@example.vn", 0, "sent"), ("van-thu@example.vn", 1, "sent"),
-                                        ("truong@example.vn", 2, "sent")]
+        rows = session.execute(select(Delivery.email, Delivery.generation, Delivery.state).order_by(Delivery.id)).all()
+    assert [tuple(r) for r in rows] == [
+        ("truong@example.vn", 0, "sent"),
+        ("van-thu@example.vn", 1, "sent"),
+        ("truong@example.vn", 2, "sent"),
+    ]
     files = sorted(settings.outbox_dir.glob("*.eml"))
     ids = {email.message_from_bytes(p.read_bytes(), policy=policy.default)["Message-ID"] for p in files}
     assert len(files) == 3 and len(ids) == 3  # a resend is a new message, not a repeat of the old one

@@ -12,18 +12,24 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tests.factories import REPORT_DATE, district, drop_form
-from tongket.settings import Settings
-from worker import pipeline, runs
-from worker.collect.step import collect_once
-from worker.deliver import flow
-from worker.reconcile import DEADLINE_PASSED, Timeouts, reconcile
-from worker.steps import Next
+from tongket.models.periods import Period
+from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.worker import states
+from tongket.worker.collect.step import collect_once
+from tongket.worker.deliver import flow
+from tongket.worker.runs import pipeline
+from tongket.worker.runs.reconcile import DEADLINE_PASSED, Timeouts, reconcile
+from tongket.worker.settings import Settings
+from tongket.worker.states import Next
 
-T = Timeouts(planned=timedelta(minutes=5), collect_unit=timedelta(minutes=15), render=timedelta(minutes=15),
-             deliver=timedelta(minutes=15), max_redrives=3)
+T = Timeouts(
+    planned=timedelta(minutes=5),
+    collect_unit=timedelta(minutes=15),
+    render=timedelta(minutes=15),
+    deliver=timedelta(minutes=15),
+    max_redrives=3,
+)
 
 
 @pytest.fixture
@@ -33,7 +39,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 def _run(session: Session, communes: int = 2) -> tuple[Run, list[int]]:
     scope, units = district(session, communes=communes)
-    run = runs.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     return run, [u.id for u in units]
 
 
@@ -54,30 +60,31 @@ def test_a_fresh_run_is_left_alone_and_a_planned_one_restarted_with_backoff(sess
     assert reconcile(session, now + timedelta(minutes=10), T) == [Next("tongket.start_run", (run.id,))]
     for hours in range(1, 10):  # waiting for a worker never fails a run
         reconcile(session, now + timedelta(hours=hours * 2), T)
-    assert runs.state_of(session, run.id) == RunState.PLANNED
+    assert states.state_of(session, run.id) == RunState.PLANNED
 
 
 def test_stale_units_are_collected_again_and_the_deadline_marks_the_rest_missing(session: Session) -> None:
     run, (first, second) = _run(session)
-    runs.start_run(session, run.id, collect_minutes=60)
-    runs.record_unit(session, run.id, first, UnitState.COLLECTED)
+    states.start_run(session, run.id, collect_minutes=60)
+    states.record_unit(session, run.id, first, UnitState.COLLECTED)
     now = _age(session, run.id, timedelta(minutes=20))
     assert reconcile(session, now, T) == [Next("tongket.collect_unit", (run.id, second))]
     assert reconcile(session, now + timedelta(minutes=29), T) == []  # the next re-send waits twice as long
     assert reconcile(session, now + timedelta(minutes=30), T) == [Next("tongket.collect_unit", (run.id, second))]
     assert reconcile(session, _age(session, run.id, timedelta(minutes=61)), T) == [
-        Next("tongket.render_run", (run.id,))]
+        Next("tongket.render_run", (run.id,))
+    ]
     units = dict(session.execute(select(RunUnit.unit_id, RunUnit.state)).all())
     assert units == {first: UnitState.COLLECTED, second: UnitState.MISSING}
     assert session.scalar(select(RunUnit.errors).where(RunUnit.unit_id == second)) == [DEADLINE_PASSED]
-    assert runs.state_of(session, run.id) == RunState.RENDERING
+    assert states.state_of(session, run.id) == RunState.RENDERING
 
 
 def test_a_lost_last_step_of_collection_is_taken_again(session: Session) -> None:
     run, units = _run(session)
-    runs.start_run(session, run.id, collect_minutes=60)
+    states.start_run(session, run.id, collect_minutes=60)
     for unit_id in units:  # every unit settled, but the finishing message was lost
-        runs.record_unit(session, run.id, unit_id, UnitState.MISSING)
+        states.record_unit(session, run.id, unit_id, UnitState.MISSING)
     assert reconcile(session, utcnow(), T) == [Next("tongket.render_run", (run.id,))]
 
 
@@ -99,16 +106,19 @@ def test_rendering_is_sent_again_then_failed_and_owners_told(session: Session) -
 def test_pending_emails_are_sent_again_and_a_settled_run_is_finished(session: Session) -> None:
     run, _ = _run(session)
     session.execute(update(Run).where(Run.id == run.id).values(state=RunState.DELIVERING))
-    session.add_all([Delivery(run_id=run.id, name="A", email="a@example.vn", message_id="<a@x>"),
-                     Delivery(run_id=run.id, name="B", email="b@example.vn", message_id="<b@x>",
-                              state=DeliveryState.SENDING)])
+    session.add_all(
+        [
+            Delivery(run_id=run.id, name="A", email="a@example.vn", message_id="<a@x>"),
+            Delivery(run_id=run.id, name="B", email="b@example.vn", message_id="<b@x>", state=DeliveryState.SENDING),
+        ]
+    )
     session.flush()
     pending, sending = session.scalars(select(Delivery.id).order_by(Delivery.id)).all()
     now = utcnow() + timedelta(minutes=16)
     assert reconcile(session, now, T) == [Next("tongket.deliver", (pending,))]  # 'sending' is not ours
     session.execute(update(Delivery).values(state=DeliveryState.SENT))
     assert reconcile(session, now, T) == []
-    assert runs.state_of(session, run.id) == RunState.DONE
+    assert states.state_of(session, run.id) == RunState.DONE
 
 
 # The whole pipeline with messages lost at random: the reconciler alone must carry every run to the end.
@@ -116,12 +126,12 @@ def _perform(session: Session, item: Next, settings: Settings) -> Sequence[Next]
     """Do what the worker does for one message (the tasks are shims over these steps)."""
     match item.task, item.args:
         case "tongket.start_run", (run_id,):
-            return runs.start_run(session, run_id, collect_minutes=1000 * 60)  # no unit is let go here
+            return states.start_run(session, run_id, collect_minutes=1000 * 60)  # no unit is let go here
         case "tongket.collect_unit", (run_id, unit_id):
             collect_once(session, run_id, unit_id, settings)
-            return runs.finish_collecting(session, run_id)
+            return states.finish_collecting(session, run_id)
         case "tongket.finish_collecting", (run_id,):
-            return runs.finish_collecting(session, run_id)
+            return states.finish_collecting(session, run_id)
         case "tongket.render_run", (run_id,):
             return pipeline.render(session, run_id, settings)
         case "tongket.deliver", (delivery_id,):
@@ -146,11 +156,11 @@ def test_lost_messages_delay_a_run_and_never_lose_it(session: Session, settings:
             if lose.random() < 0.5:
                 continue  # the broker lost it
             queue += _perform(session, item, settings)
-        if runs.state_of(session, run.id) == RunState.DONE:
+        if states.state_of(session, run.id) == RunState.DONE:
             break
         now += timedelta(hours=1)
         queue += reconcile(session, now, patient)
-    assert runs.state_of(session, run.id) == RunState.DONE
+    assert states.state_of(session, run.id) == RunState.DONE
     assert session.scalar(select(func.count()).select_from(Artifact)) == 1
     assert session.scalars(select(Delivery.state)).all() == [DeliveryState.SENT]
     assert set(session.scalars(select(RunUnit.state))) == {UnitState.COLLECTED}

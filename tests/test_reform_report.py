@@ -11,15 +11,15 @@ from pypdf import PdfReader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.catalogue import load_catalogue
-from models.periods import Period
-from models.tables import Indicator, Run, RunUnit, Submission, SubmissionStatus, UnitState, Value
-from models.units import unit_by_code
-from models.vn_units import import_vn_units
 from tests.factories import REPORT_DATE
-from worker import runs
-from worker.render import render_report
-from worker.report import build_report
+from tongket.models.catalogue import load_catalogue
+from tongket.models.periods import Period
+from tongket.models.tables import Indicator, Run, RunUnit, Submission, SubmissionStatus, UnitState, Value
+from tongket.models.units import unit_by_code
+from tongket.models.vn_units import import_vn_units
+from tongket.worker import states
+from tongket.worker.render import render_report
+from tongket.worker.report.compose import build_report
 
 LEGACY_DUC_TRONG = {"24958": 30, "24982": 20, "24970": 5}  # Liên Nghĩa, Phú Hội, Bình Thạnh: teams each year
 
@@ -34,17 +34,29 @@ def units(session: Session) -> Session:
 def submit(session: Session, code: str, legacy: bool, period_id: str, values: dict[str, int]) -> None:
     unit = unit_by_code(session, code, on=Period.parse("2020" if legacy else "2026").end)
     ids = dict(session.execute(select(Indicator.code, Indicator.id)).all())
-    session.add(Submission(unit_id=unit.id, period_id=period_id, origin="test", checksum=f"{unit.id}-{period_id}",
-                           status=SubmissionStatus.ACCEPTED,
-                           values=[Value(indicator_id=ids[k], value=v) for k, v in values.items()]))
+    session.add(
+        Submission(
+            unit_id=unit.id,
+            period_id=period_id,
+            origin="test",
+            checksum=f"{unit.id}-{period_id}",
+            status=SubmissionStatus.ACCEPTED,
+            values=[Value(indicator_id=ids[k], value=v) for k, v in values.items()],
+        )
+    )
     session.flush()
 
 
 def review(session: Session, scope_code: str, period_id: str) -> Run:
     period = Period.parse(period_id)
-    run = runs.plan_run(session, scope=unit_by_code(session, scope_code, on=period.end), kind="multi_year",
-                        period=period, report_date=REPORT_DATE)
-    runs.start_run(session, run.id, collect_minutes=0)
+    run = states.plan_run(
+        session,
+        scope=unit_by_code(session, scope_code, on=period.end),
+        kind="multi_year",
+        period=period,
+        report_date=REPORT_DATE,
+    )
+    states.start_run(session, run.id, collect_minutes=0)
     session.execute(update(RunUnit).where(RunUnit.run_id == run.id).values(state=UnitState.COLLECTED))
     return run
 

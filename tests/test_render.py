@@ -12,8 +12,12 @@ import pytest
 from pypdf import PdfReader
 from reportlab.pdfbase.ttfonts import TTFont
 
-from tongket.demo_data import COMMUNES
-from worker.figures import (
+from tongket.cli.demo_data import COMMUNES
+from tongket.worker.render import render_report
+from tongket.worker.render.fonts import LIBERATION_DIRS, FontError, register_fonts
+from tongket.worker.render.tables import column_groups
+from tongket.worker.render.text import VIETNAMESE_LETTERS, para
+from tongket.worker.report.figures import (
     Completeness,
     Heading,
     IndicatorInfo,
@@ -22,17 +26,7 @@ from worker.figures import (
     Report,
     UnitFigures,
 )
-from worker.render import render_report
-from worker.render.fonts import LIBERATION_DIRS, FontError, register_fonts
-from worker.render.tables import column_groups
-from worker.render.text import (
-    VIETNAMESE_LETTERS,
-    format_date_vi,
-    format_int,
-    format_percent,
-    format_signed,
-    para,
-)
+from tongket.worker.report.numbers import format_date_vi, format_int, format_percent, format_signed
 
 # --- the Đức Trọng reference case (FACTS.md) ------------------------------------------------------------
 

@@ -14,14 +14,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.periods import Period, PeriodType
-from models.tables import Indicator, Run, RunUnit, Schedule, Submission, SubmissionStatus, Unit, UnitState
 from tests.factories import district
-from worker import runs
-from worker.figures import Report
-from worker.render import render_report
-from worker.render.text import format_int, format_percent
-from worker.report import build_report
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import Indicator, Run, RunUnit, Schedule, Submission, SubmissionStatus, Unit, UnitState
+from tongket.worker import states
+from tongket.worker.render import render_report
+from tongket.worker.report.compose import build_report
+from tongket.worker.report.figures import Report
+from tongket.worker.report.numbers import format_int, format_percent
 
 REPORT_DATE = date(2024, 1, 15)
 MISSING, REJECTED = 4, 5  # the communes (1-based) that do not deliver figures for the report's period
@@ -40,30 +40,52 @@ def value(code: str, unit: int, period: Period) -> int:
 def deliver(session: Session, units: list[Unit], periods: Iterable[Period], skip: tuple[int, ...] = ()) -> None:
     """Accepted submissions for each unit and period, straight into the tables (no forms to parse)."""
     ids = {i.code: i.id for i in session.scalars(select(Indicator))}
-    from models.tables import Value
+    from tongket.models.tables import Value
 
     for period in periods:
         for n, unit in enumerate(units, start=1):
             if n in skip:
                 continue
             values = [Value(indicator_id=ids[c], value=value(c, n, period)) for c in STOCK_CODES + FLOW_CODES]
-            session.add(Submission(unit_id=unit.id, period_id=period.id, origin="test", checksum=f"{n}-{period.id}",
-                                   status=SubmissionStatus.ACCEPTED, values=values))
+            session.add(
+                Submission(
+                    unit_id=unit.id,
+                    period_id=period.id,
+                    origin="test",
+                    checksum=f"{n}-{period.id}",
+                    status=SubmissionStatus.ACCEPTED,
+                    values=values,
+                )
+            )
     session.flush()
 
 
-def plan_and_collect(session: Session, scope: Unit, kind: str, period: Period, schedule: Schedule | None = None,
-                     narrative: dict | None = None) -> Run:
+def plan_and_collect(
+    session: Session,
+    scope: Unit,
+    kind: str,
+    period: Period,
+    schedule: Schedule | None = None,
+    narrative: dict | None = None,
+) -> Run:
     """A run whose communes are settled as collection would leave them: one missing, one rejected."""
-    run = runs.plan_run(session, scope=scope, kind=kind, period=period, report_date=REPORT_DATE,
-                        schedule_id=schedule.id if schedule else None, narrative=narrative)
+    run = states.plan_run(
+        session,
+        scope=scope,
+        kind=kind,
+        period=period,
+        report_date=REPORT_DATE,
+        schedule_id=schedule.id if schedule else None,
+        narrative=narrative,
+    )
     session.flush()
-    runs.start_run(session, run.id, collect_minutes=5)
-    for n, ru in enumerate(session.scalars(select(RunUnit).where(RunUnit.run_id == run.id)
-                                           .order_by(RunUnit.unit_id)), start=1):
+    states.start_run(session, run.id, collect_minutes=5)
+    for n, ru in enumerate(
+        session.scalars(select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.unit_id)), start=1
+    ):
         state = {MISSING: UnitState.MISSING, REJECTED: UnitState.REJECTED}.get(n, UnitState.COLLECTED)
         errors = ["Ô F7: số tổ an ninh nhân dân là -4, phải là số không âm"] if state == UnitState.REJECTED else []
-        runs.record_unit(session, run.id, ru.unit_id, state, errors)
+        states.record_unit(session, run.id, ru.unit_id, state, errors)
     session.flush()
     return run
 
@@ -79,22 +101,37 @@ def district_total(code: str, period: Period, communes: int, skip: tuple[int, ..
 
 # kind, period, its previous period, the same period a year earlier (None: not shown), headings of III/IV
 KINDS = [
-    ("monthly", "2023-05", "2023-04", "2022-05", "III. ĐÁNH GIÁ CHUNG",
-     "IV. PHƯƠNG HƯỚNG, NHIỆM VỤ THÁNG 6 NĂM 2023"),
-    ("quarterly", "2023Q2", "2023Q1", "2022Q2", "III. ĐÁNH GIÁ CHUNG",
-     "IV. PHƯƠNG HƯỚNG, NHIỆM VỤ QUÝ III NĂM 2023"),
-    ("half_year", "2023S1", "2022S2", "2022S1", "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
-     "IV. NHIỆM VỤ, GIẢI PHÁP 6 THÁNG CUỐI NĂM 2023"),
-    ("annual", "2023", "2022", None, "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
-     "IV. NHIỆM VỤ, GIẢI PHÁP NĂM 2024"),
-    ("multi_year", "2019..2023", None, None, "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
-     "IV. NHIỆM VỤ, GIẢI PHÁP TRONG THỜI GIAN TỚI"),
+    ("monthly", "2023-05", "2023-04", "2022-05", "III. ĐÁNH GIÁ CHUNG", "IV. PHƯƠNG HƯỚNG, NHIỆM VỤ THÁNG 6 NĂM 2023"),
+    ("quarterly", "2023Q2", "2023Q1", "2022Q2", "III. ĐÁNH GIÁ CHUNG", "IV. PHƯƠNG HƯỚNG, NHIỆM VỤ QUÝ III NĂM 2023"),
+    (
+        "half_year",
+        "2023S1",
+        "2022S2",
+        "2022S1",
+        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "IV. NHIỆM VỤ, GIẢI PHÁP 6 THÁNG CUỐI NĂM 2023",
+    ),
+    (
+        "annual",
+        "2023",
+        "2022",
+        None,
+        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "IV. NHIỆM VỤ, GIẢI PHÁP NĂM 2024",
+    ),
+    (
+        "multi_year",
+        "2019..2023",
+        None,
+        None,
+        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "IV. NHIỆM VỤ, GIẢI PHÁP TRONG THỜI GIAN TỚI",
+    ),
 ]
 COMMUNES = 6
 
 
-def kind_report(session: Session, kind: str, period_id: str, previous: str | None,
-                earlier: str | None) -> Report:
+def kind_report(session: Session, kind: str, period_id: str, previous: str | None, earlier: str | None) -> Report:
     """The district with figures for the period, its comparisons and (for the trend) the periods before."""
     scope, units = district(session, communes=COMMUNES)
     period = Period.parse(period_id)
@@ -105,22 +142,34 @@ def kind_report(session: Session, kind: str, period_id: str, previous: str | Non
     deliver(session, units, [period] if period.type is not PeriodType.YEARS else [], skip=(MISSING, REJECTED))
     if period.type is PeriodType.YEARS:  # the last year is the one the two communes failed to deliver
         last = period.subperiods(PeriodType.YEAR)[-1]
-        session.execute(Submission.__table__.delete().where(
-            Submission.period_id == last.id, Submission.unit_id.in_([units[MISSING - 1].id, units[REJECTED - 1].id])))
+        session.execute(
+            Submission.__table__.delete().where(
+                Submission.period_id == last.id, Submission.unit_id.in_([units[MISSING - 1].id, units[REJECTED - 1].id])
+            )
+        )
     run = plan_and_collect(session, scope, kind, period)
     return build_report(session, run.id)
 
 
 @pytest.mark.parametrize(("kind", "period_id", "previous", "earlier", "review", "tasks"), KINDS)
-def test_each_kind_reads_right(session: Session, kind: str, period_id: str, previous: str | None,
-                               earlier: str | None, review: str, tasks: str) -> None:
+def test_each_kind_reads_right(
+    session: Session, kind: str, period_id: str, previous: str | None, earlier: str | None, review: str, tasks: str
+) -> None:
     report = kind_report(session, kind, period_id, previous, earlier)
     text = text_of(render_report(report))
     period = Period.parse(period_id)
     end = period.subperiods(PeriodType.YEAR)[-1] if period.type is PeriodType.YEARS else period
 
-    for heading in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "BÁO CÁO", "I. TÌNH HÌNH CHUNG", "II. KẾT QUẢ THỰC HIỆN",
-                    f"Bảng 1. Kết quả chủ yếu {report.period_label}", review, tasks, "Nơi nhận:"):
+    for heading in (
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "BÁO CÁO",
+        "I. TÌNH HÌNH CHUNG",
+        "II. KẾT QUẢ THỰC HIỆN",
+        f"Bảng 1. Kết quả chủ yếu {report.period_label}",
+        review,
+        tasks,
+        "Nơi nhận:",
+    ):
         assert heading in text, heading
     # The totals over the communes that reported, in the totals table and the results sentence.
     for code in STOCK_CODES:
@@ -141,8 +190,10 @@ def _check_comparisons(text: str, kind: str, period: Period, previous: str | Non
     """The security-teams row of Bảng 1: now, then for each comparison the old total, change and percent."""
     now = district_total("security_teams", period, COMMUNES)
     row = f"Tổ an ninh nhân dân tổ Số hiện có {format_int(now)}"
-    for other_id, group in ((previous, "So với kỳ trước" if kind != "annual" else "So với năm trước"),
-                            (earlier, "So với cùng kỳ năm trước")):
+    for other_id, group in (
+        (previous, "So với kỳ trước" if kind != "annual" else "So với năm trước"),
+        (earlier, "So với cùng kỳ năm trước"),
+    ):
         if other_id is None:
             assert group not in text
             continue
@@ -168,14 +219,22 @@ def test_no_earlier_figures_shows_dashes_not_zeros(session: Session) -> None:
 def test_schedule_narrative_is_used_and_the_run_overrides_it(session: Session) -> None:
     scope, units = district(session, communes=3)
     deliver(session, units, [Period.parse("2023")])
-    schedule = Schedule(scope_unit_id=scope.id, kind="annual", period_type="year",
-                        narrative={"signer_name": "Trần Văn Ký", "lessons": "Bài học của lịch.",
-                                   "tasks": ["Việc một của lịch.", "Việc hai của lịch."]})
+    schedule = Schedule(
+        scope_unit_id=scope.id,
+        kind="annual",
+        period_type="year",
+        narrative={
+            "signer_name": "Trần Văn Ký",
+            "lessons": "Bài học của lịch.",
+            "tasks": ["Việc một của lịch.", "Việc hai của lịch."],
+        },
+    )
     session.add(schedule)
     session.flush()
     decomposed = unicodedata.normalize("NFD", "Bài học riêng của lần chạy này.")
-    run = plan_and_collect(session, scope, "annual", Period.parse("2023"), schedule=schedule,
-                           narrative={"lessons": decomposed})
+    run = plan_and_collect(
+        session, scope, "annual", Period.parse("2023"), schedule=schedule, narrative={"lessons": decomposed}
+    )
     report = build_report(session, run.id)
     assert report.heading.signer_name == "Trần Văn Ký"
     assert report.narrative.lessons == unicodedata.normalize("NFC", decomposed)
@@ -192,8 +251,10 @@ def test_generated_prose_states_the_figures(session: Session) -> None:
     assert f"Đến cuối quý II năm 2023, toàn huyện Đức Trọng có {format_int(now)} tổ an ninh nhân dân" in n.results
     assert "So với quý I/2023:" in n.results and "So với quý II/2022:" in n.results
     assert n.weaknesses.startswith("Còn 1 đơn vị chưa gửi báo cáo (Xã Thử 4); 1 đơn vị gửi số liệu không hợp lệ")
-    assert f"số vụ việc hòa giải thành là {format_int(district_total('cases_mediated', Period.parse('2023Q2'), 6))}" \
+    assert (
+        f"số vụ việc hòa giải thành là {format_int(district_total('cases_mediated', Period.parse('2023Q2'), 6))}"
         in n.results
+    )
     assert "1 đơn vị gửi số liệu không hợp lệ" in n.weaknesses and "Xã Thử 5" in n.weaknesses
     assert n.lessons == ""  # a quarterly report draws no lessons unless the operator writes them
     assert any("quý III năm 2023" in t for t in n.tasks)
@@ -203,8 +264,12 @@ def test_generated_prose_states_the_figures(session: Session) -> None:
         assert "None" not in block and "{" not in block
 
 
-HOSTILE = ("Xã <font color=red>Đỏ</font>", "Xã Hòa & Bình", "Xã </para><para>Mới",
-           "Xã Có Cái Tên Rất Dài Vì Được Ghép Từ Ba Xã Cũ Là Tân Hội, Tân Thành Và N'Thol Hạ Theo Nghị Quyết Năm 2025")
+HOSTILE = (
+    "Xã <font color=red>Đỏ</font>",
+    "Xã Hòa & Bình",
+    "Xã </para><para>Mới",
+    "Xã Có Cái Tên Rất Dài Vì Được Ghép Từ Ba Xã Cũ Là Tân Hội, Tân Thành Và N'Thol Hạ Theo Nghị Quyết Năm 2025",
+)
 
 
 def test_commune_names_from_the_database_render_literally_and_wrap(session: Session) -> None:
@@ -228,10 +293,9 @@ def report_run_id(session: Session) -> int:
 
 def test_late_and_on_time_rows_when_deadlines_are_tracked() -> None:
     from tests.test_render import sample_report
-    from worker.figures import Completeness
+    from tongket.worker.report.figures import Completeness
 
-    report = sample_report(completeness=Completeness(15, 15, rejected=(), missing=(), late=("Xã Tà Năng",),
-                                                     on_time=14))
+    report = sample_report(completeness=Completeness(15, 15, rejected=(), missing=(), late=("Xã Tà Năng",), on_time=14))
     text = text_of(render_report(report))
     assert "Trong đó: báo cáo đúng hạn 14 93,3%" in text
     assert "Trong đó: báo cáo sau hạn 1 6,7%" in text

@@ -8,17 +8,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.errors import RunExists
-from models.periods import Period
-from models.tables import Run, RunState, RunUnit, UnitState
 from tests.factories import REPORT_DATE, district
-from worker import runs
-from worker.steps import Next
+from tongket.models.errors import RunExists
+from tongket.models.periods import Period
+from tongket.models.tables import Run, RunState, RunUnit, UnitState
+from tongket.worker import states
+from tongket.worker.states import Next
 
 
 def _plan(session: Session, scope, period: str = "2023", force: bool = False) -> Run:  # type: ignore[no-untyped-def]
-    return runs.plan_run(session, scope=scope, kind="annual", period=Period.parse(period),
-                         report_date=REPORT_DATE, force=force)
+    return states.plan_run(
+        session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE, force=force
+    )
 
 
 def test_a_report_is_planned_once_unless_forced(session: Session) -> None:
@@ -34,35 +35,36 @@ def test_a_report_is_planned_once_unless_forced(session: Session) -> None:
 def test_start_claims_once_and_asks_for_one_collect_per_unit(session: Session) -> None:
     scope, units = district(session, communes=3)
     run = _plan(session, scope)
-    follow = runs.start_run(session, run.id, collect_minutes=5)
+    follow = states.start_run(session, run.id, collect_minutes=5)
     assert follow == [Next("tongket.collect_unit", (run.id, u.id)) for u in units]
     # A re-delivered start message finds the run collecting and re-asks only for what is still pending.
-    runs.record_unit(session, run.id, units[0].id, UnitState.COLLECTED)
-    assert runs.start_run(session, run.id, collect_minutes=5) == [
-        Next("tongket.collect_unit", (run.id, u.id)) for u in units[1:]]
+    states.record_unit(session, run.id, units[0].id, UnitState.COLLECTED)
+    assert states.start_run(session, run.id, collect_minutes=5) == [
+        Next("tongket.collect_unit", (run.id, u.id)) for u in units[1:]
+    ]
     assert session.scalar(select(Run.state).where(Run.id == run.id)) == RunState.COLLECTING
 
 
 def test_a_unit_is_settled_once_and_the_last_one_moves_the_run_on(session: Session) -> None:
     scope, units = district(session, communes=2)
     run = _plan(session, scope)
-    runs.start_run(session, run.id, collect_minutes=5)
-    assert runs.record_unit(session, run.id, units[0].id, UnitState.COLLECTED)
-    assert not runs.record_unit(session, run.id, units[0].id, UnitState.MISSING)  # a repeated message
-    assert runs.finish_collecting(session, run.id) == []
-    runs.record_unit(session, run.id, units[1].id, UnitState.MISSING)
-    assert runs.finish_collecting(session, run.id) == [Next("tongket.render_run", (run.id,))]
-    assert runs.finish_collecting(session, run.id) == []  # the second caller loses the claim
-    states = dict(session.execute(select(RunUnit.unit_id, RunUnit.state).where(RunUnit.run_id == run.id)).all())
-    assert states == {units[0].id: UnitState.COLLECTED, units[1].id: UnitState.MISSING}
+    states.start_run(session, run.id, collect_minutes=5)
+    assert states.record_unit(session, run.id, units[0].id, UnitState.COLLECTED)
+    assert not states.record_unit(session, run.id, units[0].id, UnitState.MISSING)  # a repeated message
+    assert states.finish_collecting(session, run.id) == []
+    states.record_unit(session, run.id, units[1].id, UnitState.MISSING)
+    assert states.finish_collecting(session, run.id) == [Next("tongket.render_run", (run.id,))]
+    assert states.finish_collecting(session, run.id) == []  # the second caller loses the claim
+    unit_states = dict(session.execute(select(RunUnit.unit_id, RunUnit.state).where(RunUnit.run_id == run.id)).all())
+    assert unit_states == {units[0].id: UnitState.COLLECTED, units[1].id: UnitState.MISSING}
 
 
 def test_transitions_only_from_the_expected_state(session: Session) -> None:
     scope, _ = district(session)
     run = _plan(session, scope)
-    assert not runs.transition(session, run.id, RunState.RENDERING, RunState.DELIVERING)
-    assert runs.cancel(session, run.id)
-    assert runs.start_run(session, run.id, collect_minutes=5) == []  # a cancelled run stays cancelled
+    assert not states.transition(session, run.id, RunState.RENDERING, RunState.DELIVERING)
+    assert states.cancel(session, run.id)
+    assert states.start_run(session, run.id, collect_minutes=5) == []  # a cancelled run stays cancelled
     assert session.scalar(select(Run.state).where(Run.id == run.id)) == RunState.CANCELLED
 
 
@@ -73,5 +75,5 @@ def test_expected_units_are_those_valid_in_the_period(session: Session, tmp_path
     units[2].valid_to = date(2022, 12, 31)
     session.flush()
     run = _plan(session, scope)
-    follow = runs.start_run(session, run.id, collect_minutes=5)
+    follow = states.start_run(session, run.id, collect_minutes=5)
     assert [n.args[1] for n in follow] == [units[0].id, units[1].id]

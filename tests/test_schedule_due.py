@@ -8,36 +8,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.errors import ConfigError
-from models.periods import Period
-from scheduler.cron import Cron
-from scheduler.due import due_between, next_due, rule
+from tongket.models.errors import ConfigError
+from tongket.models.periods import Period
+from tongket.scheduler.cron import Cron
+from tongket.scheduler.due import due_between, next_due, rule
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("period_type", "period", "lag", "at", "due"), [
-    ("month", "2026-02", 5, "08:00", utc(2026, 3, 5, 1, 0)),  # 08:00 in Hanoi is 01:00 UTC
-    ("month", "2024-02", 1, "00:00", utc(2024, 2, 29, 17, 0)),  # a leap February ends on the 29th
-    ("quarter", "2026Q4", 10, "07:30", utc(2027, 1, 10, 0, 30)),
-    ("half", "2026S1", 15, "08:00", utc(2026, 7, 15, 1, 0)),
-    ("half", "2026S2", 1, "23:59", utc(2027, 1, 1, 16, 59)),
-    ("year", "2025", 15, "08:00", utc(2026, 1, 15, 1, 0)),
-])
-def test_lag_after_the_period_in_local_time(period_type: str, period: str, lag: int, at: str,
-                                            due: datetime) -> None:
+@pytest.mark.parametrize(
+    ("period_type", "period", "lag", "at", "due"),
+    [
+        ("month", "2026-02", 5, "08:00", utc(2026, 3, 5, 1, 0)),  # 08:00 in Hanoi is 01:00 UTC
+        ("month", "2024-02", 1, "00:00", utc(2024, 2, 29, 17, 0)),  # a leap February ends on the 29th
+        ("quarter", "2026Q4", 10, "07:30", utc(2027, 1, 10, 0, 30)),
+        ("half", "2026S1", 15, "08:00", utc(2026, 7, 15, 1, 0)),
+        ("half", "2026S2", 1, "23:59", utc(2027, 1, 1, 16, 59)),
+        ("year", "2025", 15, "08:00", utc(2026, 1, 15, 1, 0)),
+    ],
+)
+def test_lag_after_the_period_in_local_time(period_type: str, period: str, lag: int, at: str, due: datetime) -> None:
     assert rule(period_type, lag_days=lag, due_time=at).due(Period.parse(period)) == due
 
 
-@pytest.mark.parametrize(("period_type", "cron", "period", "due"), [
-    ("month", "0 8 5 * *", "2026-11", utc(2026, 12, 5, 1, 0)),
-    ("quarter", "0 8 1 1,4,7,10 *", "2026Q2", utc(2026, 7, 1, 1, 0)),
-    ("half", "30 9 * * mon", "2026S1", utc(2026, 7, 6, 2, 30)),  # 1 July 2026 is a Wednesday
-    ("year", "0 0 1 jan *", "2026", utc(2026, 12, 31, 17, 0)),  # midnight of 1 January, Hanoi
-    ("month", "0 8 31 * *", "2026-03", utc(2026, 5, 31, 1, 0)),  # April has no 31st: the next 31st
-])
+@pytest.mark.parametrize(
+    ("period_type", "cron", "period", "due"),
+    [
+        ("month", "0 8 5 * *", "2026-11", utc(2026, 12, 5, 1, 0)),
+        ("quarter", "0 8 1 1,4,7,10 *", "2026Q2", utc(2026, 7, 1, 1, 0)),
+        ("half", "30 9 * * mon", "2026S1", utc(2026, 7, 6, 2, 30)),  # 1 July 2026 is a Wednesday
+        ("year", "0 0 1 jan *", "2026", utc(2026, 12, 31, 17, 0)),  # midnight of 1 January, Hanoi
+        ("month", "0 8 31 * *", "2026-03", utc(2026, 5, 31, 1, 0)),  # April has no 31st: the next 31st
+    ],
+)
 def test_cron_fires_first_after_the_period_ends(period_type: str, cron: str, period: str, due: datetime) -> None:
     assert rule(period_type, cron=cron).due(Period.parse(period)) == due
 
@@ -56,17 +61,20 @@ def test_due_between_and_next_due() -> None:
     assert next_due(monthly, utc(2026, 11, 5, 0, 59)) == (Period.parse("2026-10"), utc(2026, 11, 5, 1, 0))
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"period_type": "quartr"}, "did you mean quarter?"),
-    ({"period_type": "years"}, "multi-year reviews are one-off"),
-    ({"period_type": "month", "due_time": "8h"}, "is not HH:MM"),
-    ({"period_type": "month", "lag_days": 0}, "1 to 366 days"),
-    ({"period_type": "month", "timezone": "Asia/Hanoi City"}, "unknown time zone"),
-    ({"period_type": "month", "cron": "0 8 5 *"}, "needs 5 fields"),
-    ({"period_type": "month", "cron": "0 25 * * *"}, "hour '25' is out of range 0-23"),
-    ({"period_type": "month", "cron": "0 8 30 feb *"}, "never fires"),
-    ({"period_type": "month", "cron": "0 8 * * funday"}, "or sun..sat"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"period_type": "quartr"}, "did you mean quarter?"),
+        ({"period_type": "years"}, "multi-year reviews are one-off"),
+        ({"period_type": "month", "due_time": "8h"}, "is not HH:MM"),
+        ({"period_type": "month", "lag_days": 0}, "1 to 366 days"),
+        ({"period_type": "month", "timezone": "Asia/Hanoi City"}, "unknown time zone"),
+        ({"period_type": "month", "cron": "0 8 5 *"}, "needs 5 fields"),
+        ({"period_type": "month", "cron": "0 25 * * *"}, "hour '25' is out of range 0-23"),
+        ({"period_type": "month", "cron": "0 8 30 feb *"}, "never fires"),
+        ({"period_type": "month", "cron": "0 8 * * funday"}, "or sun..sat"),
+    ],
+)
 def test_wrong_settings_say_what_to_write(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         rule(**kwargs)  # type: ignore[arg-type]
@@ -81,10 +89,15 @@ def test_cron_day_of_month_or_day_of_week() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(period_type=st.sampled_from(["month", "quarter", "half", "year"]), lag=st.integers(1, 60),
-       gaps=st.lists(st.integers(1, 7 * 24 * 60), min_size=1, max_size=30), start=st.integers(0, 3 * 365 * 24 * 60))
-def test_ticks_within_the_horizon_see_every_period_once(period_type: str, lag: int, gaps: list[int],
-                                                        start: int) -> None:
+@given(
+    period_type=st.sampled_from(["month", "quarter", "half", "year"]),
+    lag=st.integers(1, 60),
+    gaps=st.lists(st.integers(1, 7 * 24 * 60), min_size=1, max_size=30),
+    start=st.integers(0, 3 * 365 * 24 * 60),
+)
+def test_ticks_within_the_horizon_see_every_period_once(
+    period_type: str, lag: int, gaps: list[int], start: int
+) -> None:
     """Whatever the gaps between ticks (up to the horizon), every period due between the first and last
     tick is in some tick's window, and no period is in a window before it is due."""
     horizon = timedelta(days=7)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from models.errors import DeliveryFailed
 from tests.smtp_server import SmtpServer, password_check
-from tongket.settings import Settings, _from_files
-from worker.deliver import smtp
-from worker.deliver.message import wire
+from tongket.models.errors import DeliveryFailed
+from tongket.worker.deliver import smtp
+from tongket.worker.deliver.message import wire
+from tongket.worker.settings import Settings, _from_files
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, which the client is told to trust."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
-                    str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -45,10 +64,16 @@ def message() -> bytes:
     return wire(mail)
 
 
-def test_starttls_and_a_password_from_a_file(tls: ssl.SSLContext, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    server = SmtpServer(tls_context=tls, require_starttls=True, auth_required=True, auth_exclude_mechanism=["LOGIN"],
-                        authenticator=password_check("bao-cao", "mật khẩu bí mật")).start()
+def test_starttls_and_a_password_from_a_file(
+    tls: ssl.SSLContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = SmtpServer(
+        tls_context=tls,
+        require_starttls=True,
+        auth_required=True,
+        auth_exclude_mechanism=["LOGIN"],
+        authenticator=password_check("bao-cao", "mật khẩu bí mật"),
+    ).start()
     secret = tmp_path / "smtp_password"
     secret.write_text("mật khẩu bí mật\n", encoding="utf-8")
     monkeypatch.setenv("TONGKET_SMTP_PASSWORD_FILE", str(secret))
@@ -79,12 +104,21 @@ def test_implicit_tls(tls: ssl.SSLContext) -> None:
 
 
 def test_a_wrong_password_fails_for_good(tls: ssl.SSLContext) -> None:
-    server = SmtpServer(tls_context=tls, require_starttls=True, auth_required=True, auth_exclude_mechanism=["LOGIN"],
-                        authenticator=password_check("bao-cao", "right")).start()
+    server = SmtpServer(
+        tls_context=tls,
+        require_starttls=True,
+        auth_required=True,
+        auth_exclude_mechanism=["LOGIN"],
+        authenticator=password_check("bao-cao", "right"),
+    ).start()
     try:
         with pytest.raises(DeliveryFailed, match="535"):
-            smtp.send(smtp.SmtpConfig.from_url(f"smtp://bao-cao:wrong@127.0.0.1:{server.port}?starttls=1"),
-                      "a@example.vn", "b@example.vn", message())
+            smtp.send(
+                smtp.SmtpConfig.from_url(f"smtp://bao-cao:wrong@127.0.0.1:{server.port}?starttls=1"),
+                "a@example.vn",
+                "b@example.vn",
+                message(),
+            )
     finally:
         server.stop()
     assert server.inbox.accepted == []
@@ -93,4 +127,9 @@ def test_a_wrong_password_fails_for_good(tls: ssl.SSLContext) -> None:
 def test_a_url_password_is_percent_decoded() -> None:
     config = smtp.SmtpConfig.from_url("smtps://user%40x:p%40ss%2Fw@mail.example.vn?timeout=5")
     assert (config.username, config.password, config.port, config.implicit_tls, config.timeout) == (
-        "user@x", "p@ss/w", 465, True, 5.0)
+        "user@x",
+        "p@ss/w",
+        465,
+        True,
+        5.0,
+    )

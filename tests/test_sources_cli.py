@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.tables import Source, Submission
 from tests.factories import district
 from tests.loopback import Reply, loopback_server
 from tests.processes import environment, tongket
+from tongket.models.tables import Source, Submission
 
 
 def test_add_list_check_disable_remove(session: Session, db_url: str, tmp_path: Path) -> None:
@@ -21,8 +21,19 @@ def test_add_list_check_disable_remove(session: Session, db_url: str, tmp_path: 
     with loopback_server() as server:
         body = {"unit_code": unit.code, "period": "2023", "values": {"security_teams": 4, "patrol_teams": -1}}
         server.routes[f"/api/{unit.code}/2023"] = lambda n: Reply(body=json.dumps(body).encode())
-        added = tongket("sources", "add", "--unit", unit.code, "--kind", "http_json", "--url",
-                        server.base + "/api/{unit}/{period}", "--header", "Authorization: Bearer s3cret", env=env)
+        added = tongket(
+            "sources",
+            "add",
+            "--unit",
+            unit.code,
+            "--kind",
+            "http_json",
+            "--url",
+            server.base + "/api/{unit}/{period}",
+            "--header",
+            "Authorization: Bearer s3cret",
+            env=env,
+        )
         assert added.returncode == 0, added.stdout + added.stderr
         source_id = session.scalars(select(Source.id).where(Source.kind == "http_json")).one()
 

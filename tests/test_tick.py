@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
-from models.tables import Run, Schedule, Unit
-from scheduler.tick import plan_due
 from tests.factories import district
+from tongket.models.db import session_scope
+from tongket.models.tables import Run, Schedule, Unit
+from tongket.scheduler.tick import plan_due
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 HORIZON = timedelta(days=7)
@@ -54,8 +54,12 @@ def test_catch_up_after_three_days_of_downtime_plans_each_missed_period_once(ses
     after = [local(2027, 1, 3, 12, 0) + timedelta(minutes=m) for m in range(3)]
     created = [plan_due(session, t, HORIZON) for t in after]
     assert [len(c) for c in created] == [4, 0, 0]
-    assert planned(session) == {("monthly", "2026-12"): 1, ("quarterly", "2026Q4"): 1,
-                                ("half_year", "2026S2"): 1, ("annual", "2026"): 1}
+    assert planned(session) == {
+        ("monthly", "2026-12"): 1,
+        ("quarterly", "2026Q4"): 1,
+        ("half_year", "2026S2"): 1,
+        ("annual", "2026"): 1,
+    }
     dates = dict(session.execute(select(Run.period_id, Run.report_date)).all())
     assert str(dates["2026"]) == "2027-01-03"  # the day it fell due, printed on the report
     assert str(dates["2026-12"]) == "2027-01-01"
@@ -67,8 +71,11 @@ def test_downtime_longer_than_the_horizon_plans_only_within_it(session: Session)
     plan_due(session, local(2026, 11, 20), HORIZON)  # the last tick before six weeks of downtime
     assert planned(session) == {}
     plan_due(session, local(2027, 1, 2, 8, 0), HORIZON)  # catch-up reaches back to 26 December only:
-    assert planned(session) == {("monthly", "2026-12"): 1, ("quarterly", "2026Q4"): 1,  # November's report,
-                                ("half_year", "2026S2"): 1}  # due 1 December, is left to an operator
+    assert planned(session) == {
+        ("monthly", "2026-12"): 1,
+        ("quarterly", "2026Q4"): 1,  # November's report,
+        ("half_year", "2026S2"): 1,
+    }  # due 1 December, is left to an operator
 
 
 def test_a_new_schedule_does_not_back_fill_and_a_disabled_one_plans_nothing(session: Session) -> None:
@@ -91,13 +98,14 @@ def test_a_scope_that_ended_gets_no_runs_for_periods_after_it(session: Session) 
 
 
 def test_an_existing_run_for_the_period_is_left_alone(session: Session) -> None:
-    from models.periods import Period
-    from worker.runs import plan_run
+    from tongket.models.periods import Period
+    from tongket.worker.states import plan_run
 
     scope, _ = district(session)
     schedules(session, scope, created=local(2026, 1, 1))
-    one_off = plan_run(session, scope=scope, kind="monthly", period=Period.parse("2026-12"),
-                       report_date=local(2026, 12, 31).date())
+    one_off = plan_run(
+        session, scope=scope, kind="monthly", period=Period.parse("2026-12"), report_date=local(2026, 12, 31).date()
+    )
     plan_due(session, local(2027, 1, 1, 8, 30), HORIZON)
     assert planned(session)[("monthly", "2026-12")] == 1
     assert session.scalar(select(Run.schedule_id).where(Run.id == one_off.id)) is None
@@ -107,8 +115,12 @@ def test_an_existing_run_for_the_period_is_left_alone(session: Session) -> None:
 ROUNDS = 25
 
 
-def _ticker(url: str, barrier: multiprocessing.synchronize.Barrier, now: datetime,
-            results: multiprocessing.Queue[tuple[int, float, float]]) -> None:
+def _ticker(
+    url: str,
+    barrier: multiprocessing.synchronize.Barrier,
+    now: datetime,
+    results: multiprocessing.Queue[tuple[int, float, float]],
+) -> None:
     for _ in range(ROUNDS):
         barrier.wait(timeout=60)  # the parent has emptied the run table
         began = time.monotonic()

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.collect.problems import FormRejected
-from worker.collect.validate import MAX_VALUE, BadValue, parse_count, validate_form, vi_number
-from worker.collect.xlsx_form import RawForm
-from worker.figures import IndicatorInfo
+from tongket.worker.collect.problems import FormRejected
+from tongket.worker.collect.validate import MAX_VALUE, BadValue, parse_count, validate_form, vi_number
+from tongket.worker.collect.xlsx_form import RawForm
+from tongket.worker.report.figures import IndicatorInfo
 
 counts = st.integers(min_value=0, max_value=MAX_VALUE)
 negatives = st.integers(min_value=-10 * MAX_VALUE, max_value=-1)
@@ -115,23 +115,30 @@ def test_blank_is_not_zero() -> None:
 
 def test_vietnamese_number_format() -> None:
     assert (vi_number(1234567), vi_number(2.5), vi_number(-3.0), vi_number(1234.5)) == (
-        "1.234.567", "2,5", "-3", "1.234,5")
+        "1.234.567",
+        "2,5",
+        "-3",
+        "1.234,5",
+    )
 
 
 # ------------------------------------------------------------------------------------------ the form
 
 INDICATORS = [
     IndicatorInfo("security_teams", "Tổ an ninh nhân dân", "tổ", "stock"),
-    IndicatorInfo("youth_clubs", "CLB \"Tuổi trẻ phòng chống tội phạm\"", "câu lạc bộ", "stock"),
+    IndicatorInfo("youth_clubs", 'CLB "Tuổi trẻ phòng chống tội phạm"', "câu lạc bộ", "stock"),
     IndicatorInfo("cases_mediated", "Vụ việc hòa giải thành", "vụ", "flow"),
     IndicatorInfo("tasks_set", "Nhiệm vụ, giải pháp đề ra", "nhiệm vụ", "flow", level="report"),
 ]
 
 
-def raw(cells: dict[str, tuple[str, object]], unit: str = "24958", period: str = "2023",
-        duplicates: tuple[tuple[str, str], ...] = ()) -> RawForm:
-    return RawForm(unit_code=unit, period_id=period, catalogue_version="2024.1", cells=cells,
-                   duplicates=duplicates)
+def raw(
+    cells: dict[str, tuple[str, object]],
+    unit: str = "24958",
+    period: str = "2023",
+    duplicates: tuple[tuple[str, str], ...] = (),
+) -> RawForm:
+    return RawForm(unit_code=unit, period_id=period, catalogue_version="2024.1", cells=cells, duplicates=duplicates)
 
 
 def validate(form: RawForm) -> dict[str, int | None]:
@@ -149,8 +156,12 @@ def test_period_ids_compare_as_periods() -> None:
 
 
 def test_all_problems_are_collected_in_reading_order() -> None:
-    cells: dict[str, tuple[str, object]] = {"security_teams": ("F7", "-3"), "tasks_set": ("F8", 7),
-                                            "bogus\x1b[31m": ("F9", 1), "youth_clubs": ("F10", "mười")}
+    cells: dict[str, tuple[str, object]] = {
+        "security_teams": ("F7", "-3"),
+        "tasks_set": ("F8", 7),
+        "bogus\x1b[31m": ("F9", 1),
+        "youth_clubs": ("F10", "mười"),
+    }
     form = raw(cells, unit="24982", period="2022", duplicates=(("youth_clubs", "F12"),))
     with pytest.raises(FormRejected) as info:
         validate(form)
@@ -161,12 +172,10 @@ def test_all_problems_are_collected_in_reading_order() -> None:
         "Đơn vị 24958, kỳ 2023: biểu mẫu ghi kỳ báo cáo 2022, nhưng đang nhận số liệu kỳ 2023; "
         "hãy dùng đúng biểu mẫu của kỳ này",
         "Đơn vị 24958, kỳ 2023, ô F7 (security_teams): số âm không hợp lệ: -3",
-        "Đơn vị 24958, kỳ 2023, ô F8 (tasks_set): chỉ tiêu tasks_set không do đơn vị cấp xã báo cáo; "
-        "hãy xóa dòng này",
+        "Đơn vị 24958, kỳ 2023, ô F8 (tasks_set): chỉ tiêu tasks_set không do đơn vị cấp xã báo cáo; hãy xóa dòng này",
         "Đơn vị 24958, kỳ 2023, ô F9 (bogus?[31m): mã chỉ tiêu không có trong danh mục của kỳ báo cáo: "
-        "bogus?[31m; không sửa cột \"Mã chỉ tiêu\"",
-        "Đơn vị 24958, kỳ 2023, ô F10 (youth_clubs): không phải số: mười; "
-        "hãy nhập số nguyên từ 0 đến 10.000.000",
+        'bogus?[31m; không sửa cột "Mã chỉ tiêu"',
+        "Đơn vị 24958, kỳ 2023, ô F10 (youth_clubs): không phải số: mười; hãy nhập số nguyên từ 0 đến 10.000.000",
         "Đơn vị 24958, kỳ 2023, ô F12 (youth_clubs): chỉ tiêu bị lặp: đã có ở ô F10, lặp lại ở ô F12; "
         "mỗi chỉ tiêu chỉ nhập ở một dòng",
     )

@@ -7,15 +7,27 @@ import time
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from models.db import session_scope
-from models.tables import Level, Unit, UnitSuccession
-from models.vn_units import LEGACY_END, REFORM, import_vn_units
+from tongket.models.db import session_scope
+from tongket.models.tables import Level, Unit, UnitSuccession
+from tongket.models.vn_units import LEGACY_END, REFORM, import_vn_units
 
 # FACTS.md: Đức Trọng's 15 communes and the 2025 commune each became part of.
 DUC_TRONG = {
-    "24958": "24958", "24982": "24958", "24961": "24967", "24964": "24967", "24967": "24967",
-    "24973": "24976", "24976": "24976", "24979": "24976", "24985": "24985", "24988": "24988",
-    "24989": "24988", "24991": "24991", "24994": "24991", "24997": "24991", "24970": "24871",
+    "24958": "24958",
+    "24982": "24958",
+    "24961": "24967",
+    "24964": "24967",
+    "24967": "24967",
+    "24973": "24976",
+    "24976": "24976",
+    "24979": "24976",
+    "24985": "24985",
+    "24988": "24988",
+    "24989": "24988",
+    "24991": "24991",
+    "24994": "24991",
+    "24997": "24991",
+    "24970": "24871",
 }
 
 
@@ -23,7 +35,8 @@ def successors(session: Session, old_codes: list[str]) -> dict[str, list[tuple[s
     old, new = aliased(Unit), aliased(Unit)
     rows = session.execute(
         select(old.code, new.code, new.name, UnitSuccession.is_default)
-        .join(old, old.id == UnitSuccession.old_unit_id).join(new, new.id == UnitSuccession.new_unit_id)
+        .join(old, old.id == UnitSuccession.old_unit_id)
+        .join(new, new.id == UnitSuccession.new_unit_id)
         .where(old.code.in_(old_codes), old.level == Level.COMMUNE)
     )
     found: dict[str, list[tuple[str, str, bool]]] = {}
@@ -43,8 +56,11 @@ def test_duc_trong_maps_onto_the_new_communes_as_facts_say(session: Session) -> 
     found = successors(session, list(DUC_TRONG))
     assert {old: [n for n, _, _ in new] for old, new in found.items()} == {o: [n] for o, n in DUC_TRONG.items()}
     assert found["24970"] == [("24871", "Xã Đinh Văn Lâm Hà", True)]  # Bình Thạnh left the old district
-    names = dict(session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(["24958", "24967"]),
-                                                                   Unit.valid_from == REFORM)).all())
+    names = dict(
+        session.execute(
+            select(Unit.code, Unit.name).where(Unit.code.in_(["24958", "24967"]), Unit.valid_from == REFORM)
+        ).all()
+    )
     assert names == {"24958": "Xã Đức Trọng", "24967": "Xã Hiệp Thạnh"}
 
 
@@ -63,8 +79,9 @@ def test_both_hierarchies_are_complete(session: Session) -> None:
 def test_splits_mark_exactly_one_default_successor(session: Session) -> None:
     import_vn_units(session)
     per_old = session.execute(
-        select(UnitSuccession.old_unit_id, func.count(), func.sum(case((UnitSuccession.is_default, 1), else_=0)))
-        .group_by(UnitSuccession.old_unit_id)
+        select(
+            UnitSuccession.old_unit_id, func.count(), func.sum(case((UnitSuccession.is_default, 1), else_=0))
+        ).group_by(UnitSuccession.old_unit_id)
     ).all()
     split = [row for row in per_old if row[1] > 1]
     assert split, "the 2025 reform split some communes"

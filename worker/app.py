@@ -11,9 +11,9 @@ from celery.schedules import crontab
 from kombu import Exchange, Queue
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
-from tongket.settings import Settings, get_settings
-from worker.steps import Next
+from tongket.models.db import session_scope
+from tongket.worker.settings import Settings, get_settings
+from tongket.worker.states import Next
 
 QUEUES = ("control", "collect", "render", "mail")
 ROUTES = {
@@ -24,7 +24,7 @@ ROUTES = {
 
 
 def make_app(settings: Settings) -> Celery:
-    app = Celery("tongket", broker=settings.broker, include=["worker.tasks"])
+    app = Celery("tongket", broker=settings.broker, include=["tongket.worker.tasks"])
     app.conf.update(
         # One direct exchange, each queue bound by its own name: a message reaches exactly one queue.
         task_queues=[Queue(name, Exchange("tongket", type="direct"), routing_key=name) for name in QUEUES],
@@ -53,7 +53,8 @@ def make_app(settings: Settings) -> Celery:
         _use_filesystem_queue(app, settings)
     else:
         app.conf.update(
-            worker_send_task_events=True, task_send_sent_event=True,  # Flower sees every task
+            worker_send_task_events=True,
+            task_send_sent_event=True,  # Flower sees every task
             # Redis hands an unacknowledged message to another worker after this long; see the setting.
             broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         )
@@ -65,6 +66,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """Beat only sends small control tasks; the database says what is due and what is stuck, so a beat
     that was down, or two beats at once, neither lose nor double a report. A tick nobody took in time
     expires: the next one does the same work."""
+
     def every(task: str, seconds: float) -> dict[str, Any]:
         return {"task": task, "schedule": seconds, "options": {"expires": max(seconds, 1.0)}}
 
@@ -72,8 +74,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "plan-due-runs": every("tongket.tick", settings.tick_seconds),
         "reconcile-stuck-runs": every("tongket.reconcile", settings.reconcile_seconds),
         "recover-deliveries": every("tongket.recover_deliveries", settings.reconcile_seconds),
-        "prune-old-runs": {"task": "tongket.prune", "schedule": crontab(minute=17, hour=3),
-                           "options": {"expires": 3600}},
+        "prune-old-runs": {
+            "task": "tongket.prune",
+            "schedule": crontab(minute=17, hour=3),
+            "options": {"expires": 3600},
+        },
     }
 
 

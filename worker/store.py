@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.tables import Artifact, Run
+from tongket.models.tables import Artifact, Run
 
 
 def store_artifact(session: Session, run: Run, pdf: bytes, folder: Path) -> Artifact:
@@ -20,8 +20,9 @@ def store_artifact(session: Session, run: Run, pdf: bytes, folder: Path) -> Arti
         return existing
     path = folder / run.scope_unit.code / f"{run.kind}-{run.period_id.replace('..', '-')}-r{run.revision}.pdf"
     write_atomically(path, pdf)
-    artifact = Artifact(run_id=run.id, path=str(path), sha256=hashlib.sha256(pdf).hexdigest(),
-                        pages=count_pages(pdf), bytes=len(pdf))
+    artifact = Artifact(
+        run_id=run.id, path=str(path), sha256=hashlib.sha256(pdf).hexdigest(), pages=count_pages(pdf), bytes=len(pdf)
+    )
     session.add(artifact)
     session.flush()
     return artifact

@@ -6,18 +6,19 @@ from __future__ import annotations
 from celery.signals import worker_process_shutdown, worker_shutdown
 from sqlalchemy.exc import OperationalError
 
-from models.errors import TransientError
-from models.tables import utcnow
-from tongket.settings import get_settings
-from worker import control, pipeline, runs
-from worker.app import DbTask, app, send, with_session
-from worker.collect.step import collect_once
-from worker.deliver import flow, notify, smtp
+from tongket.models.errors import TransientError
+from tongket.models.tables import utcnow
+from tongket.worker import states
+from tongket.worker.app import DbTask, app, send, with_session
+from tongket.worker.collect.step import collect_once
+from tongket.worker.deliver import flow, notify, smtp
+from tongket.worker.runs import control, pipeline
+from tongket.worker.settings import get_settings
 
 
 @app.task(name="tongket.start_run", base=DbTask, bind=True)
 def start_run(self: DbTask, run_id: int) -> None:
-    self.in_session(runs.start_run, run_id, get_settings().collect_minutes)
+    self.in_session(states.start_run, run_id, get_settings().collect_minutes)
 
 
 @app.task(name="tongket.collect_unit", base=DbTask, bind=True, max_retries=None)  # the deadline bounds it
@@ -25,12 +26,12 @@ def collect_unit(self: DbTask, run_id: int, unit_id: int) -> None:
     wait = with_session(lambda s: collect_once(s, run_id, unit_id, get_settings()))
     if wait is not None:
         raise self.retry(countdown=wait)  # nothing yet or source down: try again, until the deadline
-    self.in_session(runs.finish_collecting, run_id)  # after the unit's commit: see finish_collecting
+    self.in_session(states.finish_collecting, run_id)  # after the unit's commit: see finish_collecting
 
 
 @app.task(name="tongket.finish_collecting", base=DbTask, bind=True)
 def finish_collecting(self: DbTask, run_id: int) -> None:
-    self.in_session(runs.finish_collecting, run_id)
+    self.in_session(states.finish_collecting, run_id)
 
 
 @app.task(name="tongket.render_run", base=DbTask, bind=True, max_retries=3)
@@ -39,10 +40,10 @@ def render_run(self: DbTask, run_id: int) -> None:
         self.in_session(pipeline.render, run_id, get_settings())
     except (TransientError, OperationalError, OSError) as exc:
         if self.request.retries < self.max_retries:  # short, bounded countdowns: no long ETA on Redis
-            raise self.retry(exc=exc, countdown=min(300, 30 * 2 ** self.request.retries)) from exc
-        self.in_session(runs.fail_and_notify, run_id, f"rendering failed {self.max_retries + 1} times: {exc}")
+            raise self.retry(exc=exc, countdown=min(300, 30 * 2**self.request.retries)) from exc
+        self.in_session(states.fail_and_notify, run_id, f"rendering failed {self.max_retries + 1} times: {exc}")
     except Exception as exc:  # a bug or data the renderer cannot take: permanent, so fail and tell the owners
-        self.in_session(runs.fail_and_notify, run_id, f"rendering failed: {type(exc).__name__}: {exc}")
+        self.in_session(states.fail_and_notify, run_id, f"rendering failed: {type(exc).__name__}: {exc}")
         raise
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Source, Unit
-from tongket.settings import Settings
-from worker.collect.collect import SourceSpec, gather, judge
-from worker.collect.step import limits
+from tongket.models.periods import Period
+from tongket.models.tables import Source, Unit
+from tongket.worker.collect.collect import SourceSpec, gather, judge
+from tongket.worker.collect.step import limits
+from tongket.worker.settings import Settings
 
 
 def check_source(session: Session, source: Source, period: Period, settings: Settings) -> list[str]:

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.errors import SourceBroken, SourceUnavailable
-from models.periods import Period
-from models.tables import Source, Submission, SubmissionStatus, Unit, UnitState
-from worker.collect.filedrop import delivered_files
-from worker.collect.http_source import HttpLimits, fetch, source_url
-from worker.collect.ingest import ingest
-from worker.collect.problems import Problem
+from tongket.models.errors import SourceBroken, SourceUnavailable
+from tongket.models.periods import Period
+from tongket.models.tables import Source, Submission, SubmissionStatus, Unit, UnitState
+from tongket.worker.collect.filedrop import delivered_files
+from tongket.worker.collect.http_source import HttpLimits, fetch, source_url
+from tongket.worker.collect.ingest import ingest
+from tongket.worker.collect.problems import Problem
 
 DEFAULT_LIMITS = HttpLimits()
 # For officials (the report lists failed units); the technical reason goes to RunUnit.last_error.
@@ -63,8 +63,7 @@ def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
     return [SourceSpec(s.id, s.kind, dict(s.settings)) for s in rows]
 
 
-def gather(unit_code: str, sources: list[SourceSpec], period: Period, dropbox: Path, limits: HttpLimits
-           ) -> Gathered:
+def gather(unit_code: str, sources: list[SourceSpec], period: Period, dropbox: Path, limits: HttpLimits) -> Gathered:
     """Read every delivery of a unit's sources. No database here: a slow endpoint holds no connection."""
     gathered = Gathered()
     for source in sources:
@@ -82,8 +81,14 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
     awaited (PENDING), or its source is broken (FAILED)."""
     newest: dict[str, Submission] = {}  # period id -> newest delivery, in the order received
     for item in gathered.deliveries:
-        submission = ingest(session, unit, item.data, origin=item.origin,
-                            source=session.get(Source, item.source_id), max_bytes=limits.max_bytes)
+        submission = ingest(
+            session,
+            unit,
+            item.data,
+            origin=item.origin,
+            source=session.get(Source, item.source_id),
+            max_bytes=limits.max_bytes,
+        )
         if submission.period_id == "" or _within(period, submission.period_id):
             newest[submission.period_id] = submission
     rejected = [s for s in newest.values() if s.status == SubmissionStatus.REJECTED]
@@ -98,8 +103,7 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
     return Outcome(UnitState.PENDING, error="; ".join(gathered.transient + gathered.broken) or None)
 
 
-def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, limits: HttpLimits
-          ) -> list[Delivered]:
+def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, limits: HttpLimits) -> list[Delivered]:
     if source.kind == "file_drop":
         return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
     if source.kind == "http_json":
@@ -117,7 +121,7 @@ def _pull_files(source: SourceSpec, folder: Path, limits: HttpLimits) -> list[De
 
 
 def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpLimits) -> list[Delivered]:
-    from worker.aggregate import data_periods  # the periods figures are reported for
+    from tongket.worker.report.aggregate import data_periods  # the periods figures are reported for
 
     template = source.settings.get("url", "")
     if not template.startswith(("http://", "https://")):

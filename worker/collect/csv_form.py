@@ -15,10 +15,10 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 
-from worker.collect.problems import FormRejected, Problem, shown
-from worker.collect.text_form import MAX_ROWS, check_size, problem, reject, text
-from worker.collect.xlsx_form import RawForm
-from worker.figures import IndicatorInfo
+from tongket.worker.collect.problems import FormRejected, Problem, shown
+from tongket.worker.collect.text_form import MAX_ROWS, check_size, problem, reject, text
+from tongket.worker.collect.xlsx_form import RawForm
+from tongket.worker.report.figures import IndicatorInfo
 
 # Accepted header names per field (compared case-folded, NFC): English keys and the form's Vietnamese labels.
 HEADERS = {
@@ -52,15 +52,19 @@ def read_csv(data: bytes, *, max_bytes: int = 5_000_000) -> RawForm:
         raise reject("tệp CSV trống", "the CSV file is empty")
     columns = _columns(rows[0])
     if len(rows) - 1 > MAX_ROWS:
-        raise reject(f"tệp CSV có quá nhiều dòng ({len(rows) - 1}, tối đa {MAX_ROWS})",
-                     f"too many rows ({len(rows) - 1}, at most {MAX_ROWS})")
+        raise reject(
+            f"tệp CSV có quá nhiều dòng ({len(rows) - 1}, tối đa {MAX_ROWS})",
+            f"too many rows ({len(rows) - 1}, at most {MAX_ROWS})",
+        )
     return _form(rows[1:], columns, width=len(rows[0]))
 
 
 def _decode(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise reject("tệp CSV được lưu bằng mã UTF-16; hãy lưu lại với kiểu \"CSV UTF-8 (phân cách bằng dấu "
-                     "phẩy)\"", "the CSV file is UTF-16; save it as \"CSV UTF-8\"")
+        raise reject(
+            'tệp CSV được lưu bằng mã UTF-16; hãy lưu lại với kiểu "CSV UTF-8 (phân cách bằng dấu phẩy)"',
+            'the CSV file is UTF-16; save it as "CSV UTF-8"',
+        )
     if b"\x00" in data:
         raise reject("tệp không phải văn bản CSV (có byte 0)", "not a CSV text file (contains NUL bytes)")
     try:
@@ -69,10 +73,10 @@ def _decode(data: bytes) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise reject(
             f"tệp CSV không được mã hóa UTF-8 (byte 0x{data[exc.start]:02X} ở dòng {line}); có thể tệp được "
-            "lưu bằng mã Windows-1258, TCVN3 (ABC) hoặc VNI. Hãy mở lại và lưu với kiểu \"CSV UTF-8 "
-            "(phân cách bằng dấu phẩy)\"",
-            f"the CSV file is not UTF-8 (byte 0x{data[exc.start]:02X} on line {line}); "
-            "save it as \"CSV UTF-8\"") from None
+            'lưu bằng mã Windows-1258, TCVN3 (ABC) hoặc VNI. Hãy mở lại và lưu với kiểu "CSV UTF-8 '
+            '(phân cách bằng dấu phẩy)"',
+            f'the CSV file is not UTF-8 (byte 0x{data[exc.start]:02X} on line {line}); save it as "CSV UTF-8"',
+        ) from None
 
 
 def _rows(content: str) -> list[list[str]]:
@@ -88,8 +92,10 @@ def _rows(content: str) -> list[list[str]]:
                 break  # the caller reports "too many rows"; no need to read on
         return rows
     except csv.Error as exc:
-        raise reject(f"tệp CSV sai cấu trúc (dòng {reader.line_num}): {shown(str(exc))}",
-                     f"malformed CSV on line {reader.line_num}: {exc}") from None
+        raise reject(
+            f"tệp CSV sai cấu trúc (dòng {reader.line_num}): {shown(str(exc))}",
+            f"malformed CSV on line {reader.line_num}: {exc}",
+        ) from None
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -101,9 +107,10 @@ def _columns(header: list[str]) -> dict[str, int]:
             columns[field] = index
     missing = [f for f in REQUIRED if f not in columns]
     if missing:
-        raise reject(f"dòng tiêu đề của tệp CSV thiếu cột: {', '.join(missing)}; dòng đầu phải là "
-                     f"\"{','.join(REQUIRED)}\"",
-                     f"the CSV header lacks the columns: {', '.join(missing)}")
+        raise reject(
+            f'dòng tiêu đề của tệp CSV thiếu cột: {", ".join(missing)}; dòng đầu phải là "{",".join(REQUIRED)}"',
+            f"the CSV header lacks the columns: {', '.join(missing)}",
+        )
     return columns
 
 
@@ -122,36 +129,61 @@ def _form(rows: list[list[str]], columns: dict[str, int], width: int) -> RawForm
         where = f"dòng {number}"
         if len(row) != width:
             # Never guess which field is which: an unquoted "2,5" would otherwise read as 2.
-            problems.append(problem(f"dòng có {len(row)} cột nhưng dòng tiêu đề có {width} cột; số có dấu phẩy "
-                                    "phải đặt trong ngoặc kép, và số liệu phải là số nguyên",
-                                    f"row has {len(row)} fields, the header has {width}", cell=where,
-                                    unit=unit, period=period))
+            problems.append(
+                problem(
+                    f"dòng có {len(row)} cột nhưng dòng tiêu đề có {width} cột; số có dấu phẩy "
+                    "phải đặt trong ngoặc kép, và số liệu phải là số nguyên",
+                    f"row has {len(row)} fields, the header has {width}",
+                    cell=where,
+                    unit=unit,
+                    period=period,
+                )
+            )
             continue
         problems += _identity(row, field, unit, period, where)
         code = text(field(row, "indicator"))
         ref = f"{where}, cột value"
         if not code:
-            problems.append(problem("dòng có số liệu nhưng không có mã chỉ tiêu",
-                                    "a row without an indicator code", cell=where, unit=unit, period=period))
+            problems.append(
+                problem(
+                    "dòng có số liệu nhưng không có mã chỉ tiêu",
+                    "a row without an indicator code",
+                    cell=where,
+                    unit=unit,
+                    period=period,
+                )
+            )
         elif code in cells:
             duplicates.append((code, ref))
         else:
             cells[code] = (ref, field(row, "value"))
     if problems:
         raise FormRejected(problems)
-    return RawForm(unit_code=unit, period_id=period, catalogue_version=text(field(rows[0], "catalogue_version")),
-                   cells=cells, duplicates=tuple(duplicates))
+    return RawForm(
+        unit_code=unit,
+        period_id=period,
+        catalogue_version=text(field(rows[0], "catalogue_version")),
+        cells=cells,
+        duplicates=tuple(duplicates),
+    )
 
 
-def _identity(row: list[str], field: Callable[[list[str], str], str], unit: str, period: str, where: str
-              ) -> list[Problem]:
+def _identity(
+    row: list[str], field: Callable[[list[str], str], str], unit: str, period: str, where: str
+) -> list[Problem]:
     # Every row names its unit and period; one file must not mix communes or periods.
     problems = []
     for name, expected, vi in (("unit_code", unit, "mã đơn vị"), ("period", period, "kỳ báo cáo")):
         found = text(field(row, name))
         if found != expected:
-            problems.append(problem(f"{vi} \"{shown(found)}\" khác dòng đầu (\"{shown(expected)}\"); mỗi tệp "
-                                    "chỉ chứa số liệu của một đơn vị, một kỳ",
-                                    f"{name} {found!r} differs from the first row ({expected!r})",
-                                    cell=f"{where}, cột {name}", unit=unit, period=period))
+            problems.append(
+                problem(
+                    f'{vi} "{shown(found)}" khác dòng đầu ("{shown(expected)}"); mỗi tệp '
+                    "chỉ chứa số liệu của một đơn vị, một kỳ",
+                    f"{name} {found!r} differs from the first row ({expected!r})",
+                    cell=f"{where}, cột {name}",
+                    unit=unit,
+                    period=period,
+                )
+            )
     return problems

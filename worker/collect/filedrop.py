@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.collect.formats import SUFFIXES as FORM_SUFFIXES
+from tongket.worker.collect.formats import SUFFIXES as FORM_SUFFIXES
 
 
 def delivered_files(folder: Path) -> list[Path]:

@@ -3,10 +3,10 @@ is JSON."""
 
 from __future__ import annotations
 
-from worker.collect.csv_form import read_csv
-from worker.collect.json_form import read_json
-from worker.collect.text_form import reject
-from worker.collect.xlsx_form import OLE_MAGIC, RawForm, read_form
+from tongket.worker.collect.csv_form import read_csv
+from tongket.worker.collect.json_form import read_json
+from tongket.worker.collect.text_form import reject
+from tongket.worker.collect.xlsx_form import OLE_MAGIC, RawForm, read_form
 
 SUFFIXES = (".xlsx", ".csv", ".json")
 
@@ -21,5 +21,7 @@ def read_delivery(data: bytes, *, origin: str, max_bytes: int = 5_000_000) -> Ra
     looks_json = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
     if name.endswith(".json") or name.startswith(("http://", "https://")) or looks_json:
         return read_json(data, max_bytes=max_bytes)
-    raise reject("định dạng tệp không được hỗ trợ; hãy gửi biểu mẫu Excel (.xlsx), tệp CSV hoặc JSON",
-                 f"unsupported delivery format ({origin[-60:]}); send .xlsx, .csv or .json")
+    raise reject(
+        "định dạng tệp không được hỗ trợ; hãy gửi biểu mẫu Excel (.xlsx), tệp CSV hoặc JSON",
+        f"unsupported delivery format ({origin[-60:]}); send .xlsx, .csv or .json",
+    )

@@ -8,11 +8,11 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.errors import BadPeriod
-from models.periods import Period
-from models.tables import Indicator, Submission, SubmissionStatus, Unit, Value
-from worker.collect.problems import Problem
-from worker.collect.validate import vi_number
+from tongket.models.errors import BadPeriod
+from tongket.models.periods import Period
+from tongket.models.tables import Indicator, Submission, SubmissionStatus, Unit, Value
+from tongket.worker.collect.problems import Problem
+from tongket.worker.collect.validate import vi_number
 
 PERIODS_LOOKED_AT = 6  # the most recent earlier periods of the same type
 GROWTH = 3  # above GROWTH x the highest earlier value (+ SLACK) is far outside
@@ -30,11 +30,18 @@ def history_warnings(session: Session, unit: Unit, period: Period, values: dict[
             continue
         low, high = min(earlier), max(earlier)
         if value > GROWTH * high + SLACK or (low >= DROP_FLOOR and value * GROWTH < low):
-            warnings.append(Problem(
-                unit=unit.code, period=period.id, indicator=code, cell="", severity="warning",
-                reason_vi=f"cảnh báo: {vi_number(value)} khác xa các kỳ trước (từ {vi_number(low)} đến "
-                          f"{vi_number(high)}); số liệu vẫn được nhận, đề nghị đơn vị kiểm tra lại",
-                reason_en=f"warning: {value} is far outside earlier periods ({low}..{high}); accepted"))
+            warnings.append(
+                Problem(
+                    unit=unit.code,
+                    period=period.id,
+                    indicator=code,
+                    cell="",
+                    severity="warning",
+                    reason_vi=f"cảnh báo: {vi_number(value)} khác xa các kỳ trước (từ {vi_number(low)} đến "
+                    f"{vi_number(high)}); số liệu vẫn được nhận, đề nghị đơn vị kiểm tra lại",
+                    reason_en=f"warning: {value} is far outside earlier periods ({low}..{high}); accepted",
+                )
+            )
     return warnings
 
 
@@ -42,9 +49,13 @@ def _history(session: Session, unit: Unit, period: Period) -> dict[str, list[int
     """indicator code -> values of the newest accepted version of each earlier period of the same type."""
     rows = session.execute(
         select(Submission.period_id, Submission.version, Indicator.code, Value.value)
-        .join(Value, Value.submission_id == Submission.id).join(Indicator, Indicator.id == Value.indicator_id)
-        .where(Submission.unit_id == unit.id, Submission.status == SubmissionStatus.ACCEPTED,
-               Submission.period_id != period.id)
+        .join(Value, Value.submission_id == Submission.id)
+        .join(Indicator, Indicator.id == Value.indicator_id)
+        .where(
+            Submission.unit_id == unit.id,
+            Submission.status == SubmissionStatus.ACCEPTED,
+            Submission.period_id != period.id,
+        )
     ).all()
     newest: dict[str, int] = {}
     for period_id, version, _, _ in rows:

@@ -14,7 +14,7 @@ from functools import cache
 
 import httpx
 
-from models.errors import SourceBroken, SourceUnavailable
+from tongket.models.errors import SourceBroken, SourceUnavailable
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,16 @@ def source_url(template: str, unit_code: str, period_id: str) -> str:
     return template.replace("{unit}", unit_code).replace("{period}", period_id)
 
 
-def fetch(url: str, limits: HttpLimits, headers: dict[str, str] | None = None,
-          client: httpx.Client | None = None) -> bytes | None:
+def fetch(
+    url: str, limits: HttpLimits, headers: dict[str, str] | None = None, client: httpx.Client | None = None
+) -> bytes | None:
     """The body at url, or None when the endpoint has nothing for this period yet (404)."""
     timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
     http = client or _shared_client(os.getpid())
     try:
-        with http.stream("GET", url, headers={"Accept": "application/json", **(headers or {})},
-                         timeout=timeout) as response:
+        with http.stream(
+            "GET", url, headers={"Accept": "application/json", **(headers or {})}, timeout=timeout
+        ) as response:
             if response.status_code == 404:
                 return None
             _check_status(response, url)
@@ -53,8 +55,7 @@ def fetch(url: str, limits: HttpLimits, headers: dict[str, str] | None = None,
 def _shared_client(pid: int) -> httpx.Client:
     # One pooled client per process (keyed by pid: a forked worker must not reuse its parent's sockets);
     # building a client costs milliseconds of TLS setup, too much to pay per commune.
-    return httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=200,
-                                                                     max_keepalive_connections=50))
+    return httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
 
 
 def _check_status(response: httpx.Response, url: str) -> None:

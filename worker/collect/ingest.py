@@ -15,18 +15,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models.errors import BadPeriod
-from models.periods import Period
-from models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
-from worker.collect.formats import read_delivery
-from worker.collect.history import history_warnings
-from worker.collect.problems import FormRejected, Problem
-from worker.collect.validate import validate_form
-from worker.figures import IndicatorInfo
+from tongket.models.errors import BadPeriod
+from tongket.models.periods import Period
+from tongket.models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
+from tongket.worker.collect.formats import read_delivery
+from tongket.worker.collect.history import history_warnings
+from tongket.worker.collect.problems import FormRejected, Problem
+from tongket.worker.collect.validate import validate_form
+from tongket.worker.report.indicators import active_indicators
 
 
-def ingest(session: Session, unit: Unit, data: bytes, *, origin: str, source: Source | None = None,
-           max_bytes: int = 5_000_000) -> Submission:
+def ingest(
+    session: Session, unit: Unit, data: bytes, *, origin: str, source: Source | None = None, max_bytes: int = 5_000_000
+) -> Submission:
     """Store one delivered form for a unit; returns the accepted or rejected submission."""
     checksum = hashlib.sha256(data).hexdigest()
     known = session.scalars(
@@ -42,59 +43,82 @@ def ingest(session: Session, unit: Unit, data: bytes, *, origin: str, source: So
         indicators = active_indicators(session, period)
         values = validate_form(raw, expected_unit=unit.code, expected_period=period.id, indicators=indicators)
     except FormRejected as rejected:
-        return _store(session, unit, source, origin, checksum, period_id, SubmissionStatus.REJECTED,
-                      errors=rejected.problems)[0]
+        return _store(
+            session, unit, source, origin, checksum, period_id, SubmissionStatus.REJECTED, errors=rejected.problems
+        )[0]
     warnings = history_warnings(session, unit, period, values)
-    submission, created = _store(session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED,
-                                 errors=warnings)
+    submission, created = _store(
+        session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED, errors=warnings
+    )
     if created:
         by_code = dict(session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(values))).all())
         # Added as rows, not through submission.values: that would first load the (empty) collection.
-        session.add_all(Value(submission_id=submission.id, indicator_id=by_code[code], value=v)
-                        for code, v in values.items() if v is not None)
+        session.add_all(
+            Value(submission_id=submission.id, indicator_id=by_code[code], value=v)
+            for code, v in values.items()
+            if v is not None
+        )
         session.flush()
     return submission
-
-
-def active_indicators(session: Session, period: Period, level: str = "commune") -> list[IndicatorInfo]:
-    """The indicators a unit reports for a period, in catalogue order."""
-    rows = session.scalars(
-        select(Indicator).where(Indicator.level == level, Indicator.valid_from <= period.end,
-                                (Indicator.valid_to.is_(None)) | (Indicator.valid_to >= period.start))
-        .order_by(Indicator.position)
-    )
-    return [IndicatorInfo(i.code, i.name, i.measure, i.kind, i.level) for i in rows]
 
 
 def _period(period_id: str, unit_code: str) -> Period:
     try:
         return Period.parse(period_id)
     except BadPeriod as exc:
-        problem = Problem(unit=unit_code, period=period_id, indicator="", cell="_meta!period",
-                          reason_vi=f"kỳ báo cáo không hợp lệ: {period_id!r}", reason_en=str(exc))
+        problem = Problem(
+            unit=unit_code,
+            period=period_id,
+            indicator="",
+            cell="_meta!period",
+            reason_vi=f"kỳ báo cáo không hợp lệ: {period_id!r}",
+            reason_en=str(exc),
+        )
         raise FormRejected((problem,)) from exc
 
 
-def _store(session: Session, unit: Unit, source: Source | None, origin: str, checksum: str, period_id: str,
-           status: SubmissionStatus, errors: Sequence[Problem] = ()) -> tuple[Submission, bool]:
+def _store(
+    session: Session,
+    unit: Unit,
+    source: Source | None,
+    origin: str,
+    checksum: str,
+    period_id: str,
+    status: SubmissionStatus,
+    errors: Sequence[Problem] = (),
+) -> tuple[Submission, bool]:
     """The new submission and True, or, when another worker stored the same delivery meanwhile, that one
     and False."""
     version = 1
     if status is SubmissionStatus.ACCEPTED:
-        latest = session.scalar(select(func.max(Submission.version)).where(
-            Submission.unit_id == unit.id, Submission.period_id == period_id))
+        latest = session.scalar(
+            select(func.max(Submission.version)).where(Submission.unit_id == unit.id, Submission.period_id == period_id)
+        )
         version = (latest or 0) + 1
-    row = {"unit_id": unit.id, "period_id": period_id, "source_id": source.id if source else None,
-           "origin": origin, "checksum": checksum, "version": version, "status": status,
-           "errors": [asdict(p) for p in errors]}
+    row = {
+        "unit_id": unit.id,
+        "period_id": period_id,
+        "source_id": source.id if source else None,
+        "origin": origin,
+        "checksum": checksum,
+        "version": version,
+        "status": status,
+        "errors": [asdict(p) for p in errors],
+    }
     # INSERT … ON CONFLICT DO NOTHING rather than a savepoint: with pysqlite, releasing a savepoint opened
     # before any write commits it, so a later rollback (e.g. `tongket sources check`) would not undo it.
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.scalar(insert(Submission).values(**row).on_conflict_do_nothing(
-        index_elements=["unit_id", "period_id", "checksum"]).returning(Submission.id))
+    new_id = session.scalar(
+        insert(Submission)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["unit_id", "period_id", "checksum"])
+        .returning(Submission.id)
+    )
     if new_id is not None:
         return session.get_one(Submission, new_id), True
     # Another worker stored the same delivery meanwhile: use its row.
-    return session.scalars(select(Submission).where(
-        Submission.unit_id == unit.id, Submission.period_id == period_id,
-        Submission.checksum == checksum)).one(), False
+    return session.scalars(
+        select(Submission).where(
+            Submission.unit_id == unit.id, Submission.period_id == period_id, Submission.checksum == checksum
+        )
+    ).one(), False

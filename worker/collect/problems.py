@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from models.errors import TongketError
+from tongket.models.errors import TongketError
 
 SEVERITIES = ("error", "warning")
 
@@ -84,9 +84,7 @@ class FormRejected(TongketError):
 
     def for_unit(self, unit: str, period: str) -> FormRejected:
         """The same rejection with blank unit/period filled in (read_form cannot know whom it reads for)."""
-        return FormRejected(
-            replace(p, unit=p.unit or unit, period=p.period or period) for p in self.problems
-        )
+        return FormRejected(replace(p, unit=p.unit or unit, period=p.period or period) for p in self.problems)
 
     @property
     def lines(self) -> tuple[str, ...]:

@@ -13,20 +13,21 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from models.periods import Period
-from models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
-from tongket.settings import Settings
-from worker.collect.collect import Outcome, gather, judge, sources_of
-from worker.collect.http_source import HttpLimits
-from worker.runs import record_unit, state_of
+from tongket.models.periods import Period
+from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.worker.collect.collect import Outcome, gather, judge, sources_of
+from tongket.worker.collect.http_source import HttpLimits
+from tongket.worker.settings import Settings
+from tongket.worker.states import record_unit, state_of
 
 # What officials read in the report (Vietnamese only); the technical reason stays in RunUnit.last_error.
 NOTHING_YET = "chưa nhận được số liệu trước hạn thu thập"
 SOURCE_DOWN = "; lần thử cuối không lấy được số liệu từ hệ thống của đơn vị"
 
 
-def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings,
-                 now: datetime | None = None) -> float | None:
+def collect_once(
+    session: Session, run_id: int, unit_id: int, settings: Settings, now: datetime | None = None
+) -> float | None:
     """Try one pending unit of a collecting run; returns seconds to wait before the next try, or None
     once the unit is settled (or was settled already: a repeated message does nothing)."""
     row = session.get(RunUnit, (run_id, unit_id))
@@ -51,8 +52,11 @@ def collect_once(session: Session, run_id: int, unit_id: int, settings: Settings
         _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
         return None
     tried = row.attempts  # read before the UPDATE, which may refresh the object in the session
-    session.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
-                    .values(attempts=RunUnit.attempts + 1, last_error=outcome.error, updated_at=now))
+    session.execute(
+        update(RunUnit)
+        .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
+        .values(attempts=RunUnit.attempts + 1, last_error=outcome.error, updated_at=now)
+    )
     return backoff(tried, settings, (deadline - now).total_seconds())
 
 
@@ -64,12 +68,17 @@ def backoff(attempts: int, settings: Settings, remaining: float) -> float:
 
 
 def limits(settings: Settings) -> HttpLimits:
-    return HttpLimits(connect_timeout=settings.http_connect_timeout, read_timeout=settings.http_read_timeout,
-                      max_bytes=settings.max_form_bytes)
+    return HttpLimits(
+        connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout,
+        max_bytes=settings.max_form_bytes,
+    )
 
 
 def _settle(session: Session, run_id: int, unit_id: int, outcome: Outcome, late: bool = False) -> None:
     if record_unit(session, run_id, unit_id, outcome.state, outcome.problems):
-        session.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
-                        .values(reported_at=outcome.reported_at, late=late, last_error=outcome.error))
-
+        session.execute(
+            update(RunUnit)
+            .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
+            .values(reported_at=outcome.reported_at, late=late, last_error=outcome.error)
+        )

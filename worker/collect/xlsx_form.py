@@ -35,10 +35,10 @@ from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from models.periods import Period, PeriodType
-from worker.collect.problems import FormRejected, Problem, shown
-from worker.figures import IndicatorInfo
-from worker.wording import short_label
+from tongket.models.periods import Period, PeriodType
+from tongket.worker.collect.problems import FormRejected, Problem, shown
+from tongket.worker.report.figures import IndicatorInfo
+from tongket.worker.report.wording import short_label
 
 FORM_SHEET = "Biểu mẫu"
 META_SHEET = "_meta"
@@ -82,8 +82,16 @@ class RawForm:
 # --------------------------------------------------------------------------------------------------- writing
 
 
-def write_form(path: Path, *, unit_code: str, unit_name: str, period_id: str, catalogue_version: str,
-               indicators: Sequence[IndicatorInfo], values: Mapping[str, int] | None = None) -> None:
+def write_form(
+    path: Path,
+    *,
+    unit_code: str,
+    unit_name: str,
+    period_id: str,
+    catalogue_version: str,
+    indicators: Sequence[IndicatorInfo],
+    values: Mapping[str, int] | None = None,
+) -> None:
     """Write the form a commune fills for one period; `values` pre-fills cells (e.g. demo data).
 
     Only commune-level indicators become rows. The same arguments always give the same bytes.
@@ -100,8 +108,9 @@ def write_form(path: Path, *, unit_code: str, unit_name: str, period_id: str, ca
     ws.title = FORM_SHEET
     _write_heading(ws, unit_code=unit_code, unit_name=unit_name, period_id=period_id, label=label)
     _write_table(ws, rows, values)
-    _write_meta(wb.create_sheet(META_SHEET), unit_code=unit_code, period_id=period_id,
-                catalogue_version=catalogue_version)
+    _write_meta(
+        wb.create_sheet(META_SHEET), unit_code=unit_code, period_id=period_id, catalogue_version=catalogue_version
+    )
     wb.security = WorkbookProtection(lockStructure=True)  # keeps _meta hidden and the sheets as they are
     # Write beside, then rename: a collector scanning the folder never sees half a form.
     partial = Path(path).with_name(f".{Path(path).name}.partial")
@@ -121,17 +130,20 @@ def _write_heading(ws: Worksheet, *, unit_code: str, unit_name: str, period_id: 
         (TITLE, Font(bold=True, size=14), 40),
         (f"Đơn vị: {unit_name} (mã đơn vị: {unit_code})", Font(bold=True, size=12), 20),
         (f"Kỳ báo cáo: {label} (mã kỳ: {period_id})", Font(bold=True, size=12), 20),
-        ("Hướng dẫn: chỉ nhập số nguyên không âm vào cột \"Số liệu\", không dùng công thức. "
-         "Nhập 0 nếu số lượng bằng 0; để trống nếu đơn vị không có số liệu để báo cáo. "
-         "Không sửa cột \"Mã chỉ tiêu\".", Font(italic=True, size=11), 48),
+        (
+            'Hướng dẫn: chỉ nhập số nguyên không âm vào cột "Số liệu", không dùng công thức. '
+            "Nhập 0 nếu số lượng bằng 0; để trống nếu đơn vị không có số liệu để báo cáo. "
+            'Không sửa cột "Mã chỉ tiêu".',
+            Font(italic=True, size=11),
+            48,
+        ),
     ]
     last = get_column_letter(len(COLUMNS))
     for row, (text, font, height) in enumerate(lines, start=1):
         ws.merge_cells(f"A{row}:{last}{row}")
         cell = ws.cell(row=row, column=1, value=text)
         cell.font = font
-        cell.alignment = Alignment(horizontal="center" if row == 1 else "left", vertical="center",
-                                   wrap_text=True)
+        cell.alignment = Alignment(horizontal="center" if row == 1 else "left", vertical="center", wrap_text=True)
         ws.row_dimensions[row].height = height
 
 
@@ -158,14 +170,14 @@ def _write_table(ws: Worksheet, rows: Sequence[IndicatorInfo], values: Mapping[s
     ws.page_setup.fitToHeight = 0
 
 
-def _write_row(ws: Worksheet, row: int, number: int, info: IndicatorInfo, value: int | None,
-               border: Border) -> None:
+def _write_row(ws: Worksheet, row: int, number: int, info: IndicatorInfo, value: int | None, border: Border) -> None:
     texts = (number, info.code, info.name, info.measure, KIND_LABELS.get(info.kind, info.kind), value)
     for col, text in enumerate(texts, start=1):
         cell = ws.cell(row=row, column=col, value=text)
         cell.border = border
-        cell.alignment = Alignment(vertical="center", wrap_text=col == 3,
-                                   horizontal="center" if col in (1, 4) else None)
+        cell.alignment = Alignment(
+            vertical="center", wrap_text=col == 3, horizontal="center" if col in (1, 4) else None
+        )
     ws.cell(row=row, column=2).number_format = "@"
     entry = ws.cell(row=row, column=len(COLUMNS))
     entry.number_format = "#,##0"
@@ -177,10 +189,16 @@ def _add_validation(ws: Worksheet, first: int, last: int) -> None:
     if last < first:
         return
     rule = DataValidation(
-        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-        showErrorMessage=True, errorStyle="stop", errorTitle="Số liệu không hợp lệ",
+        type="whole",
+        operator="greaterThanOrEqual",
+        formula1="0",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="stop",
+        errorTitle="Số liệu không hợp lệ",
         error="Chỉ nhập số nguyên không âm (0, 1, 2, …). Để trống nếu không có số liệu.",
-        showInputMessage=True, promptTitle="Nhập số liệu",
+        showInputMessage=True,
+        promptTitle="Nhập số liệu",
         prompt="Số nguyên không âm; để trống nếu không có số liệu.",
     )
     column = get_column_letter(len(COLUMNS))
@@ -189,8 +207,13 @@ def _add_validation(ws: Worksheet, first: int, last: int) -> None:
 
 
 def _write_meta(ws: Worksheet, *, unit_code: str, period_id: str, catalogue_version: str) -> None:
-    pairs = (("form", FORM_ID), ("form_version", FORM_VERSION), ("unit_code", unit_code),
-             ("period", period_id), ("catalogue_version", catalogue_version))
+    pairs = (
+        ("form", FORM_ID),
+        ("form_version", FORM_VERSION),
+        ("unit_code", unit_code),
+        ("period", period_id),
+        ("catalogue_version", catalogue_version),
+    )
     for row, (key, value) in enumerate(pairs, start=1):
         ws.cell(row=row, column=1, value=key)
         ws.cell(row=row, column=2, value=value).number_format = "@"  # codes stay zero-padded text
@@ -230,14 +253,19 @@ def read_form(data: bytes, *, max_bytes: int = 5_000_000) -> RawForm:
     cells, duplicates, problems = _read_rows(sheet, formula_sheet, header, unit, period)
     if problems:
         raise FormRejected(problems)
-    return RawForm(unit_code=unit, period_id=period, catalogue_version=meta["catalogue_version"],
-                   cells=cells, duplicates=tuple(duplicates))
+    return RawForm(
+        unit_code=unit,
+        period_id=period,
+        catalogue_version=meta["catalogue_version"],
+        cells=cells,
+        duplicates=tuple(duplicates),
+    )
 
 
-def _file_problem(reason_vi: str, reason_en: str, *, unit: str = "", period: str = "",
-                  cell: str = "", indicator: str = "") -> Problem:
-    return Problem(unit=unit, period=period, indicator=indicator, cell=cell, reason_vi=reason_vi,
-                   reason_en=reason_en)
+def _file_problem(
+    reason_vi: str, reason_en: str, *, unit: str = "", period: str = "", cell: str = "", indicator: str = ""
+) -> Problem:
+    return Problem(unit=unit, period=period, indicator=indicator, cell=cell, reason_vi=reason_vi, reason_en=reason_en)
 
 
 def _reject(reason_vi: str, reason_en: str, **where: str) -> FormRejected:
@@ -249,12 +277,15 @@ def _reject(reason_vi: str, reason_en: str, **where: str) -> FormRejected:
 
 def _check_container(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
-        raise _reject(f"tệp quá lớn: {_mb(len(data))} (tối đa {_mb(max_bytes)})",
-                      f"file too large: {len(data)} bytes (at most {max_bytes})")
+        raise _reject(
+            f"tệp quá lớn: {_mb(len(data))} (tối đa {_mb(max_bytes)})",
+            f"file too large: {len(data)} bytes (at most {max_bytes})",
+        )
     if data.startswith(OLE_MAGIC):
-        raise _reject("tệp Excel cũ (.xls) hoặc tệp có đặt mật khẩu; "
-                      "hãy lưu lại thành .xlsx, không đặt mật khẩu",
-                      "an old .xls or a password-protected workbook; save it as .xlsx without a password")
+        raise _reject(
+            "tệp Excel cũ (.xls) hoặc tệp có đặt mật khẩu; hãy lưu lại thành .xlsx, không đặt mật khẩu",
+            "an old .xls or a password-protected workbook; save it as .xlsx without a password",
+        )
     archive = _open_zip(data)
     xml_bytes = 0
     with archive:
@@ -265,14 +296,17 @@ def _check_container(data: bytes, max_bytes: int) -> None:
             _check_part(info.filename, part)
             xml_bytes += len(part) if _looks_like_xml(part) else 0
     if xml_bytes > MAX_XML:
-        raise _reject(f"bảng tính quá lớn so với một biểu mẫu ({_mb(xml_bytes)} dữ liệu, "
-                      f"tối đa {_mb(MAX_XML)})",
-                      f"{xml_bytes} bytes of XML (at most {MAX_XML}): far more than a form holds")
+        raise _reject(
+            f"bảng tính quá lớn so với một biểu mẫu ({_mb(xml_bytes)} dữ liệu, tối đa {_mb(MAX_XML)})",
+            f"{xml_bytes} bytes of XML (at most {MAX_XML}): far more than a form holds",
+        )
 
 
 def _open_zip(data: bytes) -> zipfile.ZipFile:
-    not_xlsx = ("tệp không phải biểu mẫu Excel (.xlsx) hoặc đã bị hỏng; hãy dùng biểu mẫu do hệ thống gửi",
-                "not an XLSX file, or a damaged one")
+    not_xlsx = (
+        "tệp không phải biểu mẫu Excel (.xlsx) hoặc đã bị hỏng; hãy dùng biểu mẫu do hệ thống gửi",
+        "not an XLSX file, or a damaged one",
+    )
     if not data.startswith(b"PK"):
         raise _reject(*not_xlsx)
     try:
@@ -288,37 +322,46 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> None:
         raise _reject(f"tệp có quá nhiều thành phần ({len(infos)})", f"too many zip entries ({len(infos)})")
     total = sum(i.file_size for i in infos)
     if total > MAX_UNCOMPRESSED:
-        raise _reject(f"tệp giải nén quá lớn ({_mb(total)}, tối đa {_mb(MAX_UNCOMPRESSED)}); "
-                      "có thể là tệp độc hại",
-                      f"unpacks to {total} bytes (at most {MAX_UNCOMPRESSED}): a zip bomb?")
+        raise _reject(
+            f"tệp giải nén quá lớn ({_mb(total)}, tối đa {_mb(MAX_UNCOMPRESSED)}); có thể là tệp độc hại",
+            f"unpacks to {total} bytes (at most {MAX_UNCOMPRESSED}): a zip bomb?",
+        )
     for info in infos:
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _reject("tệp có thành phần nén bất thường (tỉ lệ nén quá cao); có thể là tệp độc hại",
-                          f"entry {info.filename!r} has a compression ratio over {MAX_RATIO}: a zip bomb?")
+            raise _reject(
+                "tệp có thành phần nén bất thường (tỉ lệ nén quá cao); có thể là tệp độc hại",
+                f"entry {info.filename!r} has a compression ratio over {MAX_RATIO}: a zip bomb?",
+            )
         if info.flag_bits & 0x1:
-            raise _reject("tệp có thành phần được mã hóa; hãy lưu lại không đặt mật khẩu",
-                          f"entry {info.filename!r} is encrypted")
+            raise _reject(
+                "tệp có thành phần được mã hóa; hãy lưu lại không đặt mật khẩu", f"entry {info.filename!r} is encrypted"
+            )
 
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         return archive.read(info)
     except Exception as exc:  # zlib, CRC, unsupported methods…: all mean a damaged file for the officer
-        raise _reject("tệp Excel bị hỏng, không đọc được; hãy lưu lại và gửi lại",
-                      f"damaged entry {info.filename!r}: {type(exc).__name__}") from exc
+        raise _reject(
+            "tệp Excel bị hỏng, không đọc được; hãy lưu lại và gửi lại",
+            f"damaged entry {info.filename!r}: {type(exc).__name__}",
+        ) from exc
 
 
 def _check_part(name: str, part: bytes) -> None:
     lowered = name.lower()
     if lowered.startswith("xl/externallinks/"):
-        raise _reject("tệp có liên kết tới tệp khác (external link); hãy xóa liên kết, chỉ nhập số",
-                      f"external link part {name!r} is not accepted")
+        raise _reject(
+            "tệp có liên kết tới tệp khác (external link); hãy xóa liên kết, chỉ nhập số",
+            f"external link part {name!r} is not accepted",
+        )
     if lowered.endswith("vbaproject.bin"):
-        raise _reject("tệp có chứa macro; hãy lưu lại thành .xlsx thường",
-                      f"macro part {name!r} is not accepted")
+        raise _reject("tệp có chứa macro; hãy lưu lại thành .xlsx thường", f"macro part {name!r} is not accepted")
     if _declares_dtd(part):
-        raise _reject("tệp có cấu trúc XML không được phép (DOCTYPE); có thể là tệp độc hại",
-                      f"part {name!r} declares a DTD (XML entity attack?)")
+        raise _reject(
+            "tệp có cấu trúc XML không được phép (DOCTYPE); có thể là tệp độc hại",
+            f"part {name!r} declares a DTD (XML entity attack?)",
+        )
 
 
 def _looks_like_xml(part: bytes) -> bool:
@@ -331,8 +374,11 @@ def _declares_dtd(part: bytes) -> bool:
     # OOXML never declares a DTD. UTF-16 parts are decoded first so the marker cannot hide between nulls.
     head = part[:4]
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
-        codec = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else (
-            "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be")
+        codec = (
+            "utf-16"
+            if head[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else ("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be")
+        )
         part = part.decode(codec, errors="replace").encode("utf-8", errors="replace")
     lowered = part.lower()
     return b"<!doctype" in lowered or b"<!entity" in lowered
@@ -344,9 +390,10 @@ def _load(data: bytes, *, data_only: bool) -> Workbook:
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; they do not matter
             return load_workbook(BytesIO(data), read_only=False, data_only=data_only)
     except Exception as exc:  # the bytes are hostile input: whatever openpyxl trips on, the file is bad
-        raise _reject("tệp Excel bị hỏng hoặc không đúng định dạng, không đọc được; "
-                      "hãy dùng biểu mẫu do hệ thống gửi",
-                      f"openpyxl cannot read the workbook: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        raise _reject(
+            "tệp Excel bị hỏng hoặc không đúng định dạng, không đọc được; hãy dùng biểu mẫu do hệ thống gửi",
+            f"openpyxl cannot read the workbook: {type(exc).__name__}: {str(exc)[:200]}",
+        ) from exc
 
 
 # ---- the _meta sheet
@@ -354,18 +401,33 @@ def _load(data: bytes, *, data_only: bool) -> Workbook:
 
 def _read_meta(values_wb: Workbook, formulas_wb: Workbook) -> dict[str, str]:
     if META_SHEET not in values_wb.sheetnames:
-        raise _reject("không tìm thấy trang ẩn \"_meta\" của biểu mẫu; hãy dùng biểu mẫu do hệ thống gửi, "
-                      "không chép số liệu sang tệp khác",
-                      "the hidden sheet '_meta' is missing: not a form made by tongket")
+        raise _reject(
+            'không tìm thấy trang ẩn "_meta" của biểu mẫu; hãy dùng biểu mẫu do hệ thống gửi, '
+            "không chép số liệu sang tệp khác",
+            "the hidden sheet '_meta' is missing: not a form made by tongket",
+        )
     meta, formula_keys = _meta_pairs(values_wb[META_SHEET], formulas_wb[META_SHEET])
     unit, period = meta.get("unit_code", ""), meta.get("period", "")
-    problems = [_file_problem(f"khóa \"{key}\" trong trang \"_meta\" là công thức; không được sửa trang này",
-                              f"key {key!r} of '_meta' is a formula", unit=unit, period=period,
-                              cell=f"{META_SHEET}!{ref}")
-                for key, ref in formula_keys]
-    problems += [_file_problem(f"trang \"_meta\" thiếu khóa \"{key}\"; hãy dùng biểu mẫu do hệ thống gửi",
-                               f"'_meta' lacks the key {key!r}", unit=unit, period=period)
-                 for key in META_KEYS if not meta.get(key) and key not in dict(formula_keys)]
+    problems = [
+        _file_problem(
+            f'khóa "{key}" trong trang "_meta" là công thức; không được sửa trang này',
+            f"key {key!r} of '_meta' is a formula",
+            unit=unit,
+            period=period,
+            cell=f"{META_SHEET}!{ref}",
+        )
+        for key, ref in formula_keys
+    ]
+    problems += [
+        _file_problem(
+            f'trang "_meta" thiếu khóa "{key}"; hãy dùng biểu mẫu do hệ thống gửi',
+            f"'_meta' lacks the key {key!r}",
+            unit=unit,
+            period=period,
+        )
+        for key in META_KEYS
+        if not meta.get(key) and key not in dict(formula_keys)
+    ]
     problems += _meta_identity_problems(meta, unit, period)
     if problems:
         raise FormRejected(problems)
@@ -376,8 +438,7 @@ def _meta_pairs(ws: Worksheet, formulas: Worksheet) -> tuple[dict[str, str], lis
     meta: dict[str, str] = {}
     formula_keys: list[tuple[str, str]] = []
     limit = min(ws.max_row, 100)
-    rows = zip(ws.iter_rows(max_row=limit, max_col=2), formulas.iter_rows(max_row=limit, max_col=2),
-               strict=True)
+    rows = zip(ws.iter_rows(max_row=limit, max_col=2), formulas.iter_rows(max_row=limit, max_col=2), strict=True)
     for (key_cell, value_cell), (_, value_formula) in rows:
         key = cell_text(key_cell.value)
         if not key or key in meta:
@@ -393,13 +454,23 @@ def _meta_identity_problems(meta: dict[str, str], unit: str, period: str) -> lis
     problems = []
     form, version = meta.get("form"), meta.get("form_version")
     if form and form != FORM_ID:
-        problems.append(_file_problem(
-            f"tệp không phải biểu mẫu số liệu của hệ thống (form = \"{shown(form)}\")",
-            f"not a tongket commune form (form = {form!r})", unit=unit, period=period))
+        problems.append(
+            _file_problem(
+                f'tệp không phải biểu mẫu số liệu của hệ thống (form = "{shown(form)}")',
+                f"not a tongket commune form (form = {form!r})",
+                unit=unit,
+                period=period,
+            )
+        )
     if version and version != FORM_VERSION:
-        problems.append(_file_problem(f"phiên bản biểu mẫu \"{shown(version)}\" không được hỗ trợ; "
-                                      "hãy tải biểu mẫu mới",
-                                      f"unsupported form version {version!r}", unit=unit, period=period))
+        problems.append(
+            _file_problem(
+                f'phiên bản biểu mẫu "{shown(version)}" không được hỗ trợ; hãy tải biểu mẫu mới',
+                f"unsupported form version {version!r}",
+                unit=unit,
+                period=period,
+            )
+        )
     return problems
 
 
@@ -414,10 +485,13 @@ def _find_table(wb: Workbook, unit: str, period: str) -> tuple[Worksheet, tuple[
         header = _find_header(ws)
         if header is not None:
             return ws, header
-    raise _reject(f"không tìm thấy dòng tiêu đề bảng có cột \"{CODE_LABEL}\" và \"{VALUE_LABEL}\"; "
-                  "không đổi tên hay xóa các cột của biểu mẫu",
-                  f"no header row with the columns {CODE_LABEL!r} and {VALUE_LABEL!r}",
-                  unit=unit, period=period)
+    raise _reject(
+        f'không tìm thấy dòng tiêu đề bảng có cột "{CODE_LABEL}" và "{VALUE_LABEL}"; '
+        "không đổi tên hay xóa các cột của biểu mẫu",
+        f"no header row with the columns {CODE_LABEL!r} and {VALUE_LABEL!r}",
+        unit=unit,
+        period=period,
+    )
 
 
 def _find_header(ws: Worksheet) -> tuple[int, int, int] | None:
@@ -430,13 +504,17 @@ def _find_header(ws: Worksheet) -> tuple[int, int, int] | None:
     return None
 
 
-def _read_rows(ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int], unit: str, period: str
-               ) -> tuple[dict[str, tuple[str, object]], list[tuple[str, str]], list[Problem]]:
+def _read_rows(
+    ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int], unit: str, period: str
+) -> tuple[dict[str, tuple[str, object]], list[tuple[str, str]], list[Problem]]:
     header_row, code_col, value_col = header
     if ws.max_row - header_row > MAX_DATA_ROWS:
-        raise _reject(f"bảng có quá nhiều dòng ({ws.max_row - header_row}, tối đa {MAX_DATA_ROWS})",
-                      f"too many rows below the header ({ws.max_row - header_row}, at most {MAX_DATA_ROWS})",
-                      unit=unit, period=period)
+        raise _reject(
+            f"bảng có quá nhiều dòng ({ws.max_row - header_row}, tối đa {MAX_DATA_ROWS})",
+            f"too many rows below the header ({ws.max_row - header_row}, at most {MAX_DATA_ROWS})",
+            unit=unit,
+            period=period,
+        )
     cells: dict[str, tuple[str, object]] = {}
     duplicates: list[tuple[str, str]] = []
     problems: list[Problem] = []
@@ -445,14 +523,24 @@ def _read_rows(ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int],
         where = {"unit": unit, "period": period, "indicator": shown(code)}
         for source, formula in ((code_cell, code_formula), (value_cell, value_formula)):
             if _is_formula(formula):
-                problems.append(_file_problem("công thức không được chấp nhận, hãy nhập số",
-                                              "formulas are not accepted; type the number",
-                                              cell=source.coordinate, **where))
+                problems.append(
+                    _file_problem(
+                        "công thức không được chấp nhận, hãy nhập số",
+                        "formulas are not accepted; type the number",
+                        cell=source.coordinate,
+                        **where,
+                    )
+                )
         if not code:
             if cell_text(value_cell.value) and not _is_formula(value_formula):
-                problems.append(_file_problem("có số liệu nhưng dòng không có mã chỉ tiêu",
-                                              "a value on a row without an indicator code",
-                                              cell=ref, **where))
+                problems.append(
+                    _file_problem(
+                        "có số liệu nhưng dòng không có mã chỉ tiêu",
+                        "a value on a row without an indicator code",
+                        cell=ref,
+                        **where,
+                    )
+                )
         elif code in cells:
             duplicates.append((code, ref))
         else:
@@ -463,15 +551,22 @@ def _read_rows(ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int],
 def _data_rows(ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int]) -> Iterator[tuple[Any, ...]]:
     header_row, code_col, value_col = header
     for row in range(header_row + 1, ws.max_row + 1):
-        yield (ws.cell(row=row, column=code_col), ws.cell(row=row, column=value_col),
-               formulas.cell(row=row, column=code_col), formulas.cell(row=row, column=value_col))
+        yield (
+            ws.cell(row=row, column=code_col),
+            ws.cell(row=row, column=value_col),
+            formulas.cell(row=row, column=code_col),
+            formulas.cell(row=row, column=value_col),
+        )
 
 
 def _is_formula(cell: Any) -> bool:
     """A formula cell as loaded with data_only=False (its value is then the formula, not its result)."""
     value = cell.value
-    return cell.data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula) or (
-        isinstance(value, str) and value.startswith("="))
+    return (
+        cell.data_type == "f"
+        or isinstance(value, ArrayFormula | DataTableFormula)
+        or (isinstance(value, str) and value.startswith("="))
+    )
 
 
 # ---- small helpers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from models.errors import ConfigError
+from tongket.models.errors import ConfigError
 
 # The local part in plain ASCII (no SMTPUTF8 is assumed of the servers on the way); dots not doubled.
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")

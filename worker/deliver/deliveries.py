@@ -16,28 +16,39 @@ from email.utils import parseaddr
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from models.tables import Delivery, DeliveryState, Recipient, Run, RunState, utcnow
-from worker.runs import transition
-from worker.steps import Next
+from tongket.models.tables import Delivery, DeliveryState, Recipient, Run, RunState, utcnow
+from tongket.worker.states import Next, transition
 
 
-def create_deliveries(session: Session, run: Run, domain: str, generation: int = 0,
-                      only_email: str | None = None) -> Sequence[Delivery]:
+def create_deliveries(
+    session: Session, run: Run, domain: str, generation: int = 0, only_email: str | None = None
+) -> Sequence[Delivery]:
     """One delivery per enabled recipient of the run's scope and schedule (or one address); repeats add
     nothing."""
     targets = [(r.id, r.name, r.email, r.role) for r in recipients_of(session, run)]
     if only_email is not None:
         wanted = only_email.lower()
         targets = [t for t in targets if t[2].lower() == wanted] or [(None, only_email, only_email, "")]
-    existing = set(session.scalars(select(Delivery.email).where(
-        Delivery.run_id == run.id, Delivery.generation == generation)))
+    existing = set(
+        session.scalars(select(Delivery.email).where(Delivery.run_id == run.id, Delivery.generation == generation))
+    )
     for recipient_id, name, email, role in targets:
         if email not in existing:
-            session.add(Delivery(run_id=run.id, recipient_id=recipient_id, name=name, email=email, role=role,
-                                 generation=generation, message_id=message_id(run.id, generation, email, domain)))
+            session.add(
+                Delivery(
+                    run_id=run.id,
+                    recipient_id=recipient_id,
+                    name=name,
+                    email=email,
+                    role=role,
+                    generation=generation,
+                    message_id=message_id(run.id, generation, email, domain),
+                )
+            )
     session.flush()
-    return session.scalars(select(Delivery).where(Delivery.run_id == run.id, Delivery.generation == generation)
-                           .order_by(Delivery.id)).all()
+    return session.scalars(
+        select(Delivery).where(Delivery.run_id == run.id, Delivery.generation == generation).order_by(Delivery.id)
+    ).all()
 
 
 def recipients_of(session: Session, run: Run) -> Sequence[Recipient]:
@@ -45,8 +56,11 @@ def recipients_of(session: Session, run: Run) -> Sequence[Recipient]:
     schedule = Recipient.schedule_id.is_(None)
     if run.schedule_id is not None:
         schedule = or_(schedule, Recipient.schedule_id == run.schedule_id)
-    return session.scalars(select(Recipient).where(Recipient.unit_id == run.scope_unit_id, Recipient.enabled,
-                                                   schedule).order_by(Recipient.id)).all()
+    return session.scalars(
+        select(Recipient)
+        .where(Recipient.unit_id == run.scope_unit_id, Recipient.enabled, schedule)
+        .order_by(Recipient.id)
+    ).all()
 
 
 def next_generation(session: Session, run_id: int) -> int:
@@ -74,10 +88,15 @@ def claim(session: Session, delivery_id: int, lease_seconds: float) -> int | Non
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     now = utcnow()
     return session.scalars(
-        update(Delivery).where(Delivery.id == delivery_id, or_(
-            Delivery.state == DeliveryState.PENDING,
-            (Delivery.state == DeliveryState.SENDING)
-            & (Delivery.state_changed_at < now - timedelta(seconds=lease_seconds))))
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            or_(
+                Delivery.state == DeliveryState.PENDING,
+                (Delivery.state == DeliveryState.SENDING)
+                & (Delivery.state_changed_at < now - timedelta(seconds=lease_seconds)),
+            ),
+        )
         .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1, state_changed_at=now)
         .returning(Delivery.attempts)
         .execution_options(synchronize_session=False)
@@ -86,30 +105,45 @@ def claim(session: Session, delivery_id: int, lease_seconds: float) -> int | Non
 
 def lease_left(session: Session, delivery_id: int, lease_seconds: float) -> float:
     """Seconds until a 'sending' delivery's lease runs out; 0 if it is not 'sending'."""
-    row = session.execute(select(Delivery.state, Delivery.state_changed_at)
-                          .where(Delivery.id == delivery_id)).one_or_none()
+    row = session.execute(
+        select(Delivery.state, Delivery.state_changed_at).where(Delivery.id == delivery_id)
+    ).one_or_none()
     if row is None or row.state != DeliveryState.SENDING:
         return 0.0
     return max(0.0, (row.state_changed_at + timedelta(seconds=lease_seconds) - utcnow()).total_seconds())
 
 
-def settle(session: Session, delivery_id: int, token: int, state: DeliveryState, error: str | None = None,
-           content: str | None = None) -> bool:
+def settle(
+    session: Session,
+    delivery_id: int,
+    token: int,
+    state: DeliveryState,
+    error: str | None = None,
+    content: str | None = None,
+) -> bool:
     """Record the outcome of the attempt `token` (PENDING: a transient failure, to be retried); False if
     that attempt no longer holds the delivery."""
     values: dict[str, object] = {"state": state, "last_error": error, "state_changed_at": utcnow()}
     if state is DeliveryState.SENT:
         values.update(sent_at=utcnow(), content=content)
     result = session.execute(
-        update(Delivery).where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING,
-                               Delivery.attempts == token)
-        .values(**values).execution_options(synchronize_session=False))
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING, Delivery.attempts == token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def open_deliveries(session: Session, run_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.run_id == run_id, Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.run_id == run_id, Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)))
+        )
+        or 0
+    )
 
 
 def finish_delivering(session: Session, run_id: int) -> Sequence[Next]:
@@ -123,13 +157,20 @@ def finish_delivering(session: Session, run_id: int) -> Sequence[Next]:
 def expire_leases(session: Session, lease_seconds: float, now: datetime | None = None) -> Sequence[int]:
     """Put back to pending every 'sending' delivery whose worker died; returns their ids."""
     cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
-    stale = session.scalars(select(Delivery.id).where(
-        Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)).all()
+    stale = session.scalars(
+        select(Delivery.id).where(Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)
+    ).all()
     if stale:
-        session.execute(update(Delivery).where(
-            Delivery.id.in_(stale), Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)
-            .values(state=DeliveryState.PENDING, last_error="recovered: the worker sending it stopped",
-                    state_changed_at=utcnow()).execution_options(synchronize_session=False))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(stale), Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)
+            .values(
+                state=DeliveryState.PENDING,
+                last_error="recovered: the worker sending it stopped",
+                state_changed_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
     return stale
 
 
@@ -137,6 +178,13 @@ def idle_pending(session: Session, idle_seconds: float, now: datetime | None = N
     """Pending deliveries nobody has touched for a while: their message was lost (or never sent). Those of
     a cancelled or failed run stay where they are."""
     cutoff = (now or utcnow()) - timedelta(seconds=idle_seconds)
-    return session.scalars(select(Delivery.id).join(Run, Run.id == Delivery.run_id).where(
-        Delivery.state == DeliveryState.PENDING, Delivery.state_changed_at < cutoff,
-        Run.state.in_((RunState.DELIVERING, RunState.DONE))).order_by(Delivery.id)).all()
+    return session.scalars(
+        select(Delivery.id)
+        .join(Run, Run.id == Delivery.run_id)
+        .where(
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.state_changed_at < cutoff,
+            Run.state.in_((RunState.DELIVERING, RunState.DONE)),
+        )
+        .order_by(Delivery.id)
+    ).all()

@@ -20,11 +20,10 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
-from models.errors import DeliveryFailed, MessageTooLarge, TransientError
-from models.tables import Artifact, Delivery, DeliveryState, Run, Schedule
-from tongket.settings import Settings
-from worker.deliver.deliveries import (
+from tongket.models.db import session_scope
+from tongket.models.errors import DeliveryFailed, MessageTooLarge, TransientError
+from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, Schedule
+from tongket.worker.deliver.deliveries import (
     claim,
     expire_leases,
     finish_delivering,
@@ -32,9 +31,10 @@ from worker.deliver.deliveries import (
     lease_left,
     settle,
 )
-from worker.deliver.message import Envelope, compose, compose_notice, wire
-from worker.deliver.transport import hand_over
-from worker.steps import Next
+from tongket.worker.deliver.message import Envelope, compose, compose_notice, wire
+from tongket.worker.deliver.transport import hand_over
+from tongket.worker.settings import Settings
+from tongket.worker.states import Next
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,28 @@ def backoff(attempt: int, settings: Settings) -> float:
     return delay * random.uniform(0.8, 1.0)
 
 
-def prepare(session: Session, delivery_id: int, settings: Settings, now: datetime | None = None,
-            notice: bool = False) -> Prepared:
+def prepare(
+    session: Session, delivery_id: int, settings: Settings, now: datetime | None = None, notice: bool = False
+) -> Prepared:
     """The message of one delivery: the report attached, or a notice if the whole would be too big."""
     delivery = session.get_one(Delivery, delivery_id)
     report = report_of(session, delivery.run_id)
-    envelope = Envelope(sender=settings.mail_from, to_name=delivery.name, to_email=delivery.email,
-                        message_id=delivery.message_id, now=now or datetime.now(UTC), reply_to=report.contact)
-    context = {"digest": report.digest, "recipient_name": delivery.name, "recipient_role": delivery.role,
-               "run_id": delivery.run_id, "delivery_id": delivery.id, "contact": report.contact}
+    envelope = Envelope(
+        sender=settings.mail_from,
+        to_name=delivery.name,
+        to_email=delivery.email,
+        message_id=delivery.message_id,
+        now=now or datetime.now(UTC),
+        reply_to=report.contact,
+    )
+    context = {
+        "digest": report.digest,
+        "recipient_name": delivery.name,
+        "recipient_role": delivery.role,
+        "run_id": delivery.run_id,
+        "delivery_id": delivery.id,
+        "contact": report.contact,
+    }
     data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
     content = "report"
     if notice or len(data) > settings.mail_max_bytes:  # counted as sent: the PDF in base64, with line ends
@@ -164,8 +177,9 @@ def report_of(session: Session, run_id: int) -> ReportFile:
         raise DeliveryFailed(f"the stored report {artifact.path} no longer matches its sha256")
     if len(_reports) >= 4:
         _reports.clear()
-    _reports[key] = ReportFile(path, artifact.sha256, pdf, artifact.digest, owner_contact(session, run_id), stat,
-                               time.monotonic())
+    _reports[key] = ReportFile(
+        path, artifact.sha256, pdf, artifact.digest, owner_contact(session, run_id), stat, time.monotonic()
+    )
     return _reports[key]
 
 
@@ -183,8 +197,12 @@ def _fetch(report: ReportFile, settings: Settings) -> dict[str, str]:
     if settings.reports_url:
         relative = report.path.resolve().relative_to(settings.reports_dir.resolve())
         url = settings.reports_url.rstrip("/") + "/" + quote(relative.as_posix())
-    return {"fetch_url": url, "filename": report.digest["filename"], "sha256": report.sha256,
-            "size_mb": f"{len(report.pdf) / 1_000_000:.1f}".replace(".", ",")}
+    return {
+        "fetch_url": url,
+        "filename": report.digest["filename"],
+        "sha256": report.sha256,
+        "size_mb": f"{len(report.pdf) / 1_000_000:.1f}".replace(".", ","),
+    }
 
 
 def owner_contact(session: Session, run_id: int) -> str:

@@ -51,8 +51,14 @@ class Envelope:
 
 @cache
 def _templates() -> Environment:
-    return Environment(loader=PackageLoader("worker.deliver", "templates"), undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    return Environment(
+        loader=PackageLoader("tongket.worker.deliver", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
 
 
 def render(name: str, context: dict[str, Any]) -> str:
@@ -88,12 +94,11 @@ def _attachment_part(pdf: bytes, sha256: str, filename: str) -> bytes:
             _parts.clear()
         part = EmailMessage()  # the newer policy: it writes the long file name by RFC 2231
         marker = secrets.token_bytes(24)
-        part.set_content(marker, maintype="application", subtype="pdf", disposition="attachment",
-                         filename=filename)
+        part.set_content(marker, maintype="application", subtype="pdf", disposition="attachment", filename=filename)
         encoded = base64.b64encode(pdf)
-        lines = b"\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+        lines = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
         written = part.as_bytes(policy=policy.SMTP)
-        _parts[key] = written[:written.rindex(base64.b64encode(marker))] + lines
+        _parts[key] = written[: written.rindex(base64.b64encode(marker))] + lines
     return _parts[key]
 
 

@@ -12,20 +12,27 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
-from models.errors import ConfigError, TransientError
-from models.periods import Period
-from models.tables import Delivery, DeliveryState, OwnerNotice, Run, Schedule
-from tongket.settings import Settings
-from worker.deliver.addresses import valid_email
-from worker.deliver.deliveries import mail_domain
-from worker.deliver.message import Envelope, compose_owner_notice, wire
-from worker.deliver.transport import hand_over
-from worker.wording import period_label
+from tongket.models.db import session_scope
+from tongket.models.errors import ConfigError, TransientError
+from tongket.models.periods import Period
+from tongket.models.tables import Delivery, DeliveryState, OwnerNotice, Run, Schedule
+from tongket.worker.deliver.addresses import valid_email
+from tongket.worker.deliver.deliveries import mail_domain
+from tongket.worker.deliver.message import Envelope, compose_owner_notice, wire
+from tongket.worker.deliver.transport import hand_over
+from tongket.worker.report.wording import period_label
+from tongket.worker.settings import Settings
 
 QUIET = timedelta(hours=1)
-_STATES = {"planned": "chờ xử lý", "collecting": "đang thu thập số liệu", "rendering": "đang lập báo cáo",
-           "delivering": "đang gửi thư", "done": "đã hoàn thành", "failed": "thất bại", "cancelled": "đã hủy"}
+_STATES = {
+    "planned": "chờ xử lý",
+    "collecting": "đang thu thập số liệu",
+    "rendering": "đang lập báo cáo",
+    "delivering": "đang gửi thư",
+    "done": "đã hoàn thành",
+    "failed": "thất bại",
+    "cancelled": "đã hủy",
+}
 log = logging.getLogger(__name__)
 
 
@@ -45,11 +52,21 @@ def notify_failure(run_id: int, settings: Settings, now: datetime | None = None)
     try:
         for owner in owners:
             tag = hashlib.sha256(owner.lower().encode()).hexdigest()[:12]  # one file per owner in the outbox
-            envelope = Envelope(sender=settings.mail_from, to_name="", to_email=owner, now=now,
-                                message_id=f"<tongket.notice.s{run.schedule_id}.r{run_id}.{int(now.timestamp())}"
-                                           f".{tag}@{mail_domain(settings.mail_from)}>")
-            hand_over(settings, wire(compose_owner_notice(envelope, context)), envelope.message_id,
-                      envelope.sender_address, owner)
+            envelope = Envelope(
+                sender=settings.mail_from,
+                to_name="",
+                to_email=owner,
+                now=now,
+                message_id=f"<tongket.notice.s{run.schedule_id}.r{run_id}.{int(now.timestamp())}"
+                f".{tag}@{mail_domain(settings.mail_from)}>",
+            )
+            hand_over(
+                settings,
+                wire(compose_owner_notice(envelope, context)),
+                envelope.message_id,
+                envelope.sender_address,
+                owner,
+            )
     except TransientError:
         with session_scope(settings.db_url) as session:  # give the slot back, so the retry may use it
             give_back(session, run.schedule_id, now, suppressed)  # type: ignore[arg-type]
@@ -78,28 +95,37 @@ def take_slot(session: Session, schedule_id: int, run_id: int, now: datetime) ->
     except IntegrityError:
         pass
     previous = session.scalar(select(OwnerNotice.suppressed).where(OwnerNotice.schedule_id == schedule_id)) or 0
-    won = session.execute(update(OwnerNotice).where(
-        OwnerNotice.schedule_id == schedule_id, OwnerNotice.last_sent_at <= now - QUIET)
-        .values(last_sent_at=now, last_run_id=run_id, suppressed=0)).rowcount  # type: ignore[attr-defined]
+    won = session.execute(
+        update(OwnerNotice)
+        .where(OwnerNotice.schedule_id == schedule_id, OwnerNotice.last_sent_at <= now - QUIET)
+        .values(last_sent_at=now, last_run_id=run_id, suppressed=0)
+    ).rowcount  # type: ignore[attr-defined]
     if won == 1:
         return previous
-    session.execute(update(OwnerNotice).where(OwnerNotice.schedule_id == schedule_id)
-                    .values(suppressed=OwnerNotice.suppressed + 1))
+    session.execute(
+        update(OwnerNotice).where(OwnerNotice.schedule_id == schedule_id).values(suppressed=OwnerNotice.suppressed + 1)
+    )
     return None
 
 
 def give_back(session: Session, schedule_id: int, now: datetime, suppressed: int) -> None:
-    session.execute(update(OwnerNotice).where(OwnerNotice.schedule_id == schedule_id,
-                                              OwnerNotice.last_sent_at == now)
-                    .values(last_sent_at=now - QUIET - timedelta(seconds=1), suppressed=suppressed))
+    session.execute(
+        update(OwnerNotice)
+        .where(OwnerNotice.schedule_id == schedule_id, OwnerNotice.last_sent_at == now)
+        .values(last_sent_at=now - QUIET - timedelta(seconds=1), suppressed=suppressed)
+    )
 
 
 def _context(session: Session, run: Run, suppressed: int) -> dict[str, Any]:
-    failed = session.scalars(select(Delivery).where(Delivery.run_id == run.id,
-                                                    Delivery.state == DeliveryState.FAILED)
-                             .order_by(Delivery.id)).all()
-    return {"schedule_id": run.schedule_id, "run_id": run.id, "run_state": _STATES.get(run.state, run.state),
-            "run_error": run.error,
-            "report": f"{period_label(run.kind, Period.parse(run.period_id))} của {run.scope_unit.name}",
-            "suppressed": suppressed,
-            "failed": [{"email": d.email, "error": d.last_error or ""} for d in failed]}
+    failed = session.scalars(
+        select(Delivery).where(Delivery.run_id == run.id, Delivery.state == DeliveryState.FAILED).order_by(Delivery.id)
+    ).all()
+    return {
+        "schedule_id": run.schedule_id,
+        "run_id": run.id,
+        "run_state": _STATES.get(run.state, run.state),
+        "run_error": run.error,
+        "report": f"{period_label(run.kind, Period.parse(run.period_id))} của {run.scope_unit.name}",
+        "suppressed": suppressed,
+        "failed": [{"email": d.email, "error": d.last_error or ""} for d in failed],
+    }

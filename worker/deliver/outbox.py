@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from worker.store import write_atomically
+from tongket.worker.store import write_atomically
 
 
 def eml_path(folder: Path, message_id: str) -> Path:

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.errors import ConfigError, TongketError
-from models.tables import Delivery, Recipient, Run, Schedule, Unit
-from worker.deliver.addresses import valid_email, valid_name
-from worker.deliver.deliveries import create_deliveries, mail_domain, next_generation
+from tongket.models.errors import ConfigError, TongketError
+from tongket.models.tables import Delivery, Recipient, Run, Schedule, Unit
+from tongket.worker.deliver.addresses import valid_email, valid_name
+from tongket.worker.deliver.deliveries import create_deliveries, mail_domain, next_generation
 
 
-def add_recipient(session: Session, unit: Unit, email: str, name: str, role: str = "",
-                  schedule_id: int | None = None) -> Recipient:
+def add_recipient(
+    session: Session, unit: Unit, email: str, name: str, role: str = "", schedule_id: int | None = None
+) -> Recipient:
     """A new recipient of the unit's reports (of one schedule only, when given)."""
     address = valid_email(email)
     if schedule_id is not None:
@@ -23,8 +24,13 @@ def add_recipient(session: Session, unit: Unit, email: str, name: str, role: str
             raise ConfigError(f"schedule {schedule_id} is not a schedule of unit {unit.code}")
     if _find(session, unit, address) is not None:
         raise ConfigError(f"{address} already receives the reports of unit {unit.code}")
-    recipient = Recipient(unit_id=unit.id, email=address, name=valid_name(name),
-                          role=valid_name(role) if role.strip() else "", schedule_id=schedule_id)
+    recipient = Recipient(
+        unit_id=unit.id,
+        email=address,
+        name=valid_name(name),
+        role=valid_name(role) if role.strip() else "",
+        schedule_id=schedule_id,
+    )
     session.add(recipient)
     session.flush()
     return recipient
@@ -47,8 +53,9 @@ def remove_recipient(session: Session, unit: Unit, email: str) -> None:
 
 def _find(session: Session, unit: Unit, address: str) -> Recipient | None:
     # Mail systems treat the local part without regard to case; so do we, to catch the same person twice.
-    return session.scalars(select(Recipient).where(Recipient.unit_id == unit.id,
-                                                   func.lower(Recipient.email) == address.lower())).first()
+    return session.scalars(
+        select(Recipient).where(Recipient.unit_id == unit.id, func.lower(Recipient.email) == address.lower())
+    ).first()
 
 
 def resend(session: Session, run_id: int, mail_from: str, to: str | None = None) -> Sequence[Delivery]:
@@ -59,8 +66,13 @@ def resend(session: Session, run_id: int, mail_from: str, to: str | None = None)
         raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
     if run.state not in ("delivering", "done"):
         raise TongketError(f"run {run_id} is {run.state}: it has no report to send")
-    deliveries = create_deliveries(session, run, mail_domain(mail_from), next_generation(session, run_id),
-                                   only_email=valid_email(to) if to else None)
+    deliveries = create_deliveries(
+        session,
+        run,
+        mail_domain(mail_from),
+        next_generation(session, run_id),
+        only_email=valid_email(to) if to else None,
+    )
     if not deliveries:
         raise TongketError(f"run {run_id} has no recipients; add one with `tongket recipients add` or use --to")
     return deliveries

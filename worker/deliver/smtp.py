@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from models.errors import ConfigError, DeliveryFailed, MessageTooLarge, TransientError
+from tongket.models.errors import ConfigError, DeliveryFailed, MessageTooLarge, TransientError
 
 MAX_MESSAGES = 100
 IDLE_CHECK_SECONDS = 5.0
@@ -40,10 +40,15 @@ class SmtpConfig:
             raise ConfigError(f"TONGKET_SMTP_URL must start with smtp:// or smtps://, not {parts.scheme}://")
         query = parse_qs(parts.query)
         flag = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
-        return cls(host=parts.hostname or "localhost", port=parts.port or (465 if parts.scheme == "smtps" else 25),
-                   implicit_tls=parts.scheme == "smtps", starttls=flag and parts.scheme == "smtp",
-                   username=unquote(parts.username or ""), password=password or unquote(parts.password or ""),
-                   timeout=float(query.get("timeout", ["30"])[0]))
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if parts.scheme == "smtps" else 25),
+            implicit_tls=parts.scheme == "smtps",
+            starttls=flag and parts.scheme == "smtp",
+            username=unquote(parts.username or ""),
+            password=password or unquote(parts.password or ""),
+            timeout=float(query.get("timeout", ["30"])[0]),
+        )
 
 
 class _Connection:

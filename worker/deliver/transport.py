@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tongket.settings import Settings
-from worker.deliver import smtp
-from worker.deliver.outbox import write_eml
+from tongket.worker.deliver import smtp
+from tongket.worker.deliver.outbox import write_eml
+from tongket.worker.settings import Settings
 
 
 def hand_over(settings: Settings, data: bytes, message_id: str, sender: str, recipient: str) -> str:

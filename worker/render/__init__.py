@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from worker.render.document import render_report
+from tongket.worker.render.document import render_report
 
 __all__ = ["render_report"]

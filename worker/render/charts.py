@@ -11,9 +11,9 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from worker.figures import IndicatorInfo, Report
-from worker.render.styles import FRAME_WIDTH
-from worker.render.text import format_decimal, format_int, nfc
+from tongket.worker.render.styles import FRAME_WIDTH
+from tongket.worker.report.figures import IndicatorInfo, Report
+from tongket.worker.report.numbers import format_decimal, format_int, nfc
 
 MAX_SERIES = 4
 # Colour, marker and dash differ together so the lines stay apart on a black-and-white printout.

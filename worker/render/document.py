@@ -10,11 +10,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate
 
-from worker.figures import Report
-from worker.render.fonts import register_fonts
-from worker.render.heading import closing_block, heading_block, title_block
-from worker.render.sections import body
-from worker.render.styles import (
+from tongket.worker.render.fonts import register_fonts
+from tongket.worker.render.heading import closing_block, heading_block, title_block
+from tongket.worker.render.sections import body
+from tongket.worker.render.styles import (
     BODY_SIZE,
     BOTTOM_MARGIN,
     FRAME_WIDTH,
@@ -26,7 +25,8 @@ from worker.render.styles import (
     Styles,
     build_styles,
 )
-from worker.render.text import nfc
+from tongket.worker.report.figures import Report
+from tongket.worker.report.numbers import nfc
 
 MOVEMENT = "Phong trào Toàn dân bảo vệ an ninh Tổ quốc"
 PAGE_NUMBER_Y = PAGE_HEIGHT - 12 * mm  # inside the 20 mm top margin

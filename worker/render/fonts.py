@@ -15,7 +15,7 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-from worker.render.text import VIETNAMESE_LETTERS
+from tongket.worker.render.text import VIETNAMESE_LETTERS
 
 CHOICES = ("auto", "liberation", "bevietnampro")  # the TONGKET_FONT setting
 LIBERATION_DIRS = (

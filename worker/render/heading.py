@@ -10,9 +10,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, HRFlowable, Paragraph, Spacer, Table, TableStyle
 
-from worker.figures import Heading
-from worker.render.styles import FRAME_WIDTH, Styles
-from worker.render.text import nfc, para, place_and_date
+from tongket.worker.render.styles import FRAME_WIDTH, Styles
+from tongket.worker.render.text import para
+from tongket.worker.report.figures import Heading
+from tongket.worker.report.numbers import nfc, place_and_date
 
 NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO = "Độc lập - Tự do - Hạnh phúc"

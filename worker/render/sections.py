@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 
-from worker.figures import Report
-from worker.render.charts import trend_chart
-from worker.render.styles import Styles
-from worker.render.tables import captioned, completeness_block, completeness_number, totals_table, unit_tables
-from worker.render.text import format_int, para, paragraphs
-from worker.render.unit_chart import unit_bar_charts
+from tongket.worker.render.charts import trend_chart
+from tongket.worker.render.styles import Styles
+from tongket.worker.render.tables import captioned, completeness_block, totals_table, unit_tables
+from tongket.worker.render.text import para, paragraphs
+from tongket.worker.render.unit_chart import unit_bar_charts
+from tongket.worker.report.figures import Report
+from tongket.worker.report.numbers import format_int
 
 SHORT_KINDS = ("monthly", "quarterly")  # reports, not reviews: "đánh giá chung" and "phương hướng"
 
@@ -43,9 +44,11 @@ def partial_note(report: Report, styles: Styles) -> list[Flowable]:
     absent = len(c.missing) + len(c.rejected) + len(c.failed)
     if not absent or not c.expected:
         return []
-    text = (f"Kỳ này còn {format_int(absent)}/{format_int(c.expected)} đơn vị chưa có số liệu hợp lệ "
-            f"(xem Bảng {completeness_number(report)}); "
-            "tổng số và mức tăng, giảm chỉ tính trên số liệu đã có.")
+    text = (
+        f"Kỳ này còn {format_int(absent)}/{format_int(c.expected)} đơn vị chưa có số liệu hợp lệ "
+        f"(xem Bảng {report.completeness_table}); "
+        "tổng số và mức tăng, giảm chỉ tính trên số liệu đã có."
+    )
     return [Spacer(1, 2), Paragraph(text, styles.note)]
 
 
@@ -73,8 +76,7 @@ def _trend_caveat(report: Report, styles: Styles) -> list[Flowable]:
         return []
     last = report.trend[-1].label
     when = f"năm {last}" if last.isdigit() else _lower_first(last)
-    text = (f"Số liệu {para(when)} chỉ gồm {format_int(c.collected)}/"
-            f"{format_int(c.expected)} đơn vị có số liệu hợp lệ.")
+    text = f"Số liệu {para(when)} chỉ gồm {format_int(c.collected)}/{format_int(c.expected)} đơn vị có số liệu hợp lệ."
     return [Paragraph(text, styles.note)]
 
 

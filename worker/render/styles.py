@@ -9,7 +9,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 
-from worker.render.fonts import FontSet
+from tongket.worker.render.fonts import FontSet
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 TOP_MARGIN = 20 * mm

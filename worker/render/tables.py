@@ -12,9 +12,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
-from worker.figures import Completeness, IndicatorInfo, Report, UnitFigures
-from worker.render.styles import FRAME_WIDTH, Styles
-from worker.render.text import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, nfc, para
+from tongket.worker.render.styles import FRAME_WIDTH, Styles
+from tongket.worker.render.text import para
+from tongket.worker.report.figures import Completeness, IndicatorInfo, Report, UnitFigures
+from tongket.worker.report.numbers import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, nfc
 
 KIND_LABELS = {"stock": "Số hiện có", "flow": "Lũy kế"}
 STATE_MARKS = {
@@ -184,27 +185,18 @@ def unit_label(unit: UnitFigures) -> str:
     return para(unit.name) + (f" <i>({mark})</i>" if mark else "")
 
 
-def has_unit_table(report: Report) -> bool:
-    """A report on a single unit (a commune's own) has no per-unit table: it would repeat Bảng 1."""
-    return len(report.units) > 1
-
-
-def completeness_number(report: Report) -> int:
-    """The number of the completeness table: 3 after the per-unit table, else 2."""
-    return 3 if has_unit_table(report) else 2
-
-
 def unit_tables(report: Report, styles: Styles) -> list[Flowable]:
     """Bảng 2, split into column groups; each part repeats the unit column and its header on every page."""
-    if not has_unit_table(report):
+    if not report.has_unit_table:
         return []
     indicators = [ind for ind in report.indicators if ind.level == "commune"]
     groups = column_groups(indicators)
     out: list[Flowable] = []
     for n, group in enumerate(groups, start=1):
         part = f" (phần {n}/{len(groups)})" if len(groups) > 1 else ""
-        out += captioned("Bảng 2. Số liệu theo đơn vị" + part, _unit_table(report, group, styles), styles,
-                         keep_short=True)
+        out += captioned(
+            "Bảng 2. Số liệu theo đơn vị" + part, _unit_table(report, group, styles), styles, keep_short=True
+        )
     return out
 
 
@@ -243,14 +235,17 @@ def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) 
 def completeness_block(report: Report, styles: Styles) -> list[Flowable]:
     """Bảng 3 with the counts and their share of the expected units, then who did not report and why."""
     rows: list[list[object]] = [
-        [Paragraph("Nội dung", styles.cell_head), Paragraph("Số đơn vị", styles.cell_head),
-         Paragraph("Tỷ lệ", styles.cell_head)],
+        [
+            Paragraph("Nội dung", styles.cell_head),
+            Paragraph("Số đơn vị", styles.cell_head),
+            Paragraph("Tỷ lệ", styles.cell_head),
+        ],
         *_completeness_rows(report.completeness),
     ]
     table = Table(rows, colWidths=[95 * mm, 30 * mm, 25 * mm], repeatRows=1, hAlign="CENTER")
     table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
     table.setStyle(TableStyle([("ALIGN", (0, 1), (0, -1), "LEFT")]))
-    caption = Paragraph(f"Bảng {completeness_number(report)}. Tình hình báo cáo của các đơn vị", styles.caption)
+    caption = Paragraph(f"Bảng {report.completeness_table}. Tình hình báo cáo của các đơn vị", styles.caption)
     return [KeepTogether([caption, table]), *_unit_lists(report, styles)]
 
 

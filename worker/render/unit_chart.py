@@ -10,9 +10,9 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from worker.figures import IndicatorInfo, Report, UnitFigures
-from worker.render.styles import FRAME_WIDTH
-from worker.render.text import format_int, nfc
+from tongket.worker.render.styles import FRAME_WIDTH
+from tongket.worker.report.figures import IndicatorInfo, Report, UnitFigures
+from tongket.worker.report.numbers import format_int, nfc
 
 MAX_BARS = 42  # units per chart: with its caption, one chart still fits one page
 _SIZE = 8
@@ -26,8 +26,11 @@ NOT_REPORTED_MARK = " (chưa có số liệu)"
 def main_indicator(report: Report) -> IndicatorInfo | None:
     """The first commune stock indicator, in catalogue order, that any unit reported."""
     for ind in report.indicators:
-        if ind.kind == "stock" and ind.level == "commune" and any(u.values.get(ind.code) is not None
-                                                                  for u in report.units):
+        if (
+            ind.kind == "stock"
+            and ind.level == "commune"
+            and any(u.values.get(ind.code) is not None for u in report.units)
+        ):
             return ind
     return None
 

@@ -1,0 +1,209 @@
+"""Totals for a report, from the newest accepted version (as of each unit's collection) of each unit's
+submissions, rolled up from whatever periods the unit reported for.
+
+A unit may report a period directly or in finer pieces (months, quarters, halves, years). Each value is
+resolved from the coarsest submission that covers it: stocks (levels) take the value at the end of the
+period, i.e. of its last piece; flows are summed over the pieces. Pieces are tried level by level
+(years -> halves -> quarters -> months), so a commune that sent Q1 as a quarter and April-December as months
+still adds up. A missing value stays None ("not reported"), never 0. Over units, values are summed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tongket.models.lineage import Link
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import Indicator, IndicatorKind, RunUnit, Submission, SubmissionStatus, Unit, Value
+
+Figures = dict[str, int | None]
+Reported = dict[str, dict[str, int]]  # period id -> indicator code -> value, for one unit
+
+# The next finer level a period is split into when it was not reported as a whole.
+_FINER = {
+    PeriodType.YEARS: PeriodType.YEAR,
+    PeriodType.YEAR: PeriodType.HALF,
+    PeriodType.HALF: PeriodType.QUARTER,
+    PeriodType.QUARTER: PeriodType.MONTH,
+}
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    trend: dict[str, Figures]  # sub-period id -> indicator code -> total over units
+    per_unit: dict[str, Figures]  # unit code -> indicator code -> value over the whole period
+    totals: Figures  # indicator code -> total over the whole period and all units
+    # (unit code, indicator code) whose flow over the whole period misses some pieces (e.g. months not sent)
+    incomplete: frozenset[tuple[str, str]] = field(default=frozenset())
+
+
+def data_periods(period: Period) -> list[Period]:
+    """The sub-periods a report shows a trend over: years of a multi-year range, else the period itself."""
+    return period.subperiods(PeriodType.YEAR) if period.type is PeriodType.YEARS else [period]
+
+
+def aggregate(
+    session: Session, run_id: int, period: Period, kinds: dict[str, str], links: Sequence[Link] = ()
+) -> Aggregates:
+    """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
+    models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
+    parts = [p.id for p in data_periods(period)]
+    tree = _tree(period.id)
+    reported = _reported(session, run_id, period, links)
+    target_of = _targets(session, run_id, links)
+    trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
+    per_unit: dict[str, Figures] = {}
+    gaps: set[tuple[str, str]] = set()
+    for unit_id, values in reported.items():
+        unit_code = target_of[unit_id]
+        resolve = _Resolver(values, tree)
+        for part in parts:
+            for code, kind in kinds.items():
+                trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
+        figures = per_unit.setdefault(unit_code, dict.fromkeys(kinds))
+        for code, kind in kinds.items():
+            value, complete = resolve(period.id, code, kind)
+            figures[code] = _add(figures[code], value)
+            if not complete and value is not None:
+                gaps.add((unit_code, code))
+    per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
+    return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps))
+
+
+def _add(total: int | None, value: int | None) -> int | None:
+    """Sum where None is "not reported": nothing plus nothing stays nothing, never 0."""
+    if value is None:
+        return total
+    return (total or 0) + value
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """The pieces a period may be reported in, by id: each piece's next finer pieces, and its ancestors."""
+
+    pieces: dict[str, tuple[str, ...]]
+    ancestors: dict[str, tuple[str, ...]]
+
+
+@cache
+def _tree(period_id: str) -> _Tree:
+    root = Period.parse(period_id)
+    pieces: dict[str, tuple[str, ...]] = {}
+    ancestors: dict[str, tuple[str, ...]] = {root.id: ()}
+    frontier = [root]
+    while frontier:
+        node = frontier.pop()
+        finer = _FINER.get(node.type)
+        children = node.subperiods(finer) if finer is not None else []
+        pieces[node.id] = tuple(c.id for c in children)
+        for child in children:
+            ancestors[child.id] = (*ancestors[node.id], node.id)
+        frontier += children
+    return _Tree(pieces, ancestors)
+
+
+class _Resolver:
+    """One unit's value of an indicator over a piece of the period, and whether every piece it needs was
+    reported: its own figure if it reported that piece, else from the next finer pieces (stocks take the
+    last, flows add up). Pieces under which the unit reported nothing are skipped; results are kept, since
+    the trend's years and the whole period ask for the same pieces."""
+
+    def __init__(self, values: Reported, tree: _Tree) -> None:
+        self._values, self._pieces = values, tree.pieces
+        self._covered = {a for pid in values if pid in tree.ancestors for a in (pid, *tree.ancestors[pid])}
+        self._known: dict[tuple[str, str], tuple[int | None, bool]] = {}
+
+    def __call__(self, piece: str, code: str, kind: str) -> tuple[int | None, bool]:
+        if piece not in self._covered:
+            return None, False
+        key = (piece, code)
+        if key not in self._known:
+            self._known[key] = self._resolve(piece, code, kind)
+        return self._known[key]
+
+    def _resolve(self, piece: str, code: str, kind: str) -> tuple[int | None, bool]:
+        own = self._values.get(piece, {}).get(code)
+        if own is not None:
+            return own, True
+        finer = self._pieces[piece]
+        if not finer:
+            return None, False
+        if kind == IndicatorKind.STOCK:
+            return self(finer[-1], code, kind)  # the level at the end of the piece
+        found = [self(part, code, kind) for part in finer]
+        given = [v for v, _ in found if v is not None]
+        if not given:
+            return None, False
+        return sum(given), all(complete for _, complete in found)
+
+
+def _reported(session: Session, run_id: int, period: Period, links: Sequence[Link]) -> dict[int, Reported]:
+    """unit id -> period id -> indicator code -> value, from the newest accepted version of each (unit,
+    period) submission: for a run's own units, as received by the time the unit was collected for this run;
+    for the units linked to them across a reform, as stored (their figures are history)."""
+    accepted = select(Submission.id, Submission.unit_id, Submission.period_id, Submission.version).where(
+        Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(period))
+    )
+    as_of = func.coalesce(RunUnit.reported_at, RunUnit.updated_at)
+    own = accepted.join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id)).where(
+        Submission.received_at <= as_of
+    )
+    linked = {lk.source_id for lk in links if lk.source_id != lk.target_id}
+    candidates = (own.union_all(accepted.where(Submission.unit_id.in_(linked))) if linked else own).subquery()
+    ranked = select(
+        candidates.c.id,
+        candidates.c.unit_id,
+        func.row_number()
+        .over(
+            partition_by=(candidates.c.unit_id, candidates.c.period_id),
+            order_by=(candidates.c.version.desc(), candidates.c.id.desc()),
+        )
+        .label("rank"),
+    ).subquery()
+    rows = session.execute(
+        select(Submission.unit_id, Submission.period_id, Indicator.code, Value.value)
+        .join(ranked, ranked.c.id == Submission.id)
+        .join(Value, Value.submission_id == Submission.id)
+        .join(Indicator, Indicator.id == Value.indicator_id)
+        .where(ranked.c.rank == 1)
+    )
+    reported: dict[int, Reported] = defaultdict(lambda: defaultdict(dict))
+    for unit_id, period_id, code, value in rows:
+        reported[unit_id][period_id][code] = int(value)
+    return reported
+
+
+def _targets(session: Session, run_id: int, links: Sequence[Link]) -> dict[int, str]:
+    """unit id -> the code of the run's unit its figures count for."""
+    codes = dict(
+        session.execute(
+            select(Unit.id, Unit.code).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id)
+        ).all()
+    )
+    return {**codes, **{lk.source_id: codes[lk.target_id] for lk in links if lk.target_id in codes}}
+
+
+def _period_ids(period: Period) -> list[str]:
+    """The ids of the period and of every finer period inside it."""
+    ids, level = [period.id], _FINER.get(period.type)
+    while level is not None:
+        ids += [p.id for p in period.subperiods(level)]
+        level = _FINER.get(level)
+    return ids
+
+
+def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, str]) -> Figures:
+    totals: Figures = {}
+    for code, kind in kinds.items():
+        if kind == IndicatorKind.STOCK:
+            totals[code] = trend[periods[-1]][code]
+        else:
+            reported = [trend[p][code] for p in periods if trend[p][code] is not None]
+            totals[code] = sum(reported) if reported else None  # type: ignore[arg-type]
+    return totals

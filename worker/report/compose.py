@@ -1,0 +1,230 @@
+"""Composing what a run's report says: its heading, figures, completeness and prose.
+
+Prose blocks get defaults generated from the figures; an operator may supply any of them per schedule
+(the schedule's narrative) or per run (the run's narrative, which wins). Everything an official reads
+is Vietnamese and NFC.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tongket.models.lineage import Link, lineage
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import Indicator, ReportKind, Run, RunUnit, Schedule, Unit, UnitState
+from tongket.worker.report.aggregate import aggregate, data_periods
+from tongket.worker.report.figures import (
+    Completeness,
+    Heading,
+    IndicatorInfo,
+    Narrative,
+    PeriodFigures,
+    Report,
+    UnitFigures,
+)
+from tongket.worker.report.indicators import active_indicators
+from tongket.worker.report.prose import default_narrative
+from tongket.worker.report.succession import fold, footnotes, successions
+from tongket.worker.report.wording import (
+    issuing_bodies,
+    next_label,
+    period_label,
+    place_name,
+    recipients_block,
+    short_label,
+    signer_title,
+    summary_line,
+)
+
+TASKS_SET = "tasks_set"  # the report-level indicator: tasks this report sets for the next period
+# How many periods (this one included) the trend chart of a short report looks back over.
+HISTORY = {PeriodType.MONTH: 6, PeriodType.QUARTER: 5, PeriodType.HALF: 4, PeriodType.YEAR: 5}
+_BLANK = Narrative("", "", "", "", "", tasks=())
+Figures = dict[str, int | None]
+
+
+def build_report(session: Session, run_id: int) -> Report:
+    run = session.get_one(Run, run_id)
+    scope = run.scope_unit
+    period = Period.parse(run.period_id)
+    given = _given(session, run)
+    indicators = tuple(active_indicators(session, period) + active_indicators(session, period, level="report"))
+    kinds = {i.code: i.kind for i in indicators if i.level == "commune"}
+    targets = session.scalars(
+        select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id).order_by(Unit.code)
+    ).all()
+    across = lineage(session, targets, _with_history(period))  # links for this period and earlier ones
+    pairs = successions(session, set(kinds))
+    figures = fold(aggregate(session, run_id, period, kinds, across.links), pairs)
+    renamed = footnotes(pairs, indicators)
+    indicators = tuple(i for i in indicators if i.code not in pairs)
+    totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
+    units = _unit_figures(session, run_id, figures.per_unit, kinds)
+    draft = Report(
+        kind=run.kind,
+        period_id=period.id,
+        period_label=period_label(run.kind, period),
+        scope_code=scope.code,
+        scope_name=scope.name,
+        heading=_heading(scope, run, period, given),
+        indicators=indicators,
+        totals=figures.totals,
+        trend=tuple(_trend(period, figures.trend, totals_of)),
+        units=units,
+        completeness=_completeness(units, _late(session, run_id)),
+        narrative=_BLANK,
+        notes=(*given.get("notes", ()), *lineage(session, targets, period).notes, *renamed),
+        next_label=next_label(run.kind, period),
+        **_comparisons(run.kind, period, totals_of),
+    )
+    narrative = _narrative(given, default_narrative(draft))
+    return replace(draft, narrative=narrative, totals={**figures.totals, **_report_level(indicators, narrative)})
+
+
+def _given(session: Session, run: Run) -> dict[str, Any]:
+    """What the operator wrote: the schedule's narrative, overridden block by block by the run's own."""
+    schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
+    return _nfc({**(schedule.narrative if schedule is not None else {}), **run.narrative})
+
+
+def _with_history(period: Period) -> Period:
+    """The period and the earlier ones a report compares with or shows in its trend."""
+    return Period(date(period.start.year - max(HISTORY.values()) - period.years, 1, 1), period.end, PeriodType.YEARS)
+
+
+class _Earlier:
+    """Totals of the run's units over other periods, each aggregated once; None where nothing was reported."""
+
+    def __init__(
+        self, session: Session, run_id: int, kinds: dict[str, str], links: Sequence[Link], pairs: dict[str, Indicator]
+    ) -> None:
+        self._session, self._run_id, self._kinds, self._links, self._pairs = session, run_id, kinds, links, pairs
+        self._seen: dict[str, Figures | None] = {}
+
+    def __call__(self, period: Period) -> Figures | None:
+        if period.id not in self._seen:
+            found = aggregate(self._session, self._run_id, period, self._kinds, self._links)
+            totals = fold(found, self._pairs).totals
+            self._seen[period.id] = totals if any(v is not None for v in totals.values()) else None
+        return self._seen[period.id]
+
+
+def _comparisons(kind: str, period: Period, totals_of: _Earlier) -> dict[str, Any]:
+    """The previous period and the same period a year earlier, as Report fields.
+
+    A short report always shows both columns, with dashes where nothing was reported; an annual review's
+    previous period is the year before, so it is shown once; a multi-year review compares with the
+    previous range of years only when there are figures for it.
+    """
+    previous = period.previous()
+    found: dict[str, Any] = {"previous": totals_of(previous), "previous_label": short_label(previous)}
+    if kind == ReportKind.MULTI_YEAR or period.type is PeriodType.YEARS:
+        return found if found["previous"] is not None else {}
+    if found["previous"] is None:
+        found["previous"] = {}
+    if period.type is not PeriodType.YEAR:
+        earlier = period.year_earlier()
+        found |= {"year_earlier": totals_of(earlier) or {}, "year_earlier_label": short_label(earlier)}
+    return found
+
+
+def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any]) -> Heading:
+    superior, issuing = issuing_bodies(scope)
+    return Heading(
+        superior_body=given.get("superior_body", superior),
+        issuing_body=given.get("issuing_body", issuing),
+        number=given.get("number", f"Số:        /BC-{_symbol(scope.level)}"),
+        place=given.get("place", place_name(scope.name)),
+        issued_on=run.report_date,
+        title="BÁO CÁO",
+        summary=given.get("summary", summary_line(run.kind, period)),
+        signer_title=given.get("signer_title", signer_title(scope.level)),
+        signer_name=given.get("signer_name", ""),
+        recipients=tuple(given.get("recipients", recipients_block(scope))),
+    )
+
+
+def _symbol(level: str) -> str:
+    return {"province": "CAT", "district": "CAH"}.get(level, "CAX")
+
+
+def _unit_figures(
+    session: Session, run_id: int, per_unit: dict[str, dict[str, int | None]], kinds: dict[str, str]
+) -> tuple[UnitFigures, ...]:
+    rows = session.execute(
+        select(Unit.code, Unit.name, RunUnit.state, RunUnit.errors)
+        .join(RunUnit, RunUnit.unit_id == Unit.id)
+        .where(RunUnit.run_id == run_id)
+        .order_by(Unit.code)
+    )
+    return tuple(
+        UnitFigures(code, name, state, per_unit.get(code, dict.fromkeys(kinds)), tuple(errors))
+        for code, name, state, errors in rows
+    )
+
+
+def _trend(period: Period, trend: dict[str, Figures], totals_of: _Earlier) -> list[PeriodFigures]:
+    """The years of a multi-year review; for a shorter report, the periods before it that have figures."""
+    if period.type is PeriodType.YEARS:
+        labels = {p.id: str(p.start.year) for p in data_periods(period)}
+        return [PeriodFigures(pid, labels[pid], figures) for pid, figures in trend.items()]
+    history = [period]
+    while len(history) < HISTORY[period.type]:
+        history.insert(0, history[0].previous())
+    found = [(p, totals_of(p) if p != period else trend[period.id]) for p in history]
+    return [PeriodFigures(p.id, short_label(p), figures) for p, figures in found if figures is not None]
+
+
+def _completeness(units: tuple[UnitFigures, ...], late: frozenset[str] = frozenset()) -> Completeness:
+    def named(*states: UnitState) -> tuple[str, ...]:
+        return tuple(u.name for u in units if u.state in states)
+
+    collected = named(UnitState.COLLECTED)
+    late_names = tuple(name for name in collected if name in late)
+    return Completeness(
+        expected=len(units),
+        collected=len(collected),
+        rejected=named(UnitState.REJECTED),
+        missing=named(UnitState.MISSING, UnitState.PENDING),
+        failed=named(UnitState.FAILED),
+        late=late_names,
+        on_time=len(collected) - len(late_names),
+    )
+
+
+def _late(session: Session, run_id: int) -> frozenset[str]:
+    """Names of the units that reported only while the run was waiting for them (RunUnit.late)."""
+    return frozenset(
+        session.scalars(
+            select(Unit.name).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id, RunUnit.late)
+        )
+    )
+
+
+def _narrative(given: dict[str, Any], default: Narrative) -> Narrative:
+    fields = {k: given[k] for k in Narrative.__dataclass_fields__ if k in given}
+    if "tasks" in fields:
+        fields["tasks"] = tuple(fields["tasks"])
+    return Narrative(**{**default.__dict__, **fields})
+
+
+def _report_level(indicators: tuple[IndicatorInfo, ...], narrative: Narrative) -> dict[str, int | None]:
+    """Figures the report states itself: how many tasks it sets for the next period."""
+    return {i.code: len(narrative.tasks) for i in indicators if i.code == TASKS_SET}
+
+
+def _nfc(value: Any) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {k: _nfc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nfc(v) for v in value]
+    return value

@@ -1,0 +1,111 @@
+"""What a report says, as plain values: the hand-over from aggregation to rendering and mail.
+
+Nothing here knows of the database, Celery or ReportLab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class IndicatorInfo:
+    code: str
+    name: str  # Vietnamese, NFC
+    measure: str  # measure unit in Vietnamese, e.g. "tổ", "người"
+    kind: str  # "stock" | "flow"
+    level: str = "commune"  # "commune" | "report"
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    """One expected unit of the run: its collection state and its figures over the whole period
+    (stocks at the period's end, flows summed). None means not reported, which is not 0."""
+
+    code: str
+    name: str
+    state: str  # UnitState value: collected / rejected / missing / failed / pending
+    values: dict[str, int | None]
+    problems: tuple[str, ...] = ()  # why it was rejected or failed, one line each, Vietnamese
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """Totals over all units for one sub-period (a year of a multi-year review, a month of a quarter…)."""
+
+    period_id: str
+    label: str  # e.g. "2014", "Tháng 05/2023"
+    totals: dict[str, int | None]
+
+
+@dataclass(frozen=True)
+class Completeness:
+    expected: int
+    collected: int
+    rejected: tuple[str, ...]  # unit names
+    missing: tuple[str, ...]
+    failed: tuple[str, ...] = ()
+    late: tuple[str, ...] = ()  # reported, but after the collection deadline
+    on_time: int | None = None  # how many reported by the deadline, where deadlines are tracked
+
+
+@dataclass(frozen=True)
+class Narrative:
+    """The prose blocks; defaults are generated from the figures, an operator may supply any of them."""
+
+    situation: str
+    results: str
+    strengths: str
+    weaknesses: str
+    lessons: str
+    tasks: tuple[str, ...]  # tasks and solutions for the next period, one per item
+    commendations: str = ""
+
+
+@dataclass(frozen=True)
+class Heading:
+    """The Decree 30/2020 heading block and closing parts of the document."""
+
+    superior_body: str  # e.g. "CÔNG AN TỈNH LÂM ĐỒNG"
+    issuing_body: str  # e.g. "CÔNG AN HUYỆN ĐỨC TRỌNG"
+    number: str  # e.g. "Số: 125/BC-CAH"
+    place: str  # e.g. "Đức Trọng"
+    issued_on: date
+    title: str  # "BÁO CÁO"
+    summary: str  # e.g. "Tổng kết 10 năm thực hiện Chương trình phối hợp số 06/CTr-CA-MT …"
+    signer_title: str  # e.g. "TRƯỞNG CÔNG AN HUYỆN"
+    signer_name: str
+    recipients: tuple[str, ...]  # the "Nơi nhận" lines
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str  # ReportKind value
+    period_id: str  # e.g. "2014..2023"
+    period_label: str  # e.g. "giai đoạn 2014 - 2023"
+    scope_code: str
+    scope_name: str  # e.g. "huyện Đức Trọng"
+    heading: Heading
+    indicators: tuple[IndicatorInfo, ...]  # catalogue order; those valid in the period
+    totals: dict[str, int | None]  # over the whole period and all units
+    trend: tuple[PeriodFigures, ...]  # one entry per sub-period, in order
+    units: tuple[UnitFigures, ...]  # every expected unit, in code order
+    completeness: Completeness
+    narrative: Narrative
+    previous: dict[str, int | None] | None = None  # totals of the previous period, where known
+    year_earlier: dict[str, int | None] | None = None  # totals of the same period a year earlier
+    notes: tuple[str, ...] = field(default=())  # footnotes (lineage, indicator succession…)
+    previous_label: str = ""  # e.g. "Tháng 4/2023": names the comparison column
+    year_earlier_label: str = ""  # e.g. "Tháng 5/2022"
+    next_label: str = ""  # the period the tasks are for, e.g. "tháng 6 năm 2023"; "" = "thời gian tới"
+
+    @property
+    def has_unit_table(self) -> bool:
+        """A report on a single unit (a commune's own) has no per-unit table: it would repeat Bảng 1."""
+        return len(self.units) > 1
+
+    @property
+    def completeness_table(self) -> int:
+        """The number of the completeness table: 3 after the per-unit table, else 2."""
+        return 3 if self.has_unit_table else 2

@@ -1,0 +1,58 @@
+"""Lining up indicators renamed or merged mid-series: the successor's row carries the predecessor's
+figures for the periods before it existed, the predecessor's row goes, and a footnote says so."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tongket.models.tables import Indicator, IndicatorKind
+from tongket.worker.report.aggregate import Aggregates, Figures
+from tongket.worker.report.figures import IndicatorInfo
+
+
+def successions(session: Session, codes: set[str]) -> dict[str, Indicator]:
+    """Predecessor code -> successor indicator, for the pairs that are both among the codes."""
+    rows = session.scalars(select(Indicator).where(Indicator.code.in_(codes)))
+    by_code = {i.code: i for i in rows}
+    return {
+        i.code: by_code[i.successor_code]
+        for i in by_code.values()
+        if i.successor_code in by_code and i.successor_code != i.code
+    }
+
+
+def fold(figures: Aggregates, pairs: dict[str, Indicator]) -> Aggregates:
+    """Fold each predecessor's figures into its successor's."""
+    if not pairs:
+        return figures
+    return replace(
+        figures,
+        trend={part: _fold(values, pairs) for part, values in figures.trend.items()},
+        per_unit={unit: _fold(values, pairs) for unit, values in figures.per_unit.items()},
+        totals=_fold(figures.totals, pairs),
+    )
+
+
+def footnotes(pairs: dict[str, Indicator], indicators: tuple[IndicatorInfo, ...]) -> tuple[str, ...]:
+    names = {i.code: i.name for i in indicators}
+    return tuple(
+        f"Chỉ tiêu “{new.name}” có từ ngày {new.valid_from:%d/%m/%Y}; số liệu đến ngày "
+        f"{new.valid_from - timedelta(days=1):%d/%m/%Y} là của chỉ tiêu “{names[old]}” mà chỉ tiêu này thay thế."
+        for old, new in pairs.items()
+    )
+
+
+def _fold(values: Figures, pairs: dict[str, Indicator]) -> Figures:
+    """Levels (stocks) take the successor's figure where it has one; counts of events (flows) add up."""
+    folded = {code: value for code, value in values.items() if code not in pairs}
+    for old, new in pairs.items():
+        before, after = values.get(old), folded.get(new.code)
+        if new.kind == IndicatorKind.FLOW and before is not None and after is not None:
+            folded[new.code] = before + after
+        elif after is None:
+            folded[new.code] = before
+    return folded

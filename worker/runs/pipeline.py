@@ -1,0 +1,73 @@
+"""The stages of a run after collection, as plain steps: render and store the report, then deliver it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tongket.models.tables import (
+    Artifact,
+    DeliveryState,
+    IndicatorKind,
+    Run,
+    RunState,
+)
+from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering
+from tongket.worker.render import render_report
+from tongket.worker.report.compose import build_report
+from tongket.worker.report.figures import Report
+from tongket.worker.report.numbers import format_int
+from tongket.worker.settings import Settings
+from tongket.worker.states import Next, state_of, transition
+from tongket.worker.store import store_artifact
+
+__all__ = ["render", "digest", "finish_delivering"]  # finish_delivering lives with the deliveries
+
+
+def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
+    """Aggregate, render and store the report of a rendering run, then hand it over to delivery."""
+    if state_of(session, run_id) != RunState.RENDERING:
+        return []
+    run = session.get_one(Run, run_id)
+    artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
+    if artifact is None:
+        report = build_report(session, run_id)
+        artifact = store_artifact(session, run, render_report(report, settings.font), settings.reports_dir)
+        artifact.digest = digest(report, artifact)
+    deliveries = create_deliveries(session, run, _domain(settings))
+    if not deliveries:
+        transition(session, run_id, RunState.RENDERING, RunState.DONE)
+        return []
+    transition(session, run_id, RunState.RENDERING, RunState.DELIVERING)
+    return [Next("tongket.deliver", (d.id,)) for d in deliveries if d.state == DeliveryState.PENDING]
+
+
+def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
+    """What the email says of a report, kept with the artifact so mail needs no second aggregation."""
+    stocks = [i for i in report.indicators if i.kind == IndicatorKind.STOCK][:6]
+    return {
+        "summary": report.heading.summary,
+        "summary_lower": report.heading.summary[:1].lower() + report.heading.summary[1:],
+        "scope_name": report.scope_name,
+        "scope_name_lower": report.scope_name[:1].lower() + report.scope_name[1:],
+        "issuing_body_title": report.heading.issuing_body.title().replace("Công An", "Công an"),
+        "period_label": report.period_label,
+        "pages": artifact.pages,
+        "key_figures": [
+            {"name": i.name, "measure": i.measure, "value": format_int(report.totals.get(i.code))} for i in stocks
+        ],
+        "expected": report.completeness.expected,
+        "collected": report.completeness.collected,
+        "rejected": list(report.completeness.rejected),
+        "missing": list(report.completeness.missing),
+        "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
+    }
+
+
+def _domain(settings: Settings) -> str:
+    address = parseaddr(settings.mail_from)[1]
+    return address.rpartition("@")[2] or "tongket.local"

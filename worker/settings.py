@@ -1,0 +1,143 @@
+"""One typed settings object, read once from TONGKET_* environment variables, with embedded defaults.
+
+Any setting may instead come from a file named by TONGKET_<NAME>_FILE (for secrets mounted by Docker).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "TONGKET_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: a SQLite file in data_dir
+    broker_url: str = ""  # empty: a filesystem queue in data_dir, no server needed
+    smtp_url: str = ""  # empty: emails are written as .eml files into data_dir/outbox
+    mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
+    smtp_password: str = ""  # overrides the URL's password; TONGKET_SMTP_PASSWORD_FILE for a Docker secret
+    mail_max_bytes: int = 10_000_000  # a whole message (PDF in base64) above this goes as a notice instead
+    reports_url: str = ""  # where recipients fetch a report too big to attach (base URL of reports_dir)
+    delivery_max_attempts: int = 10  # transient SMTP failures retried up to this many attempts in all
+    delivery_retry_seconds: float = 15  # the first retry's delay; it doubles up to delivery_retry_max_seconds
+    delivery_retry_max_seconds: float = 300  # kept short: long countdowns on Redis outlive the visibility timeout
+    delivery_lease_seconds: float = 300  # a delivery 'sending' this long belongs to a worker that died
+    timezone: str = "Asia/Ho_Chi_Minh"
+    collect_minutes: float = 60  # how long a run waits for communes before it reports them missing
+    # A unit with nothing yet (or a source down) is tried again after this many seconds, doubling up to the
+    # maximum; kept far below the Redis visibility timeout (1 h) so a countdown never outlives it.
+    collect_retry_seconds: float = 30.0
+    collect_retry_max_seconds: float = 300.0
+    max_form_bytes: int = 5_000_000  # a delivered file or HTTP body larger than this is rejected
+    http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
+    http_read_timeout: float = 30.0
+    font: Literal["auto", "liberation", "bevietnampro"] = "auto"  # auto: Liberation Serif 2 where installed
+    # Time: the beat's intervals, catch-up after downtime, and when the reconciler takes a run for stuck.
+    tick_seconds: float = 60  # how often beat plans due runs
+    reconcile_seconds: float = 60  # how often beat re-drives stuck runs
+    catchup_hours: float = 7 * 24  # periods that fell due this long ago are still planned after downtime
+    task_time_limit: int = 660  # hard limit of one task in seconds; the soft one comes a little earlier
+    timeout_planned: float = 300  # seconds a run may wait for its start task
+    timeout_collect_unit: float = 900  # seconds a pending unit may go without news
+    timeout_render: float = 900  # seconds a run may stay rendering; above the hard task limit
+    timeout_deliver: float = 900  # seconds a pending email may wait for its task
+    max_redrives: int = 3  # re-sends of one state before the run is failed as stuck
+    retention_days: int = 730  # finished runs and their PDFs older than this are pruned
+
+    @model_validator(mode="after")
+    def _coherent_times(self) -> Settings:
+        if self.timeout_render <= self.task_time_limit:
+            raise ValueError(
+                "TONGKET_TIMEOUT_RENDER must exceed TONGKET_TASK_TIME_LIMIT, or a slow render would be started twice"
+            )
+        if self.retention_days * 24 <= self.catchup_hours:
+            raise ValueError(
+                "TONGKET_RETENTION_DAYS must exceed the catch-up horizon, or a pruned run would be planned again"
+            )
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Ho_Chi_Minh") from exc
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Workers may run from another directory than the CLI; pin the path once.
+        return value.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'tongket.db'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or "filesystem://localhost/"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def dropbox_dir(self) -> Path:
+        return self.data_dir / "dropbox"
+
+    @property
+    def soft_time_limit(self) -> int:
+        """When a task is asked to stop: a tenth before the hard limit, at most a minute."""
+        return self.task_time_limit - max(1, min(60, self.task_time_limit // 10))
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Seconds Redis holds an unacknowledged message before giving it to another worker.
+
+        It must outlast any message held legitimately (a running task up to its hard limit, plus the one
+        prefetched behind it), or a slow task would run twice; recovery from a dead worker does not wait
+        for it, since the reconciler re-sends stuck work after its own, shorter timeouts."""
+        return 2 * self.task_time_limit + 600
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _from_files() -> dict[str, str]:
+    """Values of TONGKET_X_FILE variables, read from the files they name."""
+    values = {}
+    for key, path in os.environ.items():
+        if key.startswith(PREFIX) and key.endswith("_FILE"):
+            name = key[len(PREFIX) : -len("_FILE")].lower()
+            values[name] = Path(path).read_text(encoding="utf-8").strip()
+    return values
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings(**_from_files())  # type: ignore[arg-type]

@@ -1,0 +1,147 @@
+"""The run state machine: planned -> collecting -> rendering -> delivering -> done (or failed / cancelled).
+
+Every transition is a conditional UPDATE that exactly one worker wins; the loser stops quietly. Each step
+is a plain function of a session and ids that returns the tasks to send after its commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tongket.models.errors import RunExists
+from tongket.models.periods import Period
+from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.models.units import expected_units
+
+
+@dataclass(frozen=True)
+class Next:
+    """What a plain step hands back to the queue: a task to send once its transaction has committed."""
+
+    task: str
+    args: tuple[int | str, ...]
+
+
+def plan_run(
+    session: Session,
+    *,
+    scope: Unit,
+    kind: str,
+    period: Period,
+    report_date: date,
+    narrative: dict[str, Any] | None = None,
+    schedule_id: int | None = None,
+    force: bool = False,
+) -> Run:
+    """Create the run for (scope, kind, period); RunExists if there is one and force is not set."""
+    key = (Run.scope_unit_id == scope.id, Run.kind == kind, Run.period_id == period.id)
+    latest = session.scalars(select(Run).where(*key).order_by(Run.revision.desc()).limit(1)).first()
+    if latest is not None and not force:
+        raise RunExists(latest.id, latest.state)
+    run = Run(
+        scope_unit_id=scope.id,
+        kind=kind,
+        period_id=period.id,
+        report_date=report_date,
+        revision=0 if latest is None else latest.revision + 1,
+        narrative=narrative or {},
+        schedule_id=schedule_id,
+    )
+    try:
+        with session.begin_nested():  # the unique key settles a race with another planner
+            session.add(run)
+    except IntegrityError:
+        winner = session.scalars(select(Run).where(*key).order_by(Run.revision.desc())).first()
+        assert winner is not None
+        raise RunExists(winner.id, winner.state) from None
+    return run
+
+
+def transition(session: Session, run_id: int, old: RunState, new: RunState, **values: Any) -> bool:
+    """Move a run from old to new state; True for the one caller that made the change."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == old)
+        .values(state=new, state_changed_at=utcnow(), redrives=0, redriven_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence[Next]:
+    """Claim a planned run, list its expected units, and ask for one collect task per pending unit."""
+    run = session.get_one(Run, run_id)
+    deadline = utcnow() + timedelta(minutes=collect_minutes)
+    if transition(session, run_id, RunState.PLANNED, RunState.COLLECTING, collect_deadline=deadline):
+        units = expected_units(session, run.scope_unit_id, Period.parse(run.period_id))
+        if units:
+            session.execute(insert(RunUnit), [{"run_id": run_id, "unit_id": u.id} for u in units])
+    elif state_of(session, run_id) != RunState.COLLECTING:
+        return []
+    pending = session.scalars(
+        select(RunUnit.unit_id)
+        .where(RunUnit.run_id == run_id, RunUnit.state == UnitState.PENDING)
+        .order_by(RunUnit.unit_id)
+    ).all()
+    if not pending:
+        return [Next("tongket.finish_collecting", (run_id,))]
+    return [Next("tongket.collect_unit", (run_id, unit_id)) for unit_id in pending]
+
+
+def record_unit(session: Session, run_id: int, unit_id: int, state: UnitState, errors: Sequence[str] = ()) -> bool:
+    """Settle one pending unit of a run; False if it was settled already (a repeated message)."""
+    result = session.execute(
+        update(RunUnit)
+        .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id, RunUnit.state == UnitState.PENDING)
+        .values(state=state, errors=list(errors), updated_at=utcnow(), attempts=RunUnit.attempts + 1)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
+    """When no unit is pending, exactly one caller moves the run on to rendering."""
+    pending = session.scalar(
+        select(func.count()).select_from(RunUnit).where(RunUnit.run_id == run_id, RunUnit.state == UnitState.PENDING)
+    )
+    if pending == 0 and transition(session, run_id, RunState.COLLECTING, RunState.RENDERING):
+        return [Next("tongket.render_run", (run_id,))]
+    return []
+
+
+def fail(session: Session, run_id: int, error: str) -> bool:
+    """Mark a run failed from whatever working state it is in; True for the caller that did it."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_(_WORKING))
+        .values(state=RunState.FAILED, error=error[:4000], state_changed_at=utcnow())
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def fail_and_notify(session: Session, run_id: int, error: str) -> Sequence[Next]:
+    """Fail a run and, once that has committed, tell its owners (the notice task belongs to delivery)."""
+    return [Next("tongket.notify_failure", (run_id,))] if fail(session, run_id, error) else []
+
+
+def cancel(session: Session, run_id: int) -> bool:
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_(_WORKING))
+        .values(state=RunState.CANCELLED, state_changed_at=utcnow())
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+_WORKING = (RunState.PLANNED, RunState.COLLECTING, RunState.RENDERING, RunState.DELIVERING)
+
+
+def state_of(session: Session, run_id: int) -> str:
+    """The run's state as the database has it now (not as an object loaded earlier remembers it)."""
+    return session.scalars(select(Run.state).where(Run.id == run_id)).one()
