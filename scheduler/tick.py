@@ -62,7 +62,7 @@ def insert_run(session: Session, schedule: Schedule, period: Period, report_date
         .values(
             scope_unit_id=schedule.scope_unit_id,
             kind=schedule.kind,
-            period_id=period.id,
+            period=period,
             revision=0,
             schedule_id=schedule.id,
             report_date=report_date,
