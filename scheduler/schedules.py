@@ -59,7 +59,7 @@ def add(session: Session, plan: Plan) -> Schedule:
     schedule = Schedule(
         scope_unit_id=scope.id,
         kind=kind,
-        period_type=when.period_type.value,
+        period_type=when.period_type,
         lag_days=plan.lag_days,
         due_time=plan.due_time,
         cron=plan.cron,

@@ -11,13 +11,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tongket.models.errors import ConfigError
-from tongket.models.periods import Period
-from tongket.models.tables import Run, Schedule, Unit
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import ReportKind, Run, Schedule, Unit
 from tongket.scheduler.due import DueRule, due_between, rule
 
 log = logging.getLogger(__name__)
 
-KIND_OF = {"month": "monthly", "quarter": "quarterly", "half": "half_year", "year": "annual"}
+KIND_OF = {
+    PeriodType.MONTH: ReportKind.MONTHLY,
+    PeriodType.QUARTER: ReportKind.QUARTERLY,
+    PeriodType.HALF: ReportKind.HALF_YEAR,
+    PeriodType.YEAR: ReportKind.ANNUAL,
+}
 
 
 def rule_of(schedule: Schedule) -> DueRule:
