@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # requirements.lock pins what the service runs (the Dockerfile installs it); requirements-dev.lock adds the
 # test and lint tools on top of the same pins. Upgrades are made on purpose: `make lock` re-resolves within

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,7 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # sqlite3.Connection, untyped in SQLAlchemy
     # WAL lets the CLI read while a worker writes; the busy timeout queues writers instead of failing them.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -39,10 +40,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_open_before_savepoint(connection, _name) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_open_before_savepoint(connection: Connection, _name: object) -> None:
     # pysqlite opens a transaction lazily, before the first write: a SAVEPOINT issued before any write
     # would itself become the outer transaction, and its RELEASE would commit. Open the real one first.
-    if not connection.connection.dbapi_connection.in_transaction:
+    raw = connection.connection.dbapi_connection  # the sqlite3 connection; None only once closed
+    if raw is not None and not raw.in_transaction:
         connection.exec_driver_sql("BEGIN")
 
 
@@ -63,6 +65,12 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def changed(session: Session, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE changed: a claim holds when it is exactly one."""
+    # Session.execute is typed for SELECTs; a DML statement returns a CursorResult, which counts its rows.
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 def migrate(url: str) -> None:

@@ -6,6 +6,11 @@ a person can act on.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # tables imports this module at run time
+    from tongket.models.tables import RunState
+
 
 class TongketError(Exception):
     """Base of tongket's own errors."""
@@ -38,7 +43,7 @@ class ConfigError(TongketError):
 class RunExists(TongketError):
     """A run for this scope, kind and period exists already."""
 
-    def __init__(self, run_id: int, state: str) -> None:
+    def __init__(self, run_id: int, state: RunState) -> None:
         super().__init__(f"run {run_id} exists for this report (state: {state}); use --force for a new one")
         self.run_id, self.state = run_id, state
 

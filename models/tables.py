@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     ForeignKey,
     Integer,
     MetaData,
@@ -23,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from tongket.models.periods import Period, PeriodType
 
 # Forever: a unit or indicator with no start date has always been valid.
 EPOCH = date(1900, 1, 1)
@@ -51,6 +54,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class PeriodColumn(TypeDecorator[Period]):
+    """A period stored as its id (``2023-05``, ``2014..2023``) and read back as a Period."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: Period | None, dialect: Any) -> str | None:
+        return None if value is None else value.id
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Period | None:
+        return None if value is None else Period.parse(value)
+
+
+def enum_column(enum: type[StrEnum], length: int = 16) -> Enum:
+    """An enum stored as its values in a plain VARCHAR, as before the enums were typed: no CHECK, no
+    native type, so the DDL stays the same; an unknown value fails on write and on read."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(
         naming_convention={
@@ -67,6 +96,13 @@ class Level(StrEnum):
     PROVINCE = "province"
     DISTRICT = "district"
     COMMUNE = "commune"
+
+
+class IndicatorLevel(StrEnum):
+    """Who reports an indicator: each commune, or the report's own issuer (a figure for the whole scope)."""
+
+    COMMUNE = "commune"
+    REPORT = "report"
 
 
 class IndicatorKind(StrEnum):
@@ -112,6 +148,16 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
 
 
+class SourceKind(StrEnum):
+    FILE_DROP = "file_drop"
+    HTTP_JSON = "http_json"
+
+
+class DeliveryContent(StrEnum):
+    REPORT = "report"  # the PDF attached
+    NOTICE = "notice"  # a notice that the report is ready, without the PDF
+
+
 class Unit(Base):
     """An administrative unit. A code may be carried by successive units (a merged unit keeps its host's
     code), so a unit is the code plus its validity interval."""
@@ -122,7 +168,7 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    level: Mapped[str] = mapped_column(String(16))
+    level: Mapped[Level] = mapped_column(enum_column(Level))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     valid_from: Mapped[date] = mapped_column(Date, default=EPOCH)
     valid_to: Mapped[date | None] = mapped_column(Date)
@@ -154,8 +200,8 @@ class Indicator(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     measure: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(8))
-    level: Mapped[str] = mapped_column(String(16), default="commune")
+    kind: Mapped[IndicatorKind] = mapped_column(enum_column(IndicatorKind, 8))
+    level: Mapped[IndicatorLevel] = mapped_column(enum_column(IndicatorLevel), default=IndicatorLevel.COMMUNE)
     position: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[date] = mapped_column(Date, default=EPOCH)
     valid_to: Mapped[date | None] = mapped_column(Date)
@@ -171,7 +217,7 @@ class Source(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[SourceKind] = mapped_column(enum_column(SourceKind))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -191,7 +237,7 @@ class Submission(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     checksum: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[SubmissionStatus] = mapped_column(enum_column(SubmissionStatus))
     errors: Mapped[list[Any]] = mapped_column(default=list)
 
     values: Mapped[list[Value]] = relationship(back_populates="submission", cascade="all, delete-orphan")
@@ -212,8 +258,8 @@ class Schedule(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scope_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
-    kind: Mapped[str] = mapped_column(String(16))
-    period_type: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[ReportKind] = mapped_column(enum_column(ReportKind))
+    period_type: Mapped[PeriodType] = mapped_column(enum_column(PeriodType, 8))
     lag_days: Mapped[int] = mapped_column(Integer, default=5)  # due this many days after the period ends
     due_time: Mapped[str] = mapped_column(String(5), default="08:00")  # local time of day on the due date
     cron: Mapped[str | None] = mapped_column(String(64))  # instead of lag_days/due_time when set
@@ -249,11 +295,11 @@ class Run(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scope_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
-    kind: Mapped[str] = mapped_column(String(16))
-    period_id: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ReportKind] = mapped_column(enum_column(ReportKind))
+    period: Mapped[Period] = mapped_column("period_id", PeriodColumn())
     revision: Mapped[int] = mapped_column(Integer, default=0)
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id"))
-    state: Mapped[str] = mapped_column(String(16), default=RunState.PLANNED, index=True)
+    state: Mapped[RunState] = mapped_column(enum_column(RunState), default=RunState.PLANNED, index=True)
     report_date: Mapped[date] = mapped_column(Date)  # the date printed on the document
     narrative: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operator-supplied text blocks
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -274,7 +320,7 @@ class RunUnit(Base):
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16), default=UnitState.PENDING)
+    state: Mapped[UnitState] = mapped_column(enum_column(UnitState), default=UnitState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -311,14 +357,14 @@ class Delivery(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     generation: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING, index=True)
+    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState), default=DeliveryState.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     role: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    content: Mapped[str | None] = mapped_column(String(16))  # what went: "report" (PDF attached) or "notice"
+    content: Mapped[DeliveryContent | None] = mapped_column(enum_column(DeliveryContent))  # what went
 
 
 class OwnerNotice(Base):

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tongket.models.db import changed
 from tongket.models.errors import ConfigError, TongketError
 from tongket.models.periods import Period
 from tongket.models.tables import Run, Schedule, Unit
@@ -58,7 +59,7 @@ def add(session: Session, plan: Plan) -> Schedule:
     schedule = Schedule(
         scope_unit_id=scope.id,
         kind=kind,
-        period_type=when.period_type.value,
+        period_type=when.period_type,
         lag_days=plan.lag_days,
         due_time=plan.due_time,
         cron=plan.cron,
@@ -121,10 +122,10 @@ def set_enabled(session: Session, schedule_id: int, enabled: bool) -> Schedule:
 def remove(session: Session, schedule_id: int) -> int:
     """Delete a schedule; its runs stay, as one-off runs would. Returns how many runs it had made."""
     schedule = get(session, schedule_id)
-    kept = session.execute(update(Run).where(Run.schedule_id == schedule_id).values(schedule_id=None))
+    kept = changed(session, update(Run).where(Run.schedule_id == schedule_id).values(schedule_id=None))
     session.delete(schedule)
     session.flush()
-    return kept.rowcount  # type: ignore[attr-defined,no-any-return]
+    return kept
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def rows(session: Session, now: datetime) -> list[Row]:
         except ConfigError as exc:  # a row edited by hand: show it, and why the tick skips it
             period, due, text = None, None, f"invalid: {exc}"
         last = session.execute(
-            select(Run.period_id, Run.state).where(Run.schedule_id == schedule.id).order_by(Run.id.desc()).limit(1)
+            select(Run.period, Run.state).where(Run.schedule_id == schedule.id).order_by(Run.id.desc()).limit(1)
         ).first()
         result.append(Row(schedule, unit, text, period, due, f"{last[0]} {last[1]}" if last else ""))
     return result

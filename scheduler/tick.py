@@ -11,13 +11,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tongket.models.errors import ConfigError
-from tongket.models.periods import Period
-from tongket.models.tables import Run, Schedule, Unit
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import ReportKind, Run, Schedule, Unit
 from tongket.scheduler.due import DueRule, due_between, rule
 
 log = logging.getLogger(__name__)
 
-KIND_OF = {"month": "monthly", "quarter": "quarterly", "half": "half_year", "year": "annual"}
+KIND_OF = {
+    PeriodType.MONTH: ReportKind.MONTHLY,
+    PeriodType.QUARTER: ReportKind.QUARTERLY,
+    PeriodType.HALF: ReportKind.HALF_YEAR,
+    PeriodType.YEAR: ReportKind.ANNUAL,
+}
 
 
 def rule_of(schedule: Schedule) -> DueRule:
@@ -62,7 +67,7 @@ def insert_run(session: Session, schedule: Schedule, period: Period, report_date
         .values(
             scope_unit_id=schedule.scope_unit_id,
             kind=schedule.kind,
-            period_id=period.id,
+            period=period,
             revision=0,
             schedule_id=schedule.id,
             report_date=report_date,

@@ -15,6 +15,7 @@ from tests.processes import environment
 from tests.services import FAST, beat, end, wait_until, worker
 from tongket.cli.demo import load_demo
 from tongket.models.db import session_scope
+from tongket.models.periods import Period
 from tongket.models.tables import Run, RunState, Schedule, Unit
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,9 +45,9 @@ def test_two_beats_make_each_due_report_once(pg_url: str, redis_url: str, tmp_pa
     (tmp_path / "b").mkdir()
     processes = [beat(env, tmp_path / "a"), beat(env, tmp_path / "b"), worker(env, tmp_path / "worker.log")]
 
-    def runs() -> list[tuple[str, str]]:
+    def runs() -> list[tuple[Period, RunState]]:
         with session_scope(pg_url) as session:
-            return list(session.execute(select(Run.period_id, Run.state).where(Run.kind == "monthly")).all())
+            return list(session.execute(select(Run.period, Run.state).where(Run.kind == "monthly")).all())
 
     try:
         wait_until(

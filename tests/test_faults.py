@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.processes import environment, tongket
 from tests.services import FAST, beat, end, wait_until, worker
 from tongket.cli.demo import load_demo
 from tongket.models.db import session_scope
+from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -154,13 +155,15 @@ def test_a_render_that_raises_fails_the_run_and_asks_for_a_notice(service) -> No
         broken = Run(
             scope_unit_id=scope.id,
             kind="annual",
-            period_id="2023-13",
+            period=Period.parse("2023"),
             report_date=date(2024, 1, 5),
             state=RunState.RENDERING,
         )
         session.add(broken)
         session.flush()
         run_id = broken.id
+        # A row edited by hand: the typed column would never write it.
+        session.execute(text("UPDATE run SET period_id = '2023-13' WHERE id = :id"), {"id": run_id})
     client = make_app(Settings(data_dir=data_dir, database_url=db_url, broker_url=env["TONGKET_BROKER_URL"]))
     log = data_dir / "worker.log"
     process = worker(env, log)

@@ -91,4 +91,4 @@ def test_a_one_off_run_through_flowers_api(pg_url: str, redis_url: str, tmp_path
         end(flower)
     with session_scope(pg_url) as session:
         run = session.scalars(select(Run)).one()
-        assert (run.kind, run.period_id, run.scope_unit.code) == ("multi_year", "2014..2023", "678")
+        assert (run.kind, run.period.id, run.scope_unit.code) == ("multi_year", "2014..2023", "678")

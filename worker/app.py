@@ -103,7 +103,7 @@ def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
 app = make_app(get_settings())
 
 
-class DbTask(Task):  # type: ignore[misc]
+class DbTask(Task):  # type: ignore[type-arg]  # generic in celery-types only: not subscriptable at runtime
     """Runs a plain step in one unit of work, then sends the tasks the step asked for."""
 
     def in_session(self, step: Callable[..., Sequence[Next]], *args: Any) -> None:

@@ -140,4 +140,4 @@ def _from_files() -> dict[str, str]:
 
 @cache
 def get_settings() -> Settings:
-    return Settings(**_from_files())  # type: ignore[arg-type]
+    return Settings(**_from_files())  # type: ignore[arg-type]  # strings from *_FILE: pydantic converts them

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tongket.models.db import changed
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
@@ -41,14 +42,14 @@ def plan_run(
     force: bool = False,
 ) -> Run:
     """Create the run for (scope, kind, period); RunExists if there is one and force is not set."""
-    key = (Run.scope_unit_id == scope.id, Run.kind == kind, Run.period_id == period.id)
+    key = (Run.scope_unit_id == scope.id, Run.kind == kind, Run.period == period)
     latest = session.scalars(select(Run).where(*key).order_by(Run.revision.desc()).limit(1)).first()
     if latest is not None and not force:
         raise RunExists(latest.id, latest.state)
     run = Run(
         scope_unit_id=scope.id,
         kind=kind,
-        period_id=period.id,
+        period=period,
         report_date=report_date,
         revision=0 if latest is None else latest.revision + 1,
         narrative=narrative or {},
@@ -66,13 +67,13 @@ def plan_run(
 
 def transition(session: Session, run_id: int, old: RunState, new: RunState, **values: Any) -> bool:
     """Move a run from old to new state; True for the one caller that made the change."""
-    result = session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.state == old)
         .values(state=new, state_changed_at=utcnow(), redrives=0, redriven_at=None, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, statement) == 1
 
 
 def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence[Next]:
@@ -80,7 +81,7 @@ def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence
     run = session.get_one(Run, run_id)
     deadline = utcnow() + timedelta(minutes=collect_minutes)
     if transition(session, run_id, RunState.PLANNED, RunState.COLLECTING, collect_deadline=deadline):
-        units = expected_units(session, run.scope_unit_id, Period.parse(run.period_id))
+        units = expected_units(session, run.scope_unit_id, run.period)
         if units:
             session.execute(insert(RunUnit), [{"run_id": run_id, "unit_id": u.id} for u in units])
     elif state_of(session, run_id) != RunState.COLLECTING:
@@ -97,12 +98,12 @@ def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence
 
 def record_unit(session: Session, run_id: int, unit_id: int, state: UnitState, errors: Sequence[str] = ()) -> bool:
     """Settle one pending unit of a run; False if it was settled already (a repeated message)."""
-    result = session.execute(
+    statement = (
         update(RunUnit)
         .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id, RunUnit.state == UnitState.PENDING)
         .values(state=state, errors=list(errors), updated_at=utcnow(), attempts=RunUnit.attempts + 1)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, statement) == 1
 
 
 def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
@@ -117,12 +118,12 @@ def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
 
 def fail(session: Session, run_id: int, error: str) -> bool:
     """Mark a run failed from whatever working state it is in; True for the caller that did it."""
-    result = session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.state.in_(_WORKING))
         .values(state=RunState.FAILED, error=error[:4000], state_changed_at=utcnow())
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, statement) == 1
 
 
 def fail_and_notify(session: Session, run_id: int, error: str) -> Sequence[Next]:
@@ -131,12 +132,12 @@ def fail_and_notify(session: Session, run_id: int, error: str) -> Sequence[Next]
 
 
 def cancel(session: Session, run_id: int) -> bool:
-    result = session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.state.in_(_WORKING))
         .values(state=RunState.CANCELLED, state_changed_at=utcnow())
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, statement) == 1
 
 
 _WORKING = (RunState.PLANNED, RunState.COLLECTING, RunState.RENDERING, RunState.DELIVERING)

@@ -18,7 +18,7 @@ def store_artifact(session: Session, run: Run, pdf: bytes, folder: Path) -> Arti
     existing = session.scalars(select(Artifact).where(Artifact.run_id == run.id)).first()
     if existing is not None:
         return existing
-    path = folder / run.scope_unit.code / f"{run.kind}-{run.period_id.replace('..', '-')}-r{run.revision}.pdf"
+    path = folder / run.scope_unit.code / f"{run.kind}-{run.period.id.replace('..', '-')}-r{run.revision}.pdf"
     write_atomically(path, pdf)
     artifact = Artifact(
         run_id=run.id, path=str(path), sha256=hashlib.sha256(pdf).hexdigest(), pages=count_pages(pdf), bytes=len(pdf)

@@ -34,14 +34,17 @@ def finish_collecting(self: DbTask, run_id: int) -> None:
     self.in_session(states.finish_collecting, run_id)
 
 
-@app.task(name="tongket.render_run", base=DbTask, bind=True, max_retries=3)
+RENDER_RETRIES = 3
+
+
+@app.task(name="tongket.render_run", base=DbTask, bind=True, max_retries=RENDER_RETRIES)
 def render_run(self: DbTask, run_id: int) -> None:
     try:
         self.in_session(pipeline.render, run_id, get_settings())
     except (TransientError, OperationalError, OSError) as exc:
-        if self.request.retries < self.max_retries:  # short, bounded countdowns: no long ETA on Redis
+        if self.request.retries < RENDER_RETRIES:  # short, bounded countdowns: no long ETA on Redis
             raise self.retry(exc=exc, countdown=min(300, 30 * 2**self.request.retries)) from exc
-        self.in_session(states.fail_and_notify, run_id, f"rendering failed {self.max_retries + 1} times: {exc}")
+        self.in_session(states.fail_and_notify, run_id, f"rendering failed {RENDER_RETRIES + 1} times: {exc}")
     except Exception as exc:  # a bug or data the renderer cannot take: permanent, so fail and tell the owners
         self.in_session(states.fail_and_notify, run_id, f"rendering failed: {type(exc).__name__}: {exc}")
         raise

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from tongket.cli.demo_data import COMMUNES, DISTRICT, PROVINCE, YEARS, demo_figures
 from tongket.models.catalogue import load_catalogue, read_catalogue
-from tongket.models.periods import Period
-from tongket.models.tables import Level, Recipient, ReportKind, Schedule, Source, Unit
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import Level, Recipient, ReportKind, Schedule, Source, SourceKind, Unit
 from tongket.worker.collect.xlsx_form import write_form
 from tongket.worker.report.indicators import active_indicators
 
@@ -70,13 +70,18 @@ def _load_sources(session: Session, dropbox: Path) -> None:
     figures = demo_figures()
     for code, name in COMMUNES:
         unit = session.scalars(select(Unit).where(Unit.code == code, Unit.level == Level.COMMUNE)).one()
-        if session.scalars(select(Source).where(Source.unit_id == unit.id, Source.kind == "file_drop")).first() is None:
-            session.add(Source(unit_id=unit.id, kind="file_drop", settings={"folder": code}))
+        if (
+            session.scalars(
+                select(Source).where(Source.unit_id == unit.id, Source.kind == SourceKind.FILE_DROP)
+            ).first()
+            is None
+        ):
+            session.add(Source(unit_id=unit.id, kind=SourceKind.FILE_DROP, settings={"folder": code}))
         for year in YEARS:
             path = dropbox / code / f"{year}.xlsx"
             if not path.exists():  # an operator's or a test's file is never overwritten
                 path.parent.mkdir(parents=True, exist_ok=True)
-                period = Period.parse(str(year))
+                period = Period.of(PeriodType.YEAR, year)
                 write_form(
                     path,
                     unit_code=code,
@@ -107,7 +112,7 @@ def _load_schedule(session: Session, district: Unit) -> None:
             Schedule(
                 scope_unit_id=district.id,
                 kind=ReportKind.ANNUAL,
-                period_type="year",
+                period_type=PeriodType.YEAR,
                 lag_days=15,
                 owners=["truong-cong-an@ductrong.demo.vn"],
             )

@@ -22,7 +22,7 @@ STAGES = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    state: str
+    state: RunState
     expected: int
     settled: int
     error: str | None

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
 from tongket.models.periods import Period
-from tongket.models.tables import Source, Submission, SubmissionStatus, Unit, UnitState
+from tongket.models.tables import Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
 from tongket.worker.collect.filedrop import delivered_files
 from tongket.worker.collect.http_source import HttpLimits, fetch, source_url
 from tongket.worker.collect.ingest import ingest
@@ -40,7 +40,7 @@ class SourceSpec:
     """A source row as plain values, so fetching needs no database session."""
 
     id: int
-    kind: str
+    kind: SourceKind
     settings: dict[str, Any]
 
 
@@ -104,9 +104,9 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
 
 
 def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, limits: HttpLimits) -> list[Delivered]:
-    if source.kind == "file_drop":
+    if source.kind == SourceKind.FILE_DROP:
         return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
-    if source.kind == "http_json":
+    if source.kind == SourceKind.HTTP_JSON:
         return _pull_http(unit_code, source, period, limits)
     raise SourceBroken(f"source {source.id} of unit {unit_code}: unknown kind {source.kind!r}")
 

@@ -15,6 +15,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 
+from tongket.models.tables import IndicatorLevel
 from tongket.worker.collect.problems import FormRejected, Problem, shown
 from tongket.worker.collect.text_form import MAX_ROWS, check_size, problem, reject, text
 from tongket.worker.collect.xlsx_form import RawForm
@@ -39,7 +40,7 @@ def template_csv(unit_code: str, period_id: str, indicators: Sequence[IndicatorI
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["unit_code", "period", "indicator", "value", "tên chỉ tiêu (không sửa)"])
     for info in indicators:
-        if info.level == "commune":
+        if info.level == IndicatorLevel.COMMUNE:
             writer.writerow([unit_code, period_id, info.code, "", f"{info.name} ({info.measure})"])
     return ("\ufeff" + out.getvalue()).encode()
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from tongket.models.periods import Period
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.worker.collect.collect import Outcome, gather, judge, sources_of
 from tongket.worker.collect.http_source import HttpLimits
@@ -34,7 +33,7 @@ def collect_once(
     if row is None or row.state != UnitState.PENDING or state_of(session, run_id) != RunState.COLLECTING:
         return None
     run = session.get_one(Run, run_id)
-    unit, period, bounds = session.get_one(Unit, unit_id), Period.parse(run.period_id), limits(settings)
+    unit, period, bounds = session.get_one(Unit, unit_id), run.period, limits(settings)
     sources = sources_of(session, unit)
     session.commit()  # end the read transaction: no connection or lock is held while a slow source answers
     gathered = gather(unit.code, sources, period, settings.dropbox_dir, bounds)
@@ -63,7 +62,7 @@ def collect_once(
 def backoff(attempts: int, settings: Settings, remaining: float) -> float:
     """Seconds before the next try: doubling from the base, capped, jittered so that thousands of
     waiting units do not all knock at once, and never much past the deadline."""
-    base = min(settings.collect_retry_seconds * 2 ** min(attempts, 20), settings.collect_retry_max_seconds)
+    base = min(settings.collect_retry_seconds * 2.0 ** min(attempts, 20), settings.collect_retry_max_seconds)
     return max(0.1, min(base * random.uniform(0.8, 1.0), remaining + 0.5))
 
 

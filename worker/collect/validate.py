@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from tongket.models.errors import BadPeriod
 from tongket.models.periods import Period
+from tongket.models.tables import IndicatorLevel
 from tongket.worker.collect.problems import FormRejected, Problem, shown
 from tongket.worker.collect.xlsx_form import RawForm
 from tongket.worker.report.figures import IndicatorInfo
@@ -44,8 +45,8 @@ def validate_form(
     raw: RawForm, *, expected_unit: str, expected_period: str, indicators: Sequence[IndicatorInfo]
 ) -> dict[str, int | None]:
     """Every commune-level indicator's value (None = not reported); FormRejected lists all problems."""
-    commune = [i for i in indicators if i.level == "commune"]
-    elsewhere = {i.code for i in indicators if i.level != "commune"}
+    commune = [i for i in indicators if i.level == IndicatorLevel.COMMUNE]
+    elsewhere = {i.code for i in indicators if i.level != IndicatorLevel.COMMUNE}
     known = {i.code for i in commune}
 
     def problem(indicator: str, cell: str, reason_vi: str, reason_en: str) -> Problem:

@@ -32,10 +32,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import IndicatorKind, IndicatorLevel
 from tongket.worker.collect.problems import FormRejected, Problem, shown
 from tongket.worker.report.figures import IndicatorInfo
 from tongket.worker.report.wording import short_label
@@ -49,7 +51,7 @@ META_KEYS = ("form", "form_version", "unit_code", "period", "catalogue_version")
 TITLE = "BIỂU MẪU BÁO CÁO SỐ LIỆU PHONG TRÀO TOÀN DÂN BẢO VỆ AN NINH TỔ QUỐC"
 COLUMNS = ("STT", "Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Loại", "Số liệu")
 CODE_LABEL, VALUE_LABEL = COLUMNS[1], COLUMNS[5]
-KIND_LABELS = {"stock": "Số hiện có cuối kỳ", "flow": "Phát sinh trong kỳ"}
+KIND_LABELS = {IndicatorKind.STOCK: "Số hiện có cuối kỳ", IndicatorKind.FLOW: "Phát sinh trong kỳ"}
 WIDTHS = (6, 28, 58, 13, 21, 14)
 HEADER_ROW = 6  # where the writer puts the header; the reader searches for it
 
@@ -96,7 +98,7 @@ def write_form(
 
     Only commune-level indicators become rows. The same arguments always give the same bytes.
     """
-    rows = [i for i in indicators if i.level == "commune"]
+    rows = [i for i in indicators if i.level == IndicatorLevel.COMMUNE]
     values = dict(values or {})
     unknown = sorted(set(values) - {i.code for i in rows})
     if unknown:
@@ -166,12 +168,12 @@ def _write_table(ws: Worksheet, rows: Sequence[IndicatorInfo], values: Mapping[s
         selection.activeCell = selection.sqref = f"{get_column_letter(len(COLUMNS))}{HEADER_ROW + 1}"
     ws.protection.sheet = True  # no password: it guards against slips, not against people
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.page_setup.fitToHeight = 0
 
 
 def _write_row(ws: Worksheet, row: int, number: int, info: IndicatorInfo, value: int | None, border: Border) -> None:
-    texts = (number, info.code, info.name, info.measure, KIND_LABELS.get(info.kind, info.kind), value)
+    texts = (number, info.code, info.name, info.measure, KIND_LABELS[info.kind], value)
     for col, text in enumerate(texts, start=1):
         cell = ws.cell(row=row, column=col, value=text)
         cell.border = border
@@ -499,8 +501,9 @@ def _find_header(ws: Worksheet) -> tuple[int, int, int] | None:
     for row in ws.iter_rows(max_row=min(ws.max_row, max_row), max_col=min(ws.max_column, max_col)):
         labels = {_label(c.value): c.column for c in row if isinstance(c.value, str)}
         code_col, value_col = labels.get(_label(CODE_LABEL)), labels.get(_label(VALUE_LABEL))
-        if code_col is not None and value_col is not None:
-            return row[0].row, code_col, value_col
+        header_row = row[0].row
+        if header_row is not None and code_col is not None and value_col is not None:
+            return header_row, code_col, value_col
     return None
 
 

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from tongket.models.tables import Delivery, DeliveryState, Recipient, Run, RunState, utcnow
+from tongket.models.db import changed
+from tongket.models.tables import Delivery, DeliveryContent, DeliveryState, Recipient, Run, RunState, utcnow
 from tongket.worker.states import Next, transition
 
 
@@ -25,7 +26,9 @@ def create_deliveries(
 ) -> Sequence[Delivery]:
     """One delivery per enabled recipient of the run's scope and schedule (or one address); repeats add
     nothing."""
-    targets = [(r.id, r.name, r.email, r.role) for r in recipients_of(session, run)]
+    targets: list[tuple[int | None, str, str, str]] = [
+        (r.id, r.name, r.email, r.role) for r in recipients_of(session, run)
+    ]
     if only_email is not None:
         wanted = only_email.lower()
         targets = [t for t in targets if t[2].lower() == wanted] or [(None, only_email, only_email, "")]
@@ -53,7 +56,7 @@ def create_deliveries(
 
 def recipients_of(session: Session, run: Run) -> Sequence[Recipient]:
     """The enabled recipients of the run's unit: those of every schedule, and those of the run's own."""
-    schedule = Recipient.schedule_id.is_(None)
+    schedule: ColumnElement[bool] = Recipient.schedule_id.is_(None)
     if run.schedule_id is not None:
         schedule = or_(schedule, Recipient.schedule_id == run.schedule_id)
     return session.scalars(
@@ -108,9 +111,12 @@ def lease_left(session: Session, delivery_id: int, lease_seconds: float) -> floa
     row = session.execute(
         select(Delivery.state, Delivery.state_changed_at).where(Delivery.id == delivery_id)
     ).one_or_none()
-    if row is None or row.state != DeliveryState.SENDING:
+    if row is None:
         return 0.0
-    return max(0.0, (row.state_changed_at + timedelta(seconds=lease_seconds) - utcnow()).total_seconds())
+    state, changed_at = row.tuple()
+    if state != DeliveryState.SENDING:
+        return 0.0
+    return max(0.0, (changed_at + timedelta(seconds=lease_seconds) - utcnow()).total_seconds())
 
 
 def settle(
@@ -119,20 +125,20 @@ def settle(
     token: int,
     state: DeliveryState,
     error: str | None = None,
-    content: str | None = None,
+    content: DeliveryContent | None = None,
 ) -> bool:
     """Record the outcome of the attempt `token` (PENDING: a transient failure, to be retried); False if
     that attempt no longer holds the delivery."""
     values: dict[str, object] = {"state": state, "last_error": error, "state_changed_at": utcnow()}
     if state is DeliveryState.SENT:
         values.update(sent_at=utcnow(), content=content)
-    result = session.execute(
+    statement = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING, Delivery.attempts == token)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, statement) == 1
 
 
 def open_deliveries(session: Session, run_id: int) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.db import session_scope
 from tongket.models.errors import DeliveryFailed, MessageTooLarge, TransientError
-from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, Schedule
+from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule
 from tongket.worker.deliver.deliveries import (
     claim,
     expire_leases,
@@ -52,16 +52,17 @@ class Prepared:
     message_id: str
     sender: str
     recipient: str
-    content: str  # "report" or "notice"
+    content: DeliveryContent
     run_id: int
 
 
 def deliver(delivery_id: int, settings: Settings) -> Outcome:
     try:
         with session_scope(settings.db_url) as session:
-            token = claim(session, delivery_id, settings.delivery_lease_seconds)
-            if token is None:
+            claimed = claim(session, delivery_id, settings.delivery_lease_seconds)
+            if claimed is None:
                 return _not_claimed(session, delivery_id, settings)
+            token = claimed  # an int from here on, also in the handlers below
             session.commit()  # the claim stands before anything is sent, and whatever fails below
             if token > settings.delivery_max_attempts:
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
@@ -113,7 +114,7 @@ def finish_run(run_id: int, settings: Settings) -> None:
 
 def backoff(attempt: int, settings: Settings) -> float:
     """Exponential, capped, with jitter so that many deliveries held by one outage do not return at once."""
-    delay = min(settings.delivery_retry_seconds * 2 ** (attempt - 1), settings.delivery_retry_max_seconds)
+    delay = min(settings.delivery_retry_seconds * 2.0 ** (attempt - 1), settings.delivery_retry_max_seconds)
     return delay * random.uniform(0.8, 1.0)
 
 
@@ -140,10 +141,10 @@ def prepare(
         "contact": report.contact,
     }
     data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
-    content = "report"
+    content = DeliveryContent.REPORT
     if notice or len(data) > settings.mail_max_bytes:  # counted as sent: the PDF in base64, with line ends
         data = wire(compose_notice(envelope, {**context, **_fetch(report, settings)}))
-        content = "notice"
+        content = DeliveryContent.NOTICE
     return Prepared(data, delivery.message_id, envelope.sender_address, delivery.email, content, delivery.run_id)
 
 
@@ -166,7 +167,7 @@ REPORT_CACHE_SECONDS = 60.0  # an owner changed meanwhile shows in the emails of
 
 def report_of(session: Session, run_id: int) -> ReportFile:
     """The run's report, read and checked against its sha256 once, then kept while the file is unchanged."""
-    key = (str(session.get_bind().url), run_id)
+    key = (str(session.get_bind().engine.url), run_id)
     known = _reports.get(key)
     if known and time.monotonic() - known.read_at < REPORT_CACHE_SECONDS and _stat(known.path) == known.stat:
         return known

@@ -123,7 +123,7 @@ def wire(message: Message) -> bytes:
 
 def _message(envelope: Envelope, subject: str, body: str) -> Message:
     message = MIMEMultipart("mixed")
-    message["Subject"] = _text(subject)
+    message["Subject"] = _text(subject)  # type: ignore[assignment]  # email takes a Header; typeshed says str
     message["From"] = _address(*parseaddr(envelope.sender))
     message["To"] = _address(envelope.to_name, envelope.to_email)
     if envelope.reply_to:

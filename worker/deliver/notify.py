@@ -12,10 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tongket.models.db import session_scope
+from tongket.models.db import changed, session_scope
 from tongket.models.errors import ConfigError, TransientError
-from tongket.models.periods import Period
-from tongket.models.tables import Delivery, DeliveryState, OwnerNotice, Run, Schedule
+from tongket.models.tables import Delivery, DeliveryState, OwnerNotice, Run, RunState, Schedule
 from tongket.worker.deliver.addresses import valid_email
 from tongket.worker.deliver.deliveries import mail_domain
 from tongket.worker.deliver.message import Envelope, compose_owner_notice, wire
@@ -25,13 +24,13 @@ from tongket.worker.settings import Settings
 
 QUIET = timedelta(hours=1)
 _STATES = {
-    "planned": "chờ xử lý",
-    "collecting": "đang thu thập số liệu",
-    "rendering": "đang lập báo cáo",
-    "delivering": "đang gửi thư",
-    "done": "đã hoàn thành",
-    "failed": "thất bại",
-    "cancelled": "đã hủy",
+    RunState.PLANNED: "chờ xử lý",
+    RunState.COLLECTING: "đang thu thập số liệu",
+    RunState.RENDERING: "đang lập báo cáo",
+    RunState.DELIVERING: "đang gửi thư",
+    RunState.DONE: "đã hoàn thành",
+    RunState.FAILED: "thất bại",
+    RunState.CANCELLED: "đã hủy",
 }
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def notify_failure(run_id: int, settings: Settings, now: datetime | None = None)
             )
     except TransientError:
         with session_scope(settings.db_url) as session:  # give the slot back, so the retry may use it
-            give_back(session, run.schedule_id, now, suppressed)  # type: ignore[arg-type]
+            give_back(session, schedule.id, now, suppressed)
         raise
     return "sent"
 
@@ -95,11 +94,12 @@ def take_slot(session: Session, schedule_id: int, run_id: int, now: datetime) ->
     except IntegrityError:
         pass
     previous = session.scalar(select(OwnerNotice.suppressed).where(OwnerNotice.schedule_id == schedule_id)) or 0
-    won = session.execute(
+    won = changed(
+        session,
         update(OwnerNotice)
         .where(OwnerNotice.schedule_id == schedule_id, OwnerNotice.last_sent_at <= now - QUIET)
-        .values(last_sent_at=now, last_run_id=run_id, suppressed=0)
-    ).rowcount  # type: ignore[attr-defined]
+        .values(last_sent_at=now, last_run_id=run_id, suppressed=0),
+    )
     if won == 1:
         return previous
     session.execute(
@@ -123,9 +123,9 @@ def _context(session: Session, run: Run, suppressed: int) -> dict[str, Any]:
     return {
         "schedule_id": run.schedule_id,
         "run_id": run.id,
-        "run_state": _STATES.get(run.state, run.state),
+        "run_state": _STATES[run.state],
         "run_error": run.error,
-        "report": f"{period_label(run.kind, Period.parse(run.period_id))} của {run.scope_unit.name}",
+        "report": f"{period_label(run.kind, run.period)} của {run.scope_unit.name}",
         "suppressed": suppressed,
         "failed": [{"email": d.email, "error": d.last_error or ""} for d in failed],
     }

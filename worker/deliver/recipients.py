@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tongket.models.errors import ConfigError, TongketError
-from tongket.models.tables import Delivery, Recipient, Run, Schedule, Unit
+from tongket.models.tables import Delivery, Recipient, Run, RunState, Schedule, Unit
 from tongket.worker.deliver.addresses import valid_email, valid_name
 from tongket.worker.deliver.deliveries import create_deliveries, mail_domain, next_generation
 
@@ -64,7 +64,7 @@ def resend(session: Session, run_id: int, mail_from: str, to: str | None = None)
     run = session.get(Run, run_id)
     if run is None:
         raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
-    if run.state not in ("delivering", "done"):
+    if run.state not in (RunState.DELIVERING, RunState.DONE):
         raise TongketError(f"run {run_id} is {run.state}: it has no report to send")
     deliveries = create_deliveries(
         session,

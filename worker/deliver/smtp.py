@@ -113,7 +113,7 @@ def drop(config: SmtpConfig | None = None, polite: bool = True) -> None:
     """Close the cached connection of one config, or all of them (at worker shutdown)."""
     cache: dict[SmtpConfig, _Connection] = _local.__dict__.setdefault("connections", {})
     for key in [config] if config is not None else list(cache):
-        connection = cache.pop(key, None)  # type: ignore[arg-type]
+        connection = cache.pop(key, None)
         if connection is not None:
             connection.close(polite)
 

@@ -11,6 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from tongket.models.tables import IndicatorKind
 from tongket.worker.render.styles import FRAME_WIDTH
 from tongket.worker.report.figures import IndicatorInfo, Report
 from tongket.worker.report.numbers import format_decimal, format_int, nfc
@@ -33,7 +34,7 @@ _LEGEND_H = 24 * mm
 def chart_series(report: Report) -> list[IndicatorInfo]:
     """Up to four stock indicators, in catalogue order, that have at least one value in the trend."""
     reported = {code for p in report.trend for code, v in p.totals.items() if v is not None}
-    stocks = [ind for ind in report.indicators if ind.kind == "stock" and ind.code in reported]
+    stocks = [ind for ind in report.indicators if ind.kind == IndicatorKind.STOCK and ind.code in reported]
     return stocks[:MAX_SERIES]
 
 
@@ -47,8 +48,8 @@ def trend_chart(report: Report, font: str) -> Drawing | None:
     height = _LEGEND_H + drop + _PLOT_H + 4 * mm
     drawing = Drawing(FRAME_WIDTH, height, initialFontName=font, initialFontSize=_SIZE)  # never Helvetica
     chart = _line_chart(report, series, font)
-    chart.x, chart.y = left, _LEGEND_H + drop
-    chart.width, chart.height = FRAME_WIDTH - left - 4 * mm, _PLOT_H
+    chart.x, chart.y = left, _LEGEND_H + drop  # type: ignore[assignment]  # points are floats; types-reportlab declares int
+    chart.width, chart.height = FRAME_WIDTH - left - 4 * mm, _PLOT_H  # type: ignore[assignment]  # points are floats; types-reportlab declares int
     _style_axes(chart, labels, font, slant)
     drawing.add(chart)
     drawing.add(_legend(chart, series, font))
@@ -77,8 +78,9 @@ class _MarkedLineChart(HorizontalLineChart):
     shape per point, cost more to draw than the rest of the chart."""
 
     def makeLines(self) -> Group:
-        group = super().makeLines()
-        for n, row in enumerate(self._positions):
+        group: Group = super().makeLines()  # type: ignore[no-untyped-call]  # untyped in types-reportlab
+        positions: list[list[tuple[float, float]]] = self._positions  # type: ignore[attr-defined]  # set by makeLines
+        for n, row in enumerate(positions):
             group.add(markers(n, row))
         return group
 
@@ -97,7 +99,7 @@ def markers(series: int, points: list[tuple[float, float]], size: float = 4.5) -
 
 
 # Unit outlines of the markers; a 12-gon is a circle at this size.
-_SHAPES = {
+_SHAPES: dict[str, list[tuple[float, float]]] = {
     "circle": [(math.cos(k * math.pi / 6), math.sin(k * math.pi / 6)) for k in range(12)],
     "square": [(-1, -1), (1, -1), (1, 1), (-1, 1)],
     "diamond": [(0, 1.3), (1.3, 0), (0, -1.3), (-1.3, 0)],
@@ -142,7 +144,7 @@ def _legend(chart: HorizontalLineChart, series: list[IndicatorInfo], font: str) 
     for n, ind in enumerate(series):
         x, y = _LEFT + (n // 2) * column, tops[n // 2]
         colour, _, dash = _LOOKS[n]
-        group.add(Line(x, y + 3, x + 22, y + 3, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))
+        group.add(Line(x, y + 3, x + 22, y + 3, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))  # type: ignore[arg-type]  # None: solid, ReportLab's default
         group.add(markers(n, [(x + 11, y + 3)]))
         lines = simpleSplit(nfc(ind.name), font, _SIZE, width)
         for k, text in enumerate(lines):

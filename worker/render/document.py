@@ -55,7 +55,7 @@ def _last_paragraph(story: list[Flowable]) -> list[Flowable]:
     The signature must never stand alone on a page, so it takes these along to the next one.
     """
     tail = [story.pop()]
-    while story and story[-1].getKeepWithNext():
+    while story and story[-1].getKeepWithNext():  # type: ignore[no-untyped-call]  # untyped in types-reportlab
         tail.insert(0, story.pop())
     return tail
 

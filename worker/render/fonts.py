@@ -78,14 +78,14 @@ def _liberation_files() -> tuple[Path, Path, Path, Path] | None:
     for folder in LIBERATION_DIRS:
         files = tuple(folder / f"LiberationSerif-{style}.ttf" for style in _LIBERATION_FILES)
         if all(f.is_file() for f in files) and all(covers_vietnamese(f) for f in files):
-            return files  # type: ignore[return-value]
+            return files  # type: ignore[return-value]  # one file per style, four styles
     return None
 
 
 def _be_vietnam_pro_files() -> tuple[Path, Path, Path, Path]:
     folder = importlib.resources.files("fontpkg_be_vietnam_pro") / "files"
     styles = ("Regular", "Bold", "Italic", "BoldItalic")
-    return tuple(Path(str(folder / f"BeVietnamPro-{style}.ttf")) for style in styles)  # type: ignore[return-value]
+    return tuple(Path(str(folder / f"BeVietnamPro-{style}.ttf")) for style in styles)  # type: ignore[return-value]  # four styles
 
 
 def _register(source: str, family: str, files: tuple[Path, Path, Path, Path]) -> FontSet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
@@ -28,7 +29,7 @@ _PLAIN = [
 ]
 
 
-def _plain(styles: Styles, *extra: tuple) -> TableStyle:
+def _plain(styles: Styles, *extra: tuple[Any, ...]) -> TableStyle:
     """A layout table: no borders or paddings; the font set so no Helvetica is referenced."""
     return TableStyle([*_PLAIN, ("FONTNAME", (0, 0), (-1, -1), styles.fonts.regular), *extra])
 
@@ -95,7 +96,7 @@ def _balanced_width(markup: str, style: ParagraphStyle) -> float:
     def lines(width: float) -> int:
         paragraph = Paragraph(markup, style)
         paragraph.wrap(width, 10_000)
-        return len(paragraph.blPara.lines)
+        return len(paragraph.blPara.lines)  # type: ignore[attr-defined]  # wrap() sets blPara, the stub omits it
 
     target, low, high = lines(FRAME_WIDTH), FRAME_WIDTH / 3, FRAME_WIDTH
     if target == 1:

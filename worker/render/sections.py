@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 
+from tongket.models.tables import ReportKind
 from tongket.worker.render.charts import trend_chart
 from tongket.worker.render.styles import Styles
 from tongket.worker.render.tables import captioned, completeness_block, totals_table, unit_tables
@@ -12,7 +13,7 @@ from tongket.worker.render.unit_chart import unit_bar_charts
 from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
 
-SHORT_KINDS = ("monthly", "quarterly")  # reports, not reviews: "đánh giá chung" and "phương hướng"
+SHORT_KINDS = (ReportKind.MONTHLY, ReportKind.QUARTERLY)  # reports, not reviews: "đánh giá chung" and "phương hướng"
 
 
 def prose(text: str, styles: Styles) -> list[Flowable]:
@@ -82,7 +83,7 @@ def _trend_caveat(report: Report, styles: Styles) -> list[Flowable]:
 
 def _trend_span(report: Report) -> str:
     """A multi-year review's trend is its own years; a shorter report's looks back over earlier periods."""
-    if report.kind == "multi_year" or len(report.trend) < 2:
+    if report.kind == ReportKind.MULTI_YEAR or len(report.trend) < 2:
         return report.period_label
     first, last = report.trend[0].label, report.trend[-1].label
     return f"từ {_lower_first(first)} đến {_lower_first(last)}"

@@ -52,7 +52,7 @@ class Styles:
 
 def _style(name: str, font: str, size: float, **kw: object) -> ParagraphStyle:
     kw.setdefault("leading", round(size * LINE_SPACING, 2))
-    return ParagraphStyle(name, fontName=font, fontSize=size, splitLongWords=1, **kw)  # type: ignore[arg-type]
+    return ParagraphStyle(name, fontName=font, fontSize=size, splitLongWords=1, **kw)  # type: ignore[arg-type]  # any style attribute
 
 
 def build_styles(fonts: FontSet) -> Styles:

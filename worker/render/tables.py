@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -12,17 +13,18 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
+from tongket.models.tables import IndicatorKind, IndicatorLevel, ReportKind, UnitState
 from tongket.worker.render.styles import FRAME_WIDTH, Styles
 from tongket.worker.render.text import para
 from tongket.worker.report.figures import Completeness, IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, nfc
 
-KIND_LABELS = {"stock": "Số hiện có", "flow": "Lũy kế"}
+KIND_LABELS = {IndicatorKind.STOCK: "Số hiện có", IndicatorKind.FLOW: "Lũy kế"}
 STATE_MARKS = {
-    "rejected": "bị từ chối",
-    "missing": "chưa báo cáo",
-    "pending": "chưa báo cáo",
-    "failed": "lỗi thu thập",
+    UnitState.REJECTED: "bị từ chối",
+    UnitState.MISSING: "chưa báo cáo",
+    UnitState.PENDING: "chưa báo cáo",
+    UnitState.FAILED: "lỗi thu thập",
 }
 UNIT_COLUMNS = 6  # indicator columns per per-unit table: more would not fit a portrait page
 TOTAL_LABEL = "Tổng cộng"
@@ -54,7 +56,7 @@ WHOLE_TABLE_ROWS = 30
 def captioned(caption: str, table: Table, styles: Styles, keep_short: bool = False) -> list[Flowable]:
     """Caption and table; the table may break across pages, but not before a few of its rows. With
     keep_short, a short table stays whole (a district's communes never leave one row behind)."""
-    if keep_short and len(table._cellvalues) <= WHOLE_TABLE_ROWS:
+    if keep_short and len(table._cellvalues) <= WHOLE_TABLE_ROWS:  # type: ignore[attr-defined]  # no public row count
         return [KeepTogether([Paragraph(caption, styles.caption), table])]
     # Keeping a long table with its caption would leave half-empty pages before it.
     return [CondPageBreak(TABLE_START), Paragraph(caption, styles.caption), table]
@@ -81,7 +83,7 @@ def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]
     """(group heading, column heading, totals) for each comparison the report carries."""
     found = []
     if report.previous is not None:
-        group = "So với năm trước" if report.kind == "annual" else "So với kỳ trước"
+        group = "So với năm trước" if report.kind == ReportKind.ANNUAL else "So với kỳ trước"
         found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
     if report.year_earlier is not None:
         found.append(("So với cùng kỳ năm trước", para(report.year_earlier_label or "Cùng kỳ"), report.year_earlier))
@@ -98,7 +100,7 @@ def totals_table(report: Report, styles: Styles) -> Table:
     widths = _totals_widths(len(comps))
     for n, ind in enumerate(report.indicators, start=1):
         value = report.totals.get(ind.code)
-        kind = KIND_LABELS.get(ind.kind, ind.kind)
+        kind = KIND_LABELS[ind.kind]
         row: list[object] = [str(n), fitted(ind.name, cell, widths[1]), fitted(ind.measure, centre, widths[2])]
         row += [fitted(kind, centre, widths[3]), format_int(value)]
         for _, _, before in comps:
@@ -118,7 +120,9 @@ def _smaller(style: ParagraphStyle, size: float) -> ParagraphStyle:
     return ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size, leading=size * 1.2)
 
 
-def _totals_header(comps: Sequence[tuple[str, str, object]], head: ParagraphStyle, header_rows: int) -> list[list]:
+def _totals_header(
+    comps: Sequence[tuple[str, str, object]], head: ParagraphStyle, header_rows: int
+) -> list[list[object]]:
     def h(text: str) -> Paragraph:
         return Paragraph(text, head)
 
@@ -140,7 +144,7 @@ def _totals_widths(n_comps: int) -> list[float]:
 
 
 def _totals_extras(comps: Sequence[object], header_rows: int) -> TableStyle:
-    cmds: list[tuple] = [
+    cmds: list[tuple[Any, ...]] = [
         ("ALIGN", (0, header_rows), (0, -1), "CENTER"),
         ("ALIGN", (1, header_rows), (1, -1), "LEFT"),  # for the cells given as plain strings
         ("ALIGN", (2, header_rows), (3, -1), "CENTER"),
@@ -189,7 +193,7 @@ def unit_tables(report: Report, styles: Styles) -> list[Flowable]:
     """Bảng 2, split into column groups; each part repeats the unit column and its header on every page."""
     if not report.has_unit_table:
         return []
-    indicators = [ind for ind in report.indicators if ind.level == "commune"]
+    indicators = [ind for ind in report.indicators if ind.level == IndicatorLevel.COMMUNE]
     groups = column_groups(indicators)
     out: list[Flowable] = []
     for n, group in enumerate(groups, start=1):
@@ -201,7 +205,7 @@ def unit_tables(report: Report, styles: Styles) -> list[Flowable]:
 
 
 def _unit_table(report: Report, group: Sequence[IndicatorInfo], styles: Styles) -> Table:
-    head = [Paragraph("STT", styles.cell_small_head), Paragraph("Đơn vị", styles.cell_small_head)]
+    head: list[object] = [Paragraph("STT", styles.cell_small_head), Paragraph("Đơn vị", styles.cell_small_head)]
     head += [Paragraph(para(ind.name), styles.cell_small_head) for ind in group]
     rows: list[list[object]] = [head]
     name_w = 46 * mm
@@ -254,7 +258,7 @@ def _completeness_rows(c: Completeness) -> list[list[object]]:
         share = format_percent(count * 100.0 / c.expected) if c.expected else NOT_REPORTED
         return [label, format_int(count), share]
 
-    rows = [
+    rows: list[list[object]] = [
         ["Đơn vị phải báo cáo", format_int(c.expected), format_percent(100.0) if c.expected else NOT_REPORTED],
         row("Đã báo cáo, số liệu hợp lệ", c.collected),
     ]
@@ -268,7 +272,7 @@ def _completeness_rows(c: Completeness) -> list[list[object]]:
     return rows
 
 
-def _problems(report: Report, name: str, state: str) -> tuple[str, ...]:
+def _problems(report: Report, name: str, state: UnitState) -> tuple[str, ...]:
     for unit in report.units:
         if unit.name == name and unit.state == state:
             return unit.problems
@@ -279,10 +283,10 @@ def _unit_lists(report: Report, styles: Styles) -> list[Flowable]:
     c = report.completeness
     out: list[Flowable] = []
     for label, names, state in (
-        ("Đơn vị có số liệu bị từ chối", c.rejected, "rejected"),
-        ("Đơn vị chưa báo cáo", c.missing, "missing"),
-        ("Đơn vị lỗi khi thu thập số liệu", c.failed, "failed"),
-        ("Đơn vị báo cáo sau hạn", c.late, "collected"),
+        ("Đơn vị có số liệu bị từ chối", c.rejected, UnitState.REJECTED),
+        ("Đơn vị chưa báo cáo", c.missing, UnitState.MISSING),
+        ("Đơn vị lỗi khi thu thập số liệu", c.failed, UnitState.FAILED),
+        ("Đơn vị báo cáo sau hạn", c.late, UnitState.COLLECTED),
     ):
         if not names:
             continue

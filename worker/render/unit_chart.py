@@ -10,6 +10,7 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from tongket.models.tables import IndicatorKind, IndicatorLevel
 from tongket.worker.render.styles import FRAME_WIDTH
 from tongket.worker.report.figures import IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import format_int, nfc
@@ -27,8 +28,8 @@ def main_indicator(report: Report) -> IndicatorInfo | None:
     """The first commune stock indicator, in catalogue order, that any unit reported."""
     for ind in report.indicators:
         if (
-            ind.kind == "stock"
-            and ind.level == "commune"
+            ind.kind == IndicatorKind.STOCK
+            and ind.level == IndicatorLevel.COMMUNE
             and any(u.values.get(ind.code) is not None for u in report.units)
         ):
             return ind
@@ -62,12 +63,13 @@ def _chart(units: tuple[UnitFigures, ...], indicator: IndicatorInfo, top: int, f
     height = len(units) * _ROW + _AXIS + 2 * mm
     drawing = Drawing(FRAME_WIDTH, height, initialFontName=font, initialFontSize=_SIZE)  # never Helvetica
     chart = HorizontalBarChart()
-    chart.x, chart.y = left, _AXIS
-    chart.width, chart.height = FRAME_WIDTH - left - 12 * mm, len(units) * _ROW
+    chart.x, chart.y = left, _AXIS  # type: ignore[assignment]  # points are floats; types-reportlab declares int
+    chart.width, chart.height = FRAME_WIDTH - left - 12 * mm, len(units) * _ROW  # type: ignore[assignment]  # points are floats; types-reportlab declares int
     # The same scale on every part, so bars of a province's 124 communes compare across pages.
     chart.data = [tuple(u.values.get(indicator.code) for u in units)]
     chart.bars[0].fillColor, chart.bars[0].strokeColor = _BAR, None
-    chart.barSpacing, chart.groupSpacing = 0, _ROW * 0.4  # thin bars: less ink, easier to follow
+    # Thin bars: less ink, easier to follow.
+    chart.barSpacing, chart.groupSpacing = 0, _ROW * 0.4  # type: ignore[assignment]  # points are floats; types-reportlab declares int
     _axes(chart, labels, top, font)
     drawing.add(chart)
     _value_labels(drawing, chart, font)

@@ -49,12 +49,12 @@ def data_periods(period: Period) -> list[Period]:
 
 
 def aggregate(
-    session: Session, run_id: int, period: Period, kinds: dict[str, str], links: Sequence[Link] = ()
+    session: Session, run_id: int, period: Period, kinds: dict[str, IndicatorKind], links: Sequence[Link] = ()
 ) -> Aggregates:
     """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
     models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
     parts = [p.id for p in data_periods(period)]
-    tree = _tree(period.id)
+    tree = _tree(period)
     reported = _reported(session, run_id, period, links)
     target_of = _targets(session, run_id, links)
     trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
@@ -92,8 +92,7 @@ class _Tree:
 
 
 @cache
-def _tree(period_id: str) -> _Tree:
-    root = Period.parse(period_id)
+def _tree(root: Period) -> _Tree:
     pieces: dict[str, tuple[str, ...]] = {}
     ancestors: dict[str, tuple[str, ...]] = {root.id: ()}
     frontier = [root]
@@ -119,7 +118,7 @@ class _Resolver:
         self._covered = {a for pid in values if pid in tree.ancestors for a in (pid, *tree.ancestors[pid])}
         self._known: dict[tuple[str, str], tuple[int | None, bool]] = {}
 
-    def __call__(self, piece: str, code: str, kind: str) -> tuple[int | None, bool]:
+    def __call__(self, piece: str, code: str, kind: IndicatorKind) -> tuple[int | None, bool]:
         if piece not in self._covered:
             return None, False
         key = (piece, code)
@@ -127,7 +126,7 @@ class _Resolver:
             self._known[key] = self._resolve(piece, code, kind)
         return self._known[key]
 
-    def _resolve(self, piece: str, code: str, kind: str) -> tuple[int | None, bool]:
+    def _resolve(self, piece: str, code: str, kind: IndicatorKind) -> tuple[int | None, bool]:
         own = self._values.get(piece, {}).get(code)
         if own is not None:
             return own, True
@@ -198,12 +197,12 @@ def _period_ids(period: Period) -> list[str]:
     return ids
 
 
-def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, str]) -> Figures:
+def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, IndicatorKind]) -> Figures:
     totals: Figures = {}
     for code, kind in kinds.items():
         if kind == IndicatorKind.STOCK:
             totals[code] = trend[periods[-1]][code]
         else:
-            reported = [trend[p][code] for p in periods if trend[p][code] is not None]
-            totals[code] = sum(reported) if reported else None  # type: ignore[arg-type]
+            reported = [value for p in periods if (value := trend[p][code]) is not None]
+            totals[code] = sum(reported) if reported else None
     return totals

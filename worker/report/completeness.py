@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.periods import Period
 from tongket.models.tables import Run, RunUnit, Unit, UnitState
 from tongket.worker.report.aggregate import aggregate
 from tongket.worker.report.indicators import active_indicators
@@ -74,8 +73,8 @@ class RunCompleteness:
 def run_completeness(session: Session, run_id: int) -> RunCompleteness:
     """The completeness of a run as the database has it now."""
     run = session.get_one(Run, run_id)
-    kinds = {i.code: i.kind for i in active_indicators(session, Period.parse(run.period_id))}
-    per_unit = aggregate(session, run_id, Period.parse(run.period_id), kinds).per_unit
+    kinds = {i.code: i.kind for i in active_indicators(session, run.period)}
+    per_unit = aggregate(session, run_id, run.period, kinds).per_unit
     rows = session.execute(
         select(RunUnit, Unit.code, Unit.name)
         .join(Unit, Unit.id == RunUnit.unit_id)

@@ -18,7 +18,18 @@ from sqlalchemy.orm import Session
 
 from tongket.models.lineage import Link, lineage
 from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import Indicator, ReportKind, Run, RunUnit, Schedule, Unit, UnitState
+from tongket.models.tables import (
+    Indicator,
+    IndicatorKind,
+    IndicatorLevel,
+    Level,
+    ReportKind,
+    Run,
+    RunUnit,
+    Schedule,
+    Unit,
+    UnitState,
+)
 from tongket.worker.report.aggregate import aggregate, data_periods
 from tongket.worker.report.figures import (
     Completeness,
@@ -53,10 +64,12 @@ Figures = dict[str, int | None]
 def build_report(session: Session, run_id: int) -> Report:
     run = session.get_one(Run, run_id)
     scope = run.scope_unit
-    period = Period.parse(run.period_id)
+    period = run.period
     given = _given(session, run)
-    indicators = tuple(active_indicators(session, period) + active_indicators(session, period, level="report"))
-    kinds = {i.code: i.kind for i in indicators if i.level == "commune"}
+    indicators = tuple(
+        active_indicators(session, period) + active_indicators(session, period, level=IndicatorLevel.REPORT)
+    )
+    kinds = {i.code: i.kind for i in indicators if i.level == IndicatorLevel.COMMUNE}
     targets = session.scalars(
         select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id).order_by(Unit.code)
     ).all()
@@ -91,7 +104,8 @@ def build_report(session: Session, run_id: int) -> Report:
 def _given(session: Session, run: Run) -> dict[str, Any]:
     """What the operator wrote: the schedule's narrative, overridden block by block by the run's own."""
     schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
-    return _nfc({**(schedule.narrative if schedule is not None else {}), **run.narrative})
+    given: dict[str, Any] = _nfc({**(schedule.narrative if schedule is not None else {}), **run.narrative})
+    return given
 
 
 def _with_history(period: Period) -> Period:
@@ -103,7 +117,12 @@ class _Earlier:
     """Totals of the run's units over other periods, each aggregated once; None where nothing was reported."""
 
     def __init__(
-        self, session: Session, run_id: int, kinds: dict[str, str], links: Sequence[Link], pairs: dict[str, Indicator]
+        self,
+        session: Session,
+        run_id: int,
+        kinds: dict[str, IndicatorKind],
+        links: Sequence[Link],
+        pairs: dict[str, Indicator],
     ) -> None:
         self._session, self._run_id, self._kinds, self._links, self._pairs = session, run_id, kinds, links, pairs
         self._seen: dict[str, Figures | None] = {}
@@ -116,7 +135,7 @@ class _Earlier:
         return self._seen[period.id]
 
 
-def _comparisons(kind: str, period: Period, totals_of: _Earlier) -> dict[str, Any]:
+def _comparisons(kind: ReportKind, period: Period, totals_of: _Earlier) -> dict[str, Any]:
     """The previous period and the same period a year earlier, as Report fields.
 
     A short report always shows both columns, with dashes where nothing was reported; an annual review's
@@ -151,12 +170,12 @@ def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any]) -> He
     )
 
 
-def _symbol(level: str) -> str:
-    return {"province": "CAT", "district": "CAH"}.get(level, "CAX")
+def _symbol(level: Level) -> str:
+    return {Level.PROVINCE: "CAT", Level.DISTRICT: "CAH"}.get(level, "CAX")
 
 
 def _unit_figures(
-    session: Session, run_id: int, per_unit: dict[str, dict[str, int | None]], kinds: dict[str, str]
+    session: Session, run_id: int, per_unit: dict[str, dict[str, int | None]], kinds: dict[str, IndicatorKind]
 ) -> tuple[UnitFigures, ...]:
     rows = session.execute(
         select(Unit.code, Unit.name, RunUnit.state, RunUnit.errors)

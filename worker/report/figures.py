@@ -8,14 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from tongket.models.tables import IndicatorKind, IndicatorLevel, ReportKind, UnitState
+
 
 @dataclass(frozen=True)
 class IndicatorInfo:
     code: str
     name: str  # Vietnamese, NFC
     measure: str  # measure unit in Vietnamese, e.g. "tổ", "người"
-    kind: str  # "stock" | "flow"
-    level: str = "commune"  # "commune" | "report"
+    kind: IndicatorKind
+    level: IndicatorLevel = IndicatorLevel.COMMUNE
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class UnitFigures:
 
     code: str
     name: str
-    state: str  # UnitState value: collected / rejected / missing / failed / pending
+    state: UnitState
     values: dict[str, int | None]
     problems: tuple[str, ...] = ()  # why it was rejected or failed, one line each, Vietnamese
 
@@ -81,7 +83,7 @@ class Heading:
 
 @dataclass(frozen=True)
 class Report:
-    kind: str  # ReportKind value
+    kind: ReportKind
     period_id: str  # e.g. "2014..2023"
     period_label: str  # e.g. "giai đoạn 2014 - 2023"
     scope_code: str

@@ -6,11 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.models.periods import Period
-from tongket.models.tables import Indicator
+from tongket.models.tables import Indicator, IndicatorLevel
 from tongket.worker.report.figures import IndicatorInfo
 
 
-def active_indicators(session: Session, period: Period, level: str = "commune") -> list[IndicatorInfo]:
+def active_indicators(
+    session: Session, period: Period, level: IndicatorLevel = IndicatorLevel.COMMUNE
+) -> list[IndicatorInfo]:
     """The indicators a unit reports for a period, in catalogue order."""
     rows = session.scalars(
         select(Indicator)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tongket.models.tables import IndicatorKind, ReportKind
+from tongket.models.tables import IndicatorKind, IndicatorLevel, ReportKind
 from tongket.worker.report.figures import IndicatorInfo, Narrative, Report
 from tongket.worker.report.numbers import change_percent, format_int, format_percent
 
@@ -234,4 +234,4 @@ def _commendations(report: Report) -> str:
 
 
 def _commune_indicators(report: Report) -> list[IndicatorInfo]:
-    return [i for i in report.indicators if i.level == "commune"]
+    return [i for i in report.indicators if i.level == IndicatorLevel.COMMUNE]

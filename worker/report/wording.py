@@ -28,7 +28,7 @@ def issuing_bodies(scope: Unit) -> tuple[str, str]:
     return superior, issuing
 
 
-def signer_title(level: str) -> str:
+def signer_title(level: Level) -> str:
     return {Level.PROVINCE: "GIÁM ĐỐC", Level.DISTRICT: "TRƯỞNG CÔNG AN HUYỆN"}.get(level, "TRƯỞNG CÔNG AN XÃ")
 
 
@@ -42,7 +42,7 @@ def recipients_block(scope: Unit) -> list[str]:
     ]
 
 
-def period_label(kind: str, period: Period) -> str:
+def period_label(kind: ReportKind, period: Period) -> str:
     year = period.start.year
     match period.type:
         case PeriodType.YEARS:
@@ -73,7 +73,7 @@ def short_label(period: Period) -> str:
             return f"Tháng {period.start.month}/{year}"
 
 
-def next_label(kind: str, period: Period) -> str:
+def next_label(kind: ReportKind, period: Period) -> str:
     """The period the tasks are set for: the next month, quarter, half or year; "" after a multi-year review."""
     if period.type is PeriodType.YEARS:
         return ""
@@ -81,7 +81,7 @@ def next_label(kind: str, period: Period) -> str:
     return period_label(kind, following)
 
 
-def summary_line(kind: str, period: Period) -> str:
+def summary_line(kind: ReportKind, period: Period) -> str:
     label = period_label(kind, period)
     match kind:
         case ReportKind.MULTI_YEAR:

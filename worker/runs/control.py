@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import RunExists, TongketError
 from tongket.models.periods import Period
-from tongket.models.tables import Delivery, DeliveryState, ReportKind, Run, utcnow
+from tongket.models.tables import Delivery, DeliveryState, ReportKind, Run, RunState, utcnow
 from tongket.models.units import unit_by_code
 from tongket.scheduler.tick import plan_due
 from tongket.worker.report.wording import default_kind
@@ -55,7 +55,7 @@ def request_run(
         )
     except RunExists as exists:
         log.info("one-off %s %s %s: %s", unit_code, period, report_kind, exists)
-        return [Next("tongket.start_run", (exists.run_id,))] if exists.state == "planned" else []
+        return [Next("tongket.start_run", (exists.run_id,))] if exists.state == RunState.PLANNED else []
     log.info("one-off run %s planned: %s %s for %s", run.id, report_kind, parsed, scope.code)
     return [Next("tongket.start_run", (run.id,))]
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tongket.models.db import changed
 from tongket.models.tables import Delivery, DeliveryState, Run, RunState, RunUnit, UnitState
 from tongket.worker.deliver.deliveries import open_deliveries
 from tongket.worker.runs.pipeline import finish_delivering
@@ -120,18 +121,18 @@ _BY_STATE: dict[RunState, Callable[[Session, Run, datetime, Timeouts], Sequence[
 
 def _stuck(run: Run, now: datetime, timeout: timedelta) -> bool:
     last = max(run.state_changed_at, run.redriven_at or run.state_changed_at)
-    return last + timeout * min(2**run.redrives, 16) <= now
+    return last + timeout * min(1 << run.redrives, 16) <= now
 
 
 def _claim(session: Session, run: Run, now: datetime) -> bool:
     """Count a re-drive; two reconcilers at once make one."""
-    result = session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run.id, Run.state == run.state, Run.redrives == run.redrives)
         .values(redrives=run.redrives + 1, redriven_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, statement) == 1
 
 
 def _pending(session: Session, run_id: int, before: datetime | None = None) -> Sequence[int]:

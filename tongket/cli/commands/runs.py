@@ -13,7 +13,7 @@ from tongket.cli.commands.jobs import print_outputs
 from tongket.cli.console import console
 from tongket.models.db import session_scope
 from tongket.models.errors import TongketError
-from tongket.models.tables import Run, Unit
+from tongket.models.tables import Run, Unit, UnitState
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="See what ran.")
@@ -32,7 +32,7 @@ def runs_list(limit: Annotated[int, typer.Option(help="How many of the newest ru
                 str(run_row.id),
                 code,
                 run_row.kind,
-                run_row.period_id,
+                run_row.period.id,
                 str(run_row.revision),
                 run_row.state,
                 f"{run_row.created_at:%Y-%m-%d %H:%M}",
@@ -48,7 +48,7 @@ def runs_show(run_id: int) -> None:
         if run_row is None:
             raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
         console.print(
-            f"Run {run_row.id}: {run_row.kind} {run_row.period_id} for {run_row.scope_unit.name} "
+            f"Run {run_row.id}: {run_row.kind} {run_row.period.id} for {run_row.scope_unit.name} "
             f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]"
         )
         if run_row.error:
@@ -74,7 +74,7 @@ def _print_completeness(session: Session, run_id: int) -> None:
         when += " (muộn / late)" if unit.late else ""
         figures = f"{unit.figures} số liệu, {unit.zeros} bằng 0, {unit.blank} bỏ trống" if unit.figures else ""
         problems = list(unit.problems)
-        if unit.state == "pending":
+        if unit.state == UnitState.PENDING:
             problems.append(f"đang chờ, đã thử {unit.attempts} lần")
         if unit.last_error:
             problems.append(f"last error: {unit.last_error}")  # technical, for the operator

@@ -7,18 +7,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tongket.cli.console import console
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
-from tongket.models.tables import Source, Unit
+from tongket.models.tables import Source, SourceKind, Unit
 from tongket.models.units import unit_by_code
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Where communes' figures come from.")
 
-KINDS = ("file_drop", "http_json")
+KINDS = tuple(SourceKind)
 
 
 @app.command("list")
@@ -54,10 +55,11 @@ def sources_add(
     ] = None,
 ) -> None:
     """Add a source to a unit."""
-    settings = _settings(kind, url, folder, header or [])
+    source_kind = _kind(kind)
+    settings = _settings(source_kind, url, folder, header or [])
     with session_scope(get_settings().db_url) as session:
         owner = unit_by_code(session, unit)
-        source = Source(unit_id=owner.id, kind=kind, settings=settings, enabled=True)
+        source = Source(unit_id=owner.id, kind=source_kind, settings=settings, enabled=True)
         session.add(source)
         session.flush()
         console.print(f"Source {source.id} added to {owner.code} {owner.name}: {kind} {_shown(settings)}")
@@ -102,10 +104,15 @@ def sources_check(source_id: int, period: Annotated[str, typer.Option(help="Peri
         session.rollback()  # a check stores nothing
 
 
-def _settings(kind: str, url: str | None, folder: str | None, headers: list[str]) -> dict[str, Any]:
-    if kind not in KINDS:
-        raise ConfigError(f"unknown source kind {kind!r}; use one of {', '.join(KINDS)}")
-    if kind == "file_drop":
+def _kind(text: str) -> SourceKind:
+    try:
+        return SourceKind(text)
+    except ValueError:
+        raise ConfigError(f"unknown source kind {text!r}; use one of {', '.join(KINDS)}") from None
+
+
+def _settings(kind: SourceKind, url: str | None, folder: str | None, headers: list[str]) -> dict[str, Any]:
+    if kind == SourceKind.FILE_DROP:
         if url or headers:
             raise ConfigError("a file_drop source takes --folder, not --url or --header")
         return {"folder": folder} if folder else {}
@@ -126,7 +133,7 @@ def _set_enabled(source_id: int, enabled: bool) -> None:
     console.print(f"Source {source_id} {'enabled' if enabled else 'disabled'}.")
 
 
-def _source(session: Any, source_id: int) -> Source:
+def _source(session: Session, source_id: int) -> Source:
     source = session.get(Source, source_id)
     if source is None:
         raise ConfigError(f"no source {source_id}; `tongket sources list` shows them")
