@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tongket.models.tables import Delivery, DeliveryState, Run, RunState, RunUnit, UnitState
+from tongket.worker.backoff import backoff
 from tongket.worker.deliver.deliveries import open_deliveries
 from tongket.worker.runs.pipeline import finish_delivering
 from tongket.worker.settings import Settings
@@ -120,7 +121,8 @@ _BY_STATE: dict[RunState, Callable[[Session, Run, datetime, Timeouts], Sequence[
 
 def _stuck(run: Run, now: datetime, timeout: timedelta) -> bool:
     last = max(run.state_changed_at, run.redriven_at or run.state_changed_at)
-    return last + timeout * min(2**run.redrives, 16) <= now
+    seconds = timeout.total_seconds()
+    return last + timedelta(seconds=backoff(run.redrives, seconds, seconds * 16)) <= now
 
 
 def _claim(session: Session, run: Run, now: datetime) -> bool:
