@@ -16,6 +16,7 @@ from tests.factories import REPORT_DATE, district
 from tests.loopback import Loopback, Reply, loopback_server, refused_url
 from tongket.models.periods import Period
 from tongket.models.tables import Run, RunUnit, Source, Submission, SubmissionStatus, Unit, UnitState
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once, next_try_in
 from tongket.worker.settings import Settings
@@ -54,7 +55,7 @@ def commune_over_http(session: Session, url: str) -> tuple[Unit, Unit]:
 
 
 def start(session: Session, scope: Unit, minutes: int = 10) -> Run:
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     states.start_run(session, run.id, collect_minutes=minutes)
     session.refresh(run)  # start_run moved it with a conditional UPDATE
     return run

@@ -277,8 +277,8 @@ def test_recipients_follow_the_schedule_of_the_run(session: Session) -> None:
     from tests.factories import REPORT_DATE, district
     from tongket.models.periods import Period
     from tongket.models.tables import Schedule
+    from tongket.scheduler.plan import plan_run
     from tongket.worker.deliver.recipients import add_recipient
-    from tongket.worker.states import plan_run
 
     scope, _ = district(session, communes=1)  # with truong@example.vn, for every report of the district
     yearly, monthly = (

@@ -13,7 +13,7 @@ from tests.processes import environment, tongket
 from tongket.models.db import migrate, session_scope
 from tongket.models.periods import Period
 from tongket.models.tables import Delivery, DeliveryState, RunState, Schedule, Unit
-from tongket.worker.states import plan_run
+from tongket.scheduler.plan import plan_run
 
 
 @pytest.fixture
