@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from tests.deliveries import rendered_run
 from tests.smtp_server import SmtpServer
+from tongket.models.addresses import valid_email, valid_name
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.tables import Artifact, Delivery, DeliveryState, Recipient, Run, RunState
 from tongket.worker.deliver import flow, notify, smtp
-from tongket.worker.deliver.addresses import valid_email, valid_name
 from tongket.worker.deliver.deliveries import claim, create_deliveries, settle
 from tongket.worker.settings import Settings
 

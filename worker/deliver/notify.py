@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tongket.models.addresses import valid_email
 from tongket.models.db import session_scope, upsert
 from tongket.models.errors import ConfigError, TransientError
 from tongket.models.periods import Period
 from tongket.models.tables import Delivery, DeliveryState, OwnerNotice, Run, Schedule
-from tongket.worker.deliver.addresses import valid_email
 from tongket.worker.deliver.deliveries import mail_domain
 from tongket.worker.deliver.message import Envelope, compose_owner_notice, wire
 from tongket.worker.deliver.transport import hand_over
