@@ -46,6 +46,7 @@ def test_completeness_counts_and_the_runs_show_command(session: Session, db_url:
     completeness = build_report(session, run.id).completeness
     assert (completeness.late, completeness.on_time, completeness.collected) == ((tardy.name,), 1, 2)
     assert completeness.missing == (silent.name,) and completeness.rejected == (bad.name,)
+    assert completeness == run_completeness(session, run.id).for_report()  # one model, both outputs
 
     session.commit()
     env = {**environment(settings.data_dir, database_url=db_url), "COLUMNS": "250"}  # no wrapping in cells
