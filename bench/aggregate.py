@@ -36,9 +36,10 @@ from tongket.models.db import engine_for, session_scope  # noqa: E402
 from tongket.models.periods import Period  # noqa: E402
 from tongket.models.tables import Level, ReportKind, Run, RunUnit, Unit, UnitState, utcnow  # noqa: E402
 from tongket.models.units import unit_by_code  # noqa: E402
+from tongket.scheduler.plan import plan_run  # noqa: E402
 from tongket.worker import aggregate as agg  # noqa: E402
 from tongket.worker.report.indicators import active_indicators  # noqa: E402
-from tongket.worker.states import plan_run, start_run  # noqa: E402
+from tongket.worker.states import start_run  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/tongket_bench_agg"
 PROVINCE = "68"  # Lâm Đồng: the 2025 unit (124 communes) and the legacy one

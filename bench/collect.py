@@ -82,6 +82,7 @@ def _setup(db_url: str, data_dir: Path, args: argparse.Namespace, http_base: str
     from tongket.models.db import migrate, session_scope
     from tongket.models.periods import Period
     from tongket.models.tables import Level, Run, RunUnit, Source, Unit
+    from tongket.scheduler.plan import plan_run
     from tongket.worker import states
 
     migrate(db_url)
@@ -112,7 +113,7 @@ def _setup(db_url: str, data_dir: Path, args: argparse.Namespace, http_base: str
         )
         if not http_base:
             _drop_forms(session, data_dir / "dropbox", codes, args.format)
-        run = states.plan_run(
+        run = plan_run(
             session, scope=scope, kind="annual", period=Period.parse(PERIOD), report_date=Period.parse(PERIOD).end
         )
         states.start_run(session, run.id, collect_minutes=30)

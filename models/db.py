@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,3 +84,33 @@ def migrate(url: str) -> None:
     with engine_for(url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def upsert(
+    session: Session,
+    entity: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str] = (),
+) -> list[Any]:
+    """INSERT rows … ON CONFLICT (key) DO UPDATE SET the `update` columns, or DO NOTHING without them;
+    returns the primary keys of the rows written (a row skipped on a conflict returns none).
+
+    The unique key settles races: of two processes inserting the same key at once, one writes and the
+    other waits for it (PostgreSQL) or for the database lock (SQLite), then skips or updates. No savepoint,
+    so pysqlite cannot commit early, and a conflict does not spoil the transaction.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # both speak ON CONFLICT
+    statement = insert(entity)
+    if update:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key), set_={column: statement.excluded[column] for column in update}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    primary_key = inspect(entity).primary_key[0]
+    return list(session.scalars(statement.returning(primary_key), [dict(row) for row in rows]))

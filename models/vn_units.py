@@ -18,9 +18,10 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from tongket.models.db import upsert
 from tongket.models.errors import ConfigError
 from tongket.models.tables import EPOCH, Level, Unit, UnitSuccession
 
@@ -139,19 +140,20 @@ def _upsert_units(session: Session, rows: list[UnitRow]) -> tuple[int, int]:
     added = updated = 0
     for level in (Level.PROVINCE, Level.DISTRICT, Level.COMMUNE):
         ids = _ids(session)
-        fresh = []
+        changed = []
         for row in (r for r in rows if r.level == level):
             parent_id = ids[row.parent] if row.parent else None
             values = {"name": row.name, "valid_to": row.valid_to, "parent_id": parent_id}
             unit = existing.get((row.code, row.valid_from, row.level))
             if unit is None:
-                fresh.append({"code": row.code, "level": level, "valid_from": row.valid_from, **values})
-            elif any(getattr(unit, k) != v for k, v in values.items()):
-                session.execute(update(Unit).where(Unit.id == unit.id).values(**values))
+                added += 1
+            elif all(getattr(unit, k) == v for k, v in values.items()):
+                continue  # as imported before: not written again
+            else:
                 updated += 1
-        for batch in _batches(fresh, 2000):
-            session.execute(insert(Unit), batch)
-        added += len(fresh)
+            changed.append({"code": row.code, "level": level, "valid_from": row.valid_from, **values})
+        for batch in _batches(changed, 2000):
+            upsert(session, Unit, batch, key=("code", "valid_from"), update=("name", "valid_to", "parent_id"))
     session.flush()
     return added, updated
 

@@ -1,107 +1,77 @@
-"""Five-field cron expressions (minute hour day-of-month month day-of-week) on local wall time.
+"""Five-field cron expressions (minute hour day-of-month month day-of-week) on local wall time, computed by
+cronsim; this module only says, in an operator's words, what is wrong with an expression.
 
-Small on purpose: numbers, `*`, ranges `a-b`, steps `*/n` and `a-b/n`, lists `a,b`, and English month
-and weekday names. Day of month and day of week follow cron's rule: when both are restricted, either may
-match.
+cronsim follows Debian cron: day of month and day of week, when both are restricted, match either; a field
+that starts with `*` (`*/2` too) counts as unrestricted. It also knows `L`, `LW` and `fri#2`.
+
+One case cronsim (2.8) gets wrong: a range of one value with a step, `8-8/2`, runs on to the field's
+maximum (months 8, 10, 12) where cron means the one value; such an item is handed to it as plain `8`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
+
+from cronsim import CronSim, CronSimError
+from cronsim.cronsim import Field
 
 from tongket.models.errors import ConfigError
 
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-# (name, lowest, highest, names that stand for numbers from `lowest`)
-_FIELDS: tuple[tuple[str, int, int, list[str]], ...] = (
-    ("minute", 0, 59, []),
-    ("hour", 0, 23, []),
-    ("day of month", 1, 31, []),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
+# (field of cronsim, name an operator reads, lowest, highest, its names)
+_FIELDS = (
+    (Field.MINUTE, "minute", 0, 59, ""),
+    (Field.HOUR, "hour", 0, 23, ""),
+    (Field.DAY, "day of month", 1, 31, ""),
+    (Field.MONTH, "month", 1, 12, " (or jan..dec)"),
+    (Field.DOW, "day of week", 0, 7, " (or sun..sat)"),
 )
-_SEARCH_DAYS = 366 * 8 + 2  # long enough for 29 February to come round twice
 
 
 @dataclass(frozen=True)
 class Cron:
-    text: str
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday
-    any_day: bool
-    any_weekday: bool
+    text: str  # as the operator wrote it
+    expr: str  # as cronsim reads it
 
     @classmethod
     def parse(cls, text: str) -> Cron:
+        """A checked expression; ConfigError says what to write instead, naming the field and item."""
         parts = text.split()
         if len(parts) != 5:
             raise ConfigError(
                 f"cron {text!r} needs 5 fields (minute hour day month weekday), e.g. '0 8 5 * *' "
                 "for 08:00 on the 5th of every month"
             )
-        fields = (_field(part, *spec, whole=text) for part, spec in zip(parts, _FIELDS, strict=True))
-        minutes, hours, days, months, weekdays = fields
-        return cls(
-            " ".join(parts),
-            tuple(sorted(minutes)),
-            tuple(sorted(hours)),
-            frozenset(days),
-            frozenset(months),
-            frozenset(d % 7 for d in weekdays),
-            parts[2] == "*",
-            parts[4] == "*",
-        )
-
-    def matches(self, day: date) -> bool:
-        if day.month not in self.months:
-            return False
-        by_day, by_weekday = day.day in self.days, (day.weekday() + 1) % 7 in self.weekdays
-        if self.any_day or self.any_weekday:
-            return by_day and by_weekday
-        return by_day or by_weekday
+        text = " ".join(parts)
+        for part, spec in zip(parts, _FIELDS, strict=True):
+            _check_field(part, *spec, whole=text)
+        return cls(text, " ".join(",".join(map(_one_value_range, part.split(","))) for part in parts))
 
     def first_at_or_after(self, moment: datetime) -> datetime:
         """The first firing at or after a naive local wall time."""
-        day = moment.date()
-        for _ in range(_SEARCH_DAYS):
-            if self.matches(day):
-                for hour in self.hours:
-                    for minute in self.minutes:
-                        candidate = datetime.combine(day, time(hour, minute))
-                        if candidate >= moment:
-                            return candidate
-            day += timedelta(days=1)
-        raise ConfigError(f"cron {self.text!r} never fires (no such date)")
+        # cronsim yields firings strictly after its start; firings fall on whole minutes, so start just
+        # before the first whole minute at or after `moment`.
+        start = moment.replace(second=0, microsecond=0)
+        if start < moment:
+            start += timedelta(minutes=1)
+        try:
+            return next(CronSim(self.expr, start - timedelta(seconds=1)))
+        except (CronSimError, StopIteration):  # every field is valid, so no date has them all
+            raise ConfigError(f"cron {self.text!r} never fires (no such date)") from None
 
 
-def _field(part: str, name: str, low: int, high: int, names: list[str], *, whole: str) -> set[int]:
-    values: set[int] = set()
-    for item in part.lower().split(","):
-        span, _, step_text = item.partition("/")
-        step = _number(step_text, name, [], low, whole) if step_text else 1
-        if span == "*":
-            first, last = low, high
-        elif "-" in span:
-            a, b = span.split("-", 1)
-            first, last = _number(a, name, names, low, whole), _number(b, name, names, low, whole)
-        else:
-            first = _number(span, name, names, low, whole)
-            last = high if step_text else first
-        if not (low <= first <= last <= high) or step < 1:
-            raise ConfigError(f"cron {whole!r}: {name} {item!r} is out of range {low}-{high}")
-        values.update(range(first, last + 1, step))
-    return values
+def _check_field(part: str, field: Field, name: str, low: int, high: int, names: str, *, whole: str) -> None:
+    for item in part.split(","):
+        try:
+            field.parse(item.upper())
+        except CronSimError:
+            if any(ch.isalpha() for ch in item):
+                raise ConfigError(f"cron {whole!r}: {item!r} is not a {name}{names}") from None
+            raise ConfigError(f"cron {whole!r}: {name} {item!r} is out of range {low}-{high}") from None
 
 
-def _number(text: str, name: str, names: list[str], low: int, whole: str) -> int:
-    if text in names:
-        return names.index(text) + low
-    if not text.isdigit():
-        hint = f" (or {names[0]}..{names[-1]})" if names else ""
-        raise ConfigError(f"cron {whole!r}: {text!r} is not a {name}{hint}")
-    return int(text)
+def _one_value_range(item: str) -> str:
+    """`8-8/2` as `8`: see the module's note on cronsim."""
+    span, slash, _ = item.partition("/")
+    first, dash, last = span.partition("-")
+    return first if slash and dash and first.lower() == last.lower() else item

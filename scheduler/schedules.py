@@ -3,7 +3,6 @@ next tick; nothing needs a restart, because the tick reads the table every minut
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tongket.models.addresses import valid_email
 from tongket.models.db import changed
 from tongket.models.errors import ConfigError, TongketError
 from tongket.models.periods import Period
@@ -18,8 +18,6 @@ from tongket.models.tables import Run, Schedule, Unit
 from tongket.models.units import unit_by_code
 from tongket.scheduler.due import next_due, rule
 from tongket.scheduler.tick import KIND_OF, rule_of
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def add(session: Session, plan: Plan) -> Schedule:
             f"a {when.period_type} schedule makes {kind} reports, not {plan.kind}; "
             f"leave out --kind, or choose the period type that fits {plan.kind}"
         )
-    _check_owners(plan.owners)
+    owners = _check_owners(plan.owners)
     scope = unit_by_code(session, plan.unit_code)
     same = session.scalars(select(Schedule.id).where(Schedule.scope_unit_id == scope.id, Schedule.kind == kind)).first()
     if same is not None:
@@ -64,7 +62,7 @@ def add(session: Session, plan: Plan) -> Schedule:
         due_time=plan.due_time,
         cron=plan.cron,
         timezone=plan.timezone,
-        owners=list(plan.owners),
+        owners=owners,
         enabled=plan.enabled,
     )
     session.add(schedule)
@@ -91,18 +89,24 @@ def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
     cron = schedule.cron if change.cron is None else (change.cron or None)
     zone = change.timezone or schedule.timezone
     rule(schedule.period_type, lag_days=lag, due_time=at, cron=cron, timezone=zone)
-    owners = list(schedule.owners if change.owners is None else change.owners)
-    _check_owners(owners)
+    owners = _check_owners(schedule.owners if change.owners is None else change.owners)
     schedule.lag_days, schedule.due_time, schedule.cron = lag, at, cron
     schedule.timezone, schedule.owners = zone, owners
     session.flush()
     return schedule
 
 
-def _check_owners(owners: Sequence[str]) -> None:
+def _check_owners(owners: Sequence[str]) -> list[str]:
+    """The owners' addresses in the form stored and sent; ConfigError names the first that is not one."""
+    checked = []
     for owner in owners:
-        if not _EMAIL.match(owner):
-            raise ConfigError(f"owner {owner!r} is not an email address, e.g. truong-cong-an@ductrong.gov.vn")
+        try:
+            checked.append(valid_email(owner))
+        except ConfigError as exc:
+            raise ConfigError(
+                f"owner {owner!r} is not an email address, e.g. truong-cong-an@ductrong.gov.vn ({exc})"
+            ) from None
+    return checked
 
 
 def get(session: Session, schedule_id: int) -> Schedule:

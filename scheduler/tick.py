@@ -4,16 +4,16 @@ and have no run get one. The run's unique key makes this safe to run twice at on
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tongket.models.errors import ConfigError
-from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import ReportKind, Run, Schedule, Unit
+from tongket.models.errors import ConfigError, RunExists
+from tongket.models.periods import PeriodType
+from tongket.models.tables import ReportKind, Schedule, Unit
 from tongket.scheduler.due import DueRule, due_between, rule
+from tongket.scheduler.plan import plan_run
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +51,17 @@ def plan_due(session: Session, now: datetime, horizon: timedelta) -> list[int]:
         start = max(now - horizon, schedule.created_at)
         for period, due in due_between(when, start, now):
             if scope.valid_during(period.start, period.end):
-                run_id = insert_run(session, schedule, period, when.local_day(due))
-                if run_id is not None:
-                    log.info("schedule %s: planned run %s for %s (due %s)", schedule.id, run_id, period, due)
-                    created.append(run_id)
+                try:
+                    run = plan_run(
+                        session,
+                        scope=scope,
+                        kind=schedule.kind,
+                        period=period,
+                        report_date=when.local_day(due),
+                        schedule_id=schedule.id,
+                    )
+                except RunExists:
+                    continue  # planned already: by an earlier tick, another process or an operator
+                log.info("schedule %s: planned run %s for %s (due %s)", schedule.id, run.id, period, due)
+                created.append(run.id)
     return created
-
-
-def insert_run(session: Session, schedule: Schedule, period: Period, report_date: date) -> int | None:
-    """Insert revision 0 of the run unless any process has already: INSERT … ON CONFLICT DO NOTHING."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # both speak ON CONFLICT
-    statement = (
-        insert(Run)
-        .values(
-            scope_unit_id=schedule.scope_unit_id,
-            kind=schedule.kind,
-            period=period,
-            revision=0,
-            schedule_id=schedule.id,
-            report_date=report_date,
-            narrative={},
-        )
-        .on_conflict_do_nothing(index_elements=["scope_unit_id", "kind", "period_id", "revision"])
-        .returning(Run.id)
-    )
-    return session.scalar(statement)

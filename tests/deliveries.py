@@ -8,6 +8,7 @@ from tests.factories import REPORT_DATE, district, drop_form
 from tongket.models.db import session_scope
 from tongket.models.periods import Period
 from tongket.models.tables import Delivery, Recipient, Schedule
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once
 from tongket.worker.runs import pipeline
@@ -33,7 +34,7 @@ def rendered_run(
         session.add(schedule)
         session.flush()
         drop_form(session, settings.dropbox_dir, commune, "2023", {"security_teams": 7, "patrol_teams": 2})
-        run = states.plan_run(
+        run = plan_run(
             session,
             scope=scope,
             kind="annual",

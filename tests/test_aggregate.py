@@ -12,6 +12,7 @@ from tests.factories import REPORT_DATE, district
 from tests.test_deliveries import csv_bytes
 from tongket.models.periods import Period
 from tongket.models.tables import Unit
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.ingest import ingest
 from tongket.worker.collect.step import collect_once
@@ -36,7 +37,7 @@ def months(session: Session, unit: Unit, year: int, upto: int = 12, skip: tuple[
 def totals(
     session: Session, scope: Unit, period: str, tmp_path: Path, kinds: dict[str, str] = KINDS
 ) -> dict[str, int | None]:
-    run = states.plan_run(
+    run = plan_run(
         session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE, force=True
     )
     states.start_run(session, run.id, collect_minutes=0)
@@ -93,7 +94,7 @@ def test_multi_year_from_years_and_months(session: Session, tmp_path: Path) -> N
 def test_missing_december_leaves_the_stock_unreported_and_the_flow_incomplete(session: Session, tmp_path: Path) -> None:
     scope, (unit,) = district(session, communes=1)
     months(session, unit, 2023, skip=(12,))
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     states.start_run(session, run.id, collect_minutes=0)
     collect_once(session, run.id, unit.id, Settings(data_dir=tmp_path, database_url="sqlite://"))
     result = aggregate(session, run.id, Period.parse("2023"), KINDS)
@@ -111,7 +112,7 @@ def test_the_newest_version_as_of_collection_is_used(session: Session, tmp_path:
     scope, (unit,) = district(session, communes=1)
     send(session, unit, "2023", security_teams=1, tips_to_police=1)
     send(session, unit, "2023", security_teams=2, tips_to_police=2)  # a correction before the run: used
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     states.start_run(session, run.id, collect_minutes=0)
     collect_once(session, run.id, unit.id, Settings(data_dir=tmp_path, database_url="sqlite://"))
     send(session, unit, "2023", security_teams=3, tips_to_police=3)  # after the unit was collected: not used

@@ -16,8 +16,9 @@ from tests.factories import REPORT_DATE, district
 from tests.loopback import Loopback, Reply, loopback_server, refused_url
 from tongket.models.periods import Period
 from tongket.models.tables import Run, RunUnit, Source, Submission, SubmissionStatus, Unit, UnitState
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
-from tongket.worker.collect.step import backoff, collect_once
+from tongket.worker.collect.step import collect_once, next_try_in
 from tongket.worker.settings import Settings
 
 PATH = "/api/24901/2023"
@@ -54,7 +55,7 @@ def commune_over_http(session: Session, url: str) -> tuple[Unit, Unit]:
 
 
 def start(session: Session, scope: Unit, minutes: int = 10) -> Run:
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     states.start_run(session, run.id, collect_minutes=minutes)
     session.refresh(run)  # start_run moved it with a conditional UPDATE
     return run
@@ -187,7 +188,7 @@ def test_a_file_drop_commune_that_delivers_while_the_run_waits_is_late(session: 
     assert {r.state for r in rows.values()} == {UnitState.COLLECTED}
 
 
-def test_backoff_doubles_is_capped_and_never_passes_the_deadline(settings: Settings) -> None:
-    waits = [backoff(n, settings, remaining=10_000) for n in range(8)]
+def test_the_wait_follows_the_collect_settings_and_never_passes_the_deadline(settings: Settings) -> None:
+    waits = [next_try_in(n, settings, remaining=10_000) for n in range(8)]
     assert all(0.8 * min(2 * 2**n, 20) <= w <= min(2 * 2**n, 20) for n, w in enumerate(waits))
-    assert backoff(50, settings, remaining=3) <= 3.5
+    assert next_try_in(50, settings, remaining=3) <= 3.5

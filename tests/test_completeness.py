@@ -11,6 +11,7 @@ from tests.factories import REPORT_DATE, district, drop_form
 from tests.processes import environment, tongket
 from tests.test_deliveries import csv_bytes
 from tongket.models.periods import Period
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once
 from tongket.worker.report.completeness import run_completeness
@@ -24,7 +25,7 @@ def test_completeness_counts_and_the_runs_show_command(session: Session, db_url:
     drop_form(session, settings.dropbox_dir, early, "2023", {"security_teams": 5, "patrol_teams": 0})
     (settings.dropbox_dir / bad.code).mkdir(parents=True)
     (settings.dropbox_dir / bad.code / "2023.csv").write_bytes(csv_bytes(bad.code, "2023", {"security_teams": -1}))
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     states.start_run(session, run.id, collect_minutes=10)
     session.refresh(run)
     for unit in (early, tardy, bad, silent):
@@ -45,6 +46,7 @@ def test_completeness_counts_and_the_runs_show_command(session: Session, db_url:
     completeness = build_report(session, run.id).completeness
     assert (completeness.late, completeness.on_time, completeness.collected) == ((tardy.name,), 1, 2)
     assert completeness.missing == (silent.name,) and completeness.rejected == (bad.name,)
+    assert completeness == run_completeness(session, run.id).for_report()  # one model, both outputs
 
     session.commit()
     env = {**environment(settings.data_dir, database_url=db_url), "COLUMNS": "250"}  # no wrapping in cells

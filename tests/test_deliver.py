@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from tests.deliveries import rendered_run
 from tests.smtp_server import SmtpServer
+from tongket.models.addresses import valid_email, valid_name
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.tables import Artifact, Delivery, DeliveryState, Recipient, Run, RunState
 from tongket.worker.deliver import flow, notify, smtp
-from tongket.worker.deliver.addresses import valid_email, valid_name
 from tongket.worker.deliver.deliveries import claim, create_deliveries, settle
 from tongket.worker.settings import Settings
 
@@ -277,8 +277,8 @@ def test_recipients_follow_the_schedule_of_the_run(session: Session) -> None:
     from tests.factories import REPORT_DATE, district
     from tongket.models.periods import Period
     from tongket.models.tables import Schedule
+    from tongket.scheduler.plan import plan_run
     from tongket.worker.deliver.recipients import add_recipient
-    from tongket.worker.states import plan_run
 
     scope, _ = district(session, communes=1)  # with truong@example.vn, for every report of the district
     yearly, monthly = (

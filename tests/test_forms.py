@@ -292,6 +292,36 @@ def test_xml_entity_expansion(tmp_path: Path) -> None:
     assert "DOCTYPE" in reasons(rejected(hidden))
 
 
+# A billion laughs: ten levels of ten, 10**9 "lol" once expanded.
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + b"".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">'.encode() for n in range(1, 10))
+    + b"]><sst>&lol9;</sst>"
+)
+EXTERNAL = (
+    b'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE sst [<!ENTITY secret SYSTEM "file:///etc/passwd">]>'
+    b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+    b"<si><t>&secret;</t></si></sst>"
+)
+
+
+@pytest.mark.parametrize("part", [LAUGHS, EXTERNAL], ids=["billion laughs", "external entity"])
+@pytest.mark.parametrize("name", ["xl/sharedStrings.xml", "xl/worksheets/sheet1.xml", "[Content_Types].xml"])
+def test_entity_attacks_are_rejected_with_a_clear_message(tmp_path: Path, part: bytes, name: str) -> None:
+    problems = rejected(with_parts(form_bytes(tmp_path), {name: part})).problems
+    assert [p.reason_vi for p in problems] == ["tệp có cấu trúc XML không được phép (DOCTYPE); có thể là tệp độc hại"]
+    assert "declares a DTD (XML entity attack?)" in problems[0].reason_en
+
+
+@pytest.mark.parametrize("part", [LAUGHS, EXTERNAL], ids=["billion laughs", "external entity"])
+def test_openpyxl_parses_through_defusedxml_should_a_dtd_pass_the_scan(part: bytes) -> None:
+    from defusedxml import DTDForbidden, EntitiesForbidden
+    from openpyxl.xml.functions import fromstring
+
+    with pytest.raises((EntitiesForbidden, DTDForbidden)):
+        fromstring(part)
+
+
 def test_macros(tmp_path: Path) -> None:
     data = with_parts(form_bytes(tmp_path), {"xl/vbaProject.bin": b"\x00" * 100})
     assert "macro" in reasons(rejected(data))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tests.factories import REPORT_DATE, district, drop_form
 from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Submission, UnitState
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once
 from tongket.worker.deliver import flow
@@ -50,7 +51,7 @@ def test_a_rejected_commune_is_reported_and_the_run_completes(session: Session, 
     _set_cell(bad, "security_teams", -4)
     odd = drop_form(session, settings.dropbox_dir, unknown, "2023", {"security_teams": 5})
     _set_code(odd, "security_teams", "secret_police_teams")
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
 
     drive(session, settings, run.id)
 
@@ -78,7 +79,7 @@ def test_collecting_again_stores_nothing_twice(session: Session, settings: Setti
     scope, (unit, *_) = district(session, communes=1)
     drop_form(session, settings.dropbox_dir, unit, "2023", {"security_teams": 7})
     for force in (False, True):
-        run = states.plan_run(
+        run = plan_run(
             session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE, force=force
         )
         drive(session, settings, run.id)

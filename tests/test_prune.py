@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from tests.factories import REPORT_DATE, district
 from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, Run, RunState, RunUnit, utcnow
+from tongket.scheduler.plan import plan_run
 from tongket.worker.runs.prune import prune
 from tongket.worker.settings import Settings
-from tongket.worker.states import plan_run
 
 
 def _finished(session: Session, scope, period: str, state: RunState, age_days: int, pdf: Path) -> Run:  # type: ignore[no-untyped-def]

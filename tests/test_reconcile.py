@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tests.factories import REPORT_DATE, district, drop_form
 from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once
 from tongket.worker.deliver import flow
@@ -39,7 +40,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 def _run(session: Session, communes: int = 2) -> tuple[Run, list[int]]:
     scope, units = district(session, communes=communes)
-    run = states.plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
+    run = plan_run(session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE)
     return run, [u.id for u in units]
 
 

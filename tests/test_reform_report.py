@@ -17,6 +17,7 @@ from tongket.models.periods import Period
 from tongket.models.tables import Indicator, Run, RunUnit, Submission, SubmissionStatus, UnitState, Value
 from tongket.models.units import unit_by_code
 from tongket.models.vn_units import import_vn_units
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
@@ -49,7 +50,7 @@ def submit(session: Session, code: str, legacy: bool, period_id: str, values: di
 
 def review(session: Session, scope_code: str, period_id: str) -> Run:
     period = Period.parse(period_id)
-    run = states.plan_run(
+    run = plan_run(
         session,
         scope=unit_by_code(session, scope_code, on=period.end),
         kind="multi_year",

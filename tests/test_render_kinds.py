@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tests.factories import district
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import Indicator, Run, RunUnit, Schedule, Submission, SubmissionStatus, Unit, UnitState
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
@@ -69,7 +70,7 @@ def plan_and_collect(
     narrative: dict | None = None,
 ) -> Run:
     """A run whose communes are settled as collection would leave them: one missing, one rejected."""
-    run = states.plan_run(
+    run = plan_run(
         session,
         scope=scope,
         kind=kind,

@@ -12,12 +12,13 @@ from tests.factories import REPORT_DATE, district
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
 from tongket.models.tables import Run, RunState, RunUnit, UnitState
+from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.states import Next
 
 
 def _plan(session: Session, scope, period: str = "2023", force: bool = False) -> Run:  # type: ignore[no-untyped-def]
-    return states.plan_run(
+    return plan_run(
         session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE, force=force
     )
 

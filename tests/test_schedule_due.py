@@ -109,3 +109,33 @@ def test_ticks_within_the_horizon_see_every_period_once(
     expected = {p for p, _ in due_between(when, ticks[0], ticks[-1])}
     assert expected <= seen
     assert all(when.due(p) <= ticks[-1] and when.due(p) >= ticks[0] - horizon for p in seen)
+
+
+def test_a_one_value_range_with_a_step_is_that_value_which_cronsim_alone_gets_wrong() -> None:
+    from cronsim import CronSim
+
+    start = datetime(2026, 1, 1)
+    assert next(CronSim("0 8 1 8-8/2 *", start)) == datetime(2026, 8, 1, 8, 0)
+    cronsim_second = next(CronSim("0 8 1 8-8/2 *", datetime(2026, 8, 2)))
+    assert cronsim_second == datetime(2026, 10, 1, 8, 0)  # cronsim 2.8 runs on to months 10 and 12: cron does not
+    ours = Cron.parse("0 8 1 8-8/2 *")
+    assert ours.first_at_or_after(datetime(2026, 8, 2)) == datetime(2027, 8, 1, 8, 0)
+    assert ours.text == "0 8 1 8-8/2 *"  # shown to the operator as written
+
+
+def test_a_day_field_that_starts_with_a_star_is_unrestricted_as_in_debian_cron() -> None:
+    # '*/2' days and Fridays: both must hold (the replaced parser took either, as if '*/2' were restricted).
+    both = Cron.parse("0 8 */2 * fri")
+    assert both.first_at_or_after(datetime(2026, 11, 1)) == datetime(2026, 11, 13, 8, 0)  # odd day, Friday
+
+
+def test_cron_in_a_zone_with_summer_time_fires_on_local_wall_time() -> None:
+    berlin = rule("month", cron="30 2 * * sun", timezone="Europe/Berlin")
+    assert berlin.due(Period.parse("2026-02")) == utc(2026, 3, 1, 1, 30)  # winter: UTC+1
+    assert berlin.due(Period.parse("2026-05")) == utc(2026, 6, 7, 0, 30)  # summer: UTC+2
+
+
+def test_firings_are_at_or_after_the_moment_to_the_minute() -> None:
+    daily = Cron.parse("0 8 * * *")
+    assert daily.first_at_or_after(datetime(2026, 1, 1, 8, 0)) == datetime(2026, 1, 1, 8, 0)
+    assert daily.first_at_or_after(datetime(2026, 1, 1, 8, 0, 0, 1)) == datetime(2026, 1, 2, 8, 0)

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.factories import REPORT_DATE, district
 from tests.processes import environment, tongket
 from tongket.models.db import migrate, session_scope
+from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
 from tongket.models.tables import Delivery, DeliveryState, RunState, Schedule, Unit
-from tongket.worker.states import plan_run
+from tongket.scheduler import schedules
+from tongket.scheduler.plan import plan_run
+from tongket.scheduler.schedules import Plan
 
 
 @pytest.fixture
@@ -121,3 +125,12 @@ def test_unknown_schedule_and_cancel(data_dir: Path) -> None:
             DeliveryState.FAILED,
             "cancelled by an operator",
         )
+
+
+def test_owners_pass_the_same_address_check_as_recipients(session: Session) -> None:
+    district(session)
+    plan = Plan(unit_code="678", period_type="year", owners=["Truong-CA@DucTrong.Gov.VN"])
+    assert schedules.add(session, plan).owners == ["Truong-CA@ductrong.gov.vn"]  # stored as it is sent
+    for bad in ("trưởng@ductrong.gov.vn", "a..b@ductrong.gov.vn", "ca@localhost"):
+        with pytest.raises(ConfigError, match="is not an email address"):
+            schedules.add(session, Plan(unit_code="678", period_type="quarter", owners=[bad]))

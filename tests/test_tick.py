@@ -99,7 +99,7 @@ def test_a_scope_that_ended_gets_no_runs_for_periods_after_it(session: Session) 
 
 def test_an_existing_run_for_the_period_is_left_alone(session: Session) -> None:
     from tongket.models.periods import Period
-    from tongket.worker.states import plan_run
+    from tongket.scheduler.plan import plan_run
 
     scope, _ = district(session)
     schedules(session, scope, created=local(2026, 1, 1))

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tongket.models.db import changed
-from tongket.models.errors import RunExists
-from tongket.models.periods import Period
-from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.models.tables import Run, RunState, RunUnit, UnitState, utcnow
 from tongket.models.units import expected_units
 
 
@@ -28,41 +25,6 @@ class Next:
 
     task: str
     args: tuple[int | str, ...]
-
-
-def plan_run(
-    session: Session,
-    *,
-    scope: Unit,
-    kind: str,
-    period: Period,
-    report_date: date,
-    narrative: dict[str, Any] | None = None,
-    schedule_id: int | None = None,
-    force: bool = False,
-) -> Run:
-    """Create the run for (scope, kind, period); RunExists if there is one and force is not set."""
-    key = (Run.scope_unit_id == scope.id, Run.kind == kind, Run.period == period)
-    latest = session.scalars(select(Run).where(*key).order_by(Run.revision.desc()).limit(1)).first()
-    if latest is not None and not force:
-        raise RunExists(latest.id, latest.state)
-    run = Run(
-        scope_unit_id=scope.id,
-        kind=kind,
-        period=period,
-        report_date=report_date,
-        revision=0 if latest is None else latest.revision + 1,
-        narrative=narrative or {},
-        schedule_id=schedule_id,
-    )
-    try:
-        with session.begin_nested():  # the unique key settles a race with another planner
-            session.add(run)
-    except IntegrityError:
-        winner = session.scalars(select(Run).where(*key).order_by(Run.revision.desc())).first()
-        assert winner is not None
-        raise RunExists(winner.id, winner.state) from None
-    return run
 
 
 def transition(session: Session, run_id: int, old: RunState, new: RunState, **values: Any) -> bool:

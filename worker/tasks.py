@@ -10,6 +10,7 @@ from tongket.models.errors import TransientError
 from tongket.models.tables import utcnow
 from tongket.worker import states
 from tongket.worker.app import DbTask, app, send, with_session
+from tongket.worker.backoff import backoff
 from tongket.worker.collect.step import collect_once
 from tongket.worker.deliver import flow, notify, smtp
 from tongket.worker.runs import control, pipeline
@@ -43,7 +44,7 @@ def render_run(self: DbTask, run_id: int) -> None:
         self.in_session(pipeline.render, run_id, get_settings())
     except (TransientError, OperationalError, OSError) as exc:
         if self.request.retries < RENDER_RETRIES:  # short, bounded countdowns: no long ETA on Redis
-            raise self.retry(exc=exc, countdown=min(300, 30 * 2**self.request.retries)) from exc
+            raise self.retry(exc=exc, countdown=backoff(self.request.retries, 30, 300)) from exc
         self.in_session(states.fail_and_notify, run_id, f"rendering failed {RENDER_RETRIES + 1} times: {exc}")
     except Exception as exc:  # a bug or data the renderer cannot take: permanent, so fail and tell the owners
         self.in_session(states.fail_and_notify, run_id, f"rendering failed: {type(exc).__name__}: {exc}")

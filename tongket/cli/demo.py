@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tongket.cli.demo_data import COMMUNES, DISTRICT, PROVINCE, YEARS, demo_figures
 from tongket.models.catalogue import load_catalogue, read_catalogue
+from tongket.models.db import upsert
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import Level, Recipient, ReportKind, Schedule, Source, SourceKind, Unit
 from tongket.worker.collect.xlsx_form import write_form
@@ -48,12 +49,9 @@ def load_demo(session: Session, dropbox: Path) -> DemoRequest:
 def _upsert_unit(
     session: Session, code: str, name: str, level: Level, parent: Unit | None, valid_to: date | None
 ) -> Unit:
-    unit = session.scalars(select(Unit).where(Unit.code == code, Unit.level == level)).first()
-    if unit is None:
-        unit = Unit(code=code, name=name, level=level, parent=parent, valid_to=valid_to)
-        session.add(unit)
-        session.flush()
-    return unit
+    row = {"code": code, "name": name, "level": level, "parent_id": parent.id if parent else None, "valid_to": valid_to}
+    upsert(session, Unit, [row], key=("code", "valid_from"))  # loading twice changes nothing
+    return session.scalars(select(Unit).where(Unit.code == code, Unit.level == level)).one()
 
 
 def _load_units(session: Session) -> Unit:

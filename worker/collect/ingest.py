@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from tongket.models.db import upsert
 from tongket.models.errors import BadPeriod
 from tongket.models.periods import Period
 from tongket.models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
@@ -105,17 +104,9 @@ def _store(
         "status": status,
         "errors": [asdict(p) for p in errors],
     }
-    # INSERT … ON CONFLICT DO NOTHING rather than a savepoint: with pysqlite, releasing a savepoint opened
-    # before any write commits it, so a later rollback (e.g. `tongket sources check`) would not undo it.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.scalar(
-        insert(Submission)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["unit_id", "period_id", "checksum"])
-        .returning(Submission.id)
-    )
-    if new_id is not None:
-        return session.get_one(Submission, new_id), True
+    new = upsert(session, Submission, [row], key=("unit_id", "period_id", "checksum"))
+    if new:
+        return session.get_one(Submission, new[0]), True
     # Another worker stored the same delivery meanwhile: use its row.
     return session.scalars(
         select(Submission).where(

@@ -7,13 +7,13 @@ the first is "late": it reported while the run was already waiting for it.
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.worker.backoff import backoff
 from tongket.worker.collect.collect import Outcome, gather, judge, sources_of
 from tongket.worker.collect.http_source import HttpLimits
 from tongket.worker.settings import Settings
@@ -56,14 +56,14 @@ def collect_once(
         .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
         .values(attempts=RunUnit.attempts + 1, last_error=outcome.error, updated_at=now)
     )
-    return backoff(tried, settings, (deadline - now).total_seconds())
+    return next_try_in(tried, settings, (deadline - now).total_seconds())
 
 
-def backoff(attempts: int, settings: Settings, remaining: float) -> float:
-    """Seconds before the next try: doubling from the base, capped, jittered so that thousands of
-    waiting units do not all knock at once, and never much past the deadline."""
-    base = min(settings.collect_retry_seconds * 2.0 ** min(attempts, 20), settings.collect_retry_max_seconds)
-    return max(0.1, min(base * random.uniform(0.8, 1.0), remaining + 0.5))
+def next_try_in(attempts: int, settings: Settings, remaining: float) -> float:
+    """Seconds before the next try: the common backoff, jittered so that thousands of waiting units do not
+    all knock at once, and never much past the deadline."""
+    wait = backoff(attempts, settings.collect_retry_seconds, settings.collect_retry_max_seconds, jitter=0.2)
+    return max(0.1, min(wait, remaining + 0.5))
 
 
 def limits(settings: Settings) -> HttpLimits:

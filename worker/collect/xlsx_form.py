@@ -6,11 +6,10 @@ reordered rows still read correctly.
 
 Forms come from outside, so the reader treats them as hostile. It checks the zip container (size, entry
 count, declared uncompressed sizes and ratios, encryption, external links, macros, XML DTDs) before openpyxl
-sees a byte. openpyxl is not defusedxml-protected unless defusedxml is installed (it is not a dependency);
-what protects us instead is that the DTD scan refuses any part that declares one (entity expansion and
-external entities both need a DTD), the bundled expat (>= 2.4) limits entity amplification, and
-xml.etree never fetches external entities. Any other failure of openpyxl on the bytes becomes a
-FormRejected, never a raw exception.
+sees a byte: entity expansion and external entities both need a DTD, and OOXML never declares one. This
+module parses no XML itself; openpyxl parses every part, through defusedxml (a dependency: importing this
+module fails if openpyxl would not use it), which refuses entities again should a DTD ever pass the scan.
+Any other failure of openpyxl on the bytes becomes a FormRejected, never a raw exception.
 """
 
 from __future__ import annotations
@@ -35,12 +34,16 @@ from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
+from openpyxl.xml import DEFUSEDXML
 
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import IndicatorKind, IndicatorLevel
 from tongket.worker.collect.problems import FormRejected, Problem, shown
 from tongket.worker.report.figures import IndicatorInfo
 from tongket.worker.report.wording import short_label
+
+if not DEFUSEDXML:  # openpyxl falls back to the plain standard-library parser without it
+    raise ImportError("openpyxl must parse forms through defusedxml: install defusedxml (a tongket dependency)")
 
 FORM_SHEET = "Biểu mẫu"
 META_SHEET = "_meta"

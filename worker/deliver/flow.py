@@ -9,7 +9,6 @@ between leaves the delivery 'sending'; after the lease it is sent again with the
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from tongket.models.db import session_scope
 from tongket.models.errors import DeliveryFailed, MessageTooLarge, TransientError
 from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule
+from tongket.worker.backoff import backoff
 from tongket.worker.deliver.deliveries import (
     claim,
     expire_leases,
@@ -96,7 +96,9 @@ def _transient(delivery_id: int, token: int, settings: Settings, error: str) -> 
         return _give_up(delivery_id, token, settings, f"{error} (after {token} attempts)")
     with session_scope(settings.db_url) as session:
         settle(session, delivery_id, token, DeliveryState.PENDING, error)
-    return Outcome(DeliveryState.PENDING, retry_in=backoff(token, settings))
+    # Jittered so that many deliveries held by one outage do not return at once.
+    wait = backoff(token - 1, settings.delivery_retry_seconds, settings.delivery_retry_max_seconds, jitter=0.2)
+    return Outcome(DeliveryState.PENDING, retry_in=wait)
 
 
 def _give_up(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
@@ -110,12 +112,6 @@ def _give_up(delivery_id: int, token: int, settings: Settings, error: str) -> Ou
 def finish_run(run_id: int, settings: Settings) -> None:
     with session_scope(settings.db_url) as session:  # its own transaction: see finish_delivering
         finish_delivering(session, run_id)
-
-
-def backoff(attempt: int, settings: Settings) -> float:
-    """Exponential, capped, with jitter so that many deliveries held by one outage do not return at once."""
-    delay = min(settings.delivery_retry_seconds * 2.0 ** (attempt - 1), settings.delivery_retry_max_seconds)
-    return delay * random.uniform(0.8, 1.0)
 
 
 def prepare(

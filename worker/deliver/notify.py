@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tongket.models.db import changed, session_scope
+from tongket.models.addresses import valid_email
+from tongket.models.db import changed, session_scope, upsert
 from tongket.models.errors import ConfigError, TransientError
 from tongket.models.tables import Delivery, DeliveryState, OwnerNotice, Run, RunState, Schedule
-from tongket.worker.deliver.addresses import valid_email
 from tongket.worker.deliver.deliveries import mail_domain
 from tongket.worker.deliver.message import Envelope, compose_owner_notice, wire
 from tongket.worker.deliver.transport import hand_over
@@ -87,12 +86,9 @@ def _addresses(owners: list[str]) -> list[str]:
 def take_slot(session: Session, schedule_id: int, run_id: int, now: datetime) -> int | None:
     """Claim this hour's notice for a schedule: the failures suppressed since the last one, or None (and one
     more counted) when a notice went out less than an hour ago."""
-    try:
-        with session.begin_nested():
-            session.add(OwnerNotice(schedule_id=schedule_id, last_sent_at=now, last_run_id=run_id, suppressed=0))
+    first = {"schedule_id": schedule_id, "last_sent_at": now, "last_run_id": run_id, "suppressed": 0}
+    if upsert(session, OwnerNotice, [first], key=("schedule_id",)):
         return 0
-    except IntegrityError:
-        pass
     previous = session.scalar(select(OwnerNotice.suppressed).where(OwnerNotice.schedule_id == schedule_id)) or 0
     won = changed(
         session,

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from tongket.models.addresses import valid_email, valid_name
 from tongket.models.errors import ConfigError, TongketError
 from tongket.models.tables import Delivery, Recipient, Run, RunState, Schedule, Unit
-from tongket.worker.deliver.addresses import valid_email, valid_name
 from tongket.worker.deliver.deliveries import create_deliveries, mail_domain, next_generation
 
 

@@ -1,17 +1,20 @@
 """Who has reported for a run: expected, reported (on time / late), rejected, missing, failed, still awaited,
 and per unit how many figures it gave, how many of them were 0 and how many it left blank ("0" is a figure;
-blank is "not reported")."""
+blank is "not reported"). The one model of completeness: `tongket runs show` prints it, and the report takes
+its summary (`for_report`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.tables import Run, RunUnit, Unit, UnitState
+from tongket.models.tables import IndicatorKind, Run, RunUnit, Unit, UnitState
 from tongket.worker.report.aggregate import aggregate
+from tongket.worker.report.figures import Completeness
 from tongket.worker.report.indicators import active_indicators
 
 
@@ -19,7 +22,7 @@ from tongket.worker.report.indicators import active_indicators
 class UnitReport:
     code: str
     name: str
-    state: str
+    state: UnitState
     reported_at: datetime | None
     late: bool
     attempts: int
@@ -53,6 +56,21 @@ class RunCompleteness:
     def on_time(self) -> int:
         return self.reported - self.late
 
+    def names(self, *states: str) -> tuple[str, ...]:
+        return tuple(u.name for u in self.units if u.state in states)
+
+    def for_report(self) -> Completeness:
+        """What the report says of completeness: counts, and the units named by what became of them."""
+        return Completeness(
+            expected=self.expected,
+            collected=self.reported,
+            rejected=self.names(UnitState.REJECTED),
+            missing=self.names(UnitState.MISSING, UnitState.PENDING),  # still awaited at rendering: missing
+            failed=self.names(UnitState.FAILED),
+            late=tuple(u.name for u in self.units if u.state == UnitState.COLLECTED and u.late),
+            on_time=self.on_time,
+        )
+
     def summary_vi(self) -> str:
         """One line for an officer: "Dự kiến 15 đơn vị: đã báo cáo 13 (đúng hạn 12, muộn 1), …"."""
         return (
@@ -70,11 +88,18 @@ class RunCompleteness:
         )
 
 
-def run_completeness(session: Session, run_id: int) -> RunCompleteness:
-    """The completeness of a run as the database has it now."""
-    run = session.get_one(Run, run_id)
-    kinds = {i.code: i.kind for i in active_indicators(session, run.period)}
-    per_unit = aggregate(session, run_id, run.period, kinds).per_unit
+def run_completeness(
+    session: Session,
+    run_id: int,
+    per_unit: Mapping[str, Mapping[str, int | None]] | None = None,
+    kinds: dict[str, IndicatorKind] | None = None,
+) -> RunCompleteness:
+    """The completeness of a run as the database has it now; a caller that has aggregated the run's
+    figures already (the report) passes them and the indicators' kinds."""
+    if kinds is None or per_unit is None:
+        period = session.get_one(Run, run_id).period
+        kinds = {i.code: i.kind for i in active_indicators(session, period)}
+        per_unit = aggregate(session, run_id, period, kinds).per_unit
     rows = session.execute(
         select(RunUnit, Unit.code, Unit.name)
         .join(Unit, Unit.id == RunUnit.unit_id)

@@ -28,11 +28,10 @@ from tongket.models.tables import (
     RunUnit,
     Schedule,
     Unit,
-    UnitState,
 )
 from tongket.worker.report.aggregate import aggregate, data_periods
+from tongket.worker.report.completeness import run_completeness
 from tongket.worker.report.figures import (
-    Completeness,
     Heading,
     IndicatorInfo,
     Narrative,
@@ -75,11 +74,16 @@ def build_report(session: Session, run_id: int) -> Report:
     ).all()
     across = lineage(session, targets, _with_history(period))  # links for this period and earlier ones
     pairs = successions(session, set(kinds))
-    figures = fold(aggregate(session, run_id, period, kinds, across.links), pairs)
+    found = aggregate(session, run_id, period, kinds, across.links)
+    figures = fold(found, pairs)
+    done = run_completeness(session, run_id, found.per_unit, kinds)
     renamed = footnotes(pairs, indicators)
     indicators = tuple(i for i in indicators if i.code not in pairs)
     totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
-    units = _unit_figures(session, run_id, figures.per_unit, kinds)
+    units = tuple(
+        UnitFigures(u.code, u.name, u.state, figures.per_unit.get(u.code, dict.fromkeys(kinds)), u.problems)
+        for u in done.units
+    )
     draft = Report(
         kind=run.kind,
         period_id=period.id,
@@ -91,7 +95,7 @@ def build_report(session: Session, run_id: int) -> Report:
         totals=figures.totals,
         trend=tuple(_trend(period, figures.trend, totals_of)),
         units=units,
-        completeness=_completeness(units, _late(session, run_id)),
+        completeness=done.for_report(),
         narrative=_BLANK,
         notes=(*given.get("notes", ()), *lineage(session, targets, period).notes, *renamed),
         next_label=next_label(run.kind, period),
@@ -174,21 +178,6 @@ def _symbol(level: Level) -> str:
     return {Level.PROVINCE: "CAT", Level.DISTRICT: "CAH"}.get(level, "CAX")
 
 
-def _unit_figures(
-    session: Session, run_id: int, per_unit: dict[str, dict[str, int | None]], kinds: dict[str, IndicatorKind]
-) -> tuple[UnitFigures, ...]:
-    rows = session.execute(
-        select(Unit.code, Unit.name, RunUnit.state, RunUnit.errors)
-        .join(RunUnit, RunUnit.unit_id == Unit.id)
-        .where(RunUnit.run_id == run_id)
-        .order_by(Unit.code)
-    )
-    return tuple(
-        UnitFigures(code, name, state, per_unit.get(code, dict.fromkeys(kinds)), tuple(errors))
-        for code, name, state, errors in rows
-    )
-
-
 def _trend(period: Period, trend: dict[str, Figures], totals_of: _Earlier) -> list[PeriodFigures]:
     """The years of a multi-year review; for a shorter report, the periods before it that have figures."""
     if period.type is PeriodType.YEARS:
@@ -199,32 +188,6 @@ def _trend(period: Period, trend: dict[str, Figures], totals_of: _Earlier) -> li
         history.insert(0, history[0].previous())
     found = [(p, totals_of(p) if p != period else trend[period.id]) for p in history]
     return [PeriodFigures(p.id, short_label(p), figures) for p, figures in found if figures is not None]
-
-
-def _completeness(units: tuple[UnitFigures, ...], late: frozenset[str] = frozenset()) -> Completeness:
-    def named(*states: UnitState) -> tuple[str, ...]:
-        return tuple(u.name for u in units if u.state in states)
-
-    collected = named(UnitState.COLLECTED)
-    late_names = tuple(name for name in collected if name in late)
-    return Completeness(
-        expected=len(units),
-        collected=len(collected),
-        rejected=named(UnitState.REJECTED),
-        missing=named(UnitState.MISSING, UnitState.PENDING),
-        failed=named(UnitState.FAILED),
-        late=late_names,
-        on_time=len(collected) - len(late_names),
-    )
-
-
-def _late(session: Session, run_id: int) -> frozenset[str]:
-    """Names of the units that reported only while the run was waiting for them (RunUnit.late)."""
-    return frozenset(
-        session.scalars(
-            select(Unit.name).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id, RunUnit.late)
-        )
-    )
 
 
 def _narrative(given: dict[str, Any], default: Narrative) -> Narrative:

@@ -14,12 +14,13 @@ from tongket.models.errors import RunExists, TongketError
 from tongket.models.periods import Period
 from tongket.models.tables import Delivery, DeliveryState, ReportKind, Run, RunState, utcnow
 from tongket.models.units import unit_by_code
+from tongket.scheduler.plan import plan_run
 from tongket.scheduler.tick import plan_due
 from tongket.worker.report.wording import default_kind
 from tongket.worker.runs.prune import prune
 from tongket.worker.runs.reconcile import Timeouts, reconcile
 from tongket.worker.settings import Settings
-from tongket.worker.states import Next, cancel, plan_run
+from tongket.worker.states import Next, cancel
 
 log = logging.getLogger(__name__)
 

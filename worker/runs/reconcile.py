@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.db import changed
 from tongket.models.tables import Delivery, DeliveryState, Run, RunState, RunUnit, UnitState
+from tongket.worker.backoff import backoff
 from tongket.worker.deliver.deliveries import open_deliveries
 from tongket.worker.runs.pipeline import finish_delivering
 from tongket.worker.settings import Settings
@@ -121,7 +122,8 @@ _BY_STATE: dict[RunState, Callable[[Session, Run, datetime, Timeouts], Sequence[
 
 def _stuck(run: Run, now: datetime, timeout: timedelta) -> bool:
     last = max(run.state_changed_at, run.redriven_at or run.state_changed_at)
-    return last + timeout * min(1 << run.redrives, 16) <= now
+    seconds = timeout.total_seconds()
+    return last + timedelta(seconds=backoff(run.redrives, seconds, seconds * 16)) <= now
 
 
 def _claim(session: Session, run: Run, now: datetime) -> bool:

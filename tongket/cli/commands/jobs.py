@@ -27,7 +27,7 @@ def demo(
 ) -> None:
     """Load the Đức Trọng demo and run its 2014..2023 review end to end."""
     from tongket.cli.demo import load_demo
-    from tongket.worker.states import plan_run
+    from tongket.scheduler.plan import plan_run
 
     settings = get_settings()
     migrate(settings.db_url)
@@ -67,8 +67,8 @@ def run(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600,
 ) -> None:
     """Run one report now (a one-off job)."""
+    from tongket.scheduler.plan import plan_run
     from tongket.worker.report.wording import default_kind
-    from tongket.worker.states import plan_run
 
     settings = get_settings()
     parsed = Period.parse(period)

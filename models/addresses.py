@@ -1,4 +1,5 @@
-"""Checking a recipient's address and name when they are added, so that nothing odd reaches a header."""
+"""Checking an address and a name when they are stored (recipients, schedule owners), so that nothing odd
+reaches a header. The one email check of tongket."""
 
 from __future__ import annotations
 

@@ -1,0 +1,60 @@
+"""Planning a run: the one way every entry point (the beat's tick, a one-off job, the CLI, the demo) makes one.
+
+The run's unique key (scope, kind, period, revision) settles races: of two planners at once, one inserts
+and the other gets RunExists naming the winner.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tongket.models.db import upsert
+from tongket.models.errors import RunExists
+from tongket.models.periods import Period
+from tongket.models.tables import Run, Unit
+
+RUN_KEY = ("scope_unit_id", "kind", "period_id", "revision")
+
+
+def plan_run(
+    session: Session,
+    *,
+    scope: Unit,
+    kind: str,
+    period: Period,
+    report_date: date,
+    narrative: dict[str, Any] | None = None,
+    schedule_id: int | None = None,
+    force: bool = False,
+) -> Run:
+    """Create the run for (scope, kind, period): revision 0, or the next one with `force`; RunExists if
+    there is one already (or another planner made it meanwhile) and force is not set."""
+    latest = _latest(session, scope.id, kind, period)
+    if latest is not None and not force:
+        raise RunExists(latest.id, latest.state)
+    row = {
+        "scope_unit_id": scope.id,
+        "kind": kind,
+        "period": period,
+        "revision": 0 if latest is None else latest.revision + 1,
+        "report_date": report_date,
+        "narrative": narrative or {},
+        "schedule_id": schedule_id,
+    }
+    created = upsert(session, Run, [row], key=RUN_KEY)
+    if not created:  # another planner inserted this revision between our read and our insert
+        winner = _latest(session, scope.id, kind, period)
+        assert winner is not None
+        raise RunExists(winner.id, winner.state)
+    return session.get_one(Run, created[0])
+
+
+def _latest(session: Session, scope_id: int, kind: str, period: Period) -> Run | None:
+    key = (Run.scope_unit_id == scope_id, Run.kind == kind, Run.period == period)
+    return session.scalars(
+        select(Run).where(*key).order_by(Run.revision.desc()).limit(1).execution_options(populate_existing=True)
+    ).first()
