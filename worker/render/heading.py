@@ -118,14 +118,20 @@ def recipient_lines(recipients: tuple[str, ...]) -> list[str]:
     return [f"- {line}{'.' if n == len(lines) - 1 else ';'}" for n, line in enumerate(lines)]
 
 
+def signer(heading: Heading) -> str:
+    """ "Thượng tá Nguyễn Văn Demo": the rank, where given, before the name."""
+    return " ".join(part for part in (nfc(heading.signer_rank).strip(), nfc(heading.signer_name).strip()) if part)
+
+
 def closing_block(heading: Heading, styles: Styles) -> list[Flowable]:
     """ "Nơi nhận:" on the left, the signer on the right (one table, so they stay side by side)."""
     left: list[Flowable] = [Paragraph("Nơi nhận:", styles.recipients_head)]
     left += [Paragraph(para(line), styles.recipients) for line in recipient_lines(heading.recipients)]
+    titles = [para(line.strip()) for line in nfc(heading.signer_title).upper().splitlines() if line.strip()]
     right: list[Flowable] = [
-        Paragraph(para(nfc(heading.signer_title).upper()), styles.signer),
+        Paragraph("<br/>".join(titles), styles.signer),  # "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC" for a deputy
         Spacer(1, 26 * mm),  # room for the signature and the seal
-        Paragraph(para(heading.signer_name), styles.signer),
+        Paragraph(para(signer(heading)), styles.signer),
     ]
     table = Table([[left, right]], colWidths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55])
     table.setStyle(_plain(styles))

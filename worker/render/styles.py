@@ -48,6 +48,9 @@ class Styles:
     recipients_head: ParagraphStyle  # "Nơi nhận:"
     recipients: ParagraphStyle
     signer: ParagraphStyle
+    annex_label: ParagraphStyle  # "Phụ lục I"
+    annex_title: ParagraphStyle  # "SỐ LIỆU THEO ĐƠN VỊ"
+    annex_ref: ParagraphStyle  # "(Kèm theo Báo cáo số …)"
 
 
 def _style(name: str, font: str, size: float, **kw: object) -> ParagraphStyle:
@@ -86,4 +89,7 @@ def build_styles(fonts: FontSet) -> Styles:
         recipients_head=_style("recipients_head", bi, 12, leading=14),
         recipients=_style("recipients", r, 11, leading=13, leftIndent=7, firstLineIndent=-7),  # hang after "- "
         signer=_style("signer", b, 13, alignment=TA_CENTER, leading=16),
+        annex_label=_style("annex_label", b, 14, alignment=TA_CENTER),
+        annex_title=_style("annex_title", b, 13, alignment=TA_CENTER, spaceBefore=2),
+        annex_ref=_style("annex_ref", i, 13, alignment=TA_CENTER, spaceBefore=2),
     )

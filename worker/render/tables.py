@@ -78,8 +78,11 @@ def _fit_numbers(rows: list[list[object]], widths: Sequence[float], font: str, s
 
 
 def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]:
-    """(group heading, column heading, totals) for each comparison the report carries."""
+    """(group heading, column heading, totals) for each comparison the report carries: a multi-year review
+    compares with its first year (and a previous range of years where there are figures)."""
     found = []
+    if report.first_year is not None:
+        found.append(("So với năm đầu giai đoạn", f"Năm {para(report.first_year.label)}", report.first_year.totals))
     if report.previous is not None:
         group = "So với năm trước" if report.kind == "annual" else "So với kỳ trước"
         found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
@@ -103,6 +106,10 @@ def totals_table(report: Report, styles: Styles) -> Table:
         row += [fitted(kind, centre, widths[3]), format_int(value)]
         for _, _, before in comps:
             old = before.get(ind.code)
+            # A count of events over the whole period is not comparable with one earlier year.
+            if before is not report.previous and before is not report.year_earlier and ind.kind != "stock":
+                row += [format_int(old), NOT_REPORTED, NOT_REPORTED]
+                continue
             diff = None if value is None or old is None else value - old
             pct = format_percent(change_percent(value, old), signed=True)
             row += [format_int(old), format_signed(diff), pct]

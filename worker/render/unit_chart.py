@@ -14,7 +14,7 @@ from tongket.worker.render.styles import FRAME_WIDTH
 from tongket.worker.report.figures import IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import format_int, nfc
 
-MAX_BARS = 42  # units per chart: with its caption, one chart still fits one page
+MAX_BARS = 40  # units per chart: with its two-line caption, one chart still fits one page
 _SIZE = 8
 _ROW = 5.6 * mm  # height of one unit's row
 _LABEL_MAX = 62 * mm  # longer unit names are cut with "…" (the table above has them in full)

@@ -30,20 +30,12 @@ from tongket.worker.report.figures import (
     UnitFigures,
 )
 from tongket.worker.report.indicators import active_indicators
+from tongket.worker.report.issuer import issuer
 from tongket.worker.report.prose import default_narrative
+from tongket.worker.report.statements import COMMENDED, TASKS_SET, statements
 from tongket.worker.report.succession import fold, footnotes, successions
-from tongket.worker.report.wording import (
-    issuing_bodies,
-    next_label,
-    period_label,
-    place_name,
-    recipients_block,
-    short_label,
-    signer_title,
-    summary_line,
-)
+from tongket.worker.report.wording import next_label, period_label, short_label, summary_line
 
-TASKS_SET = "tasks_set"  # the report-level indicator: tasks this report sets for the next period
 # How many periods (this one included) the trend chart of a short report looks back over.
 HISTORY = {PeriodType.MONTH: 6, PeriodType.QUARTER: 5, PeriodType.HALF: 4, PeriodType.YEAR: 5}
 _BLANK = Narrative("", "", "", "", "", tasks=())
@@ -55,7 +47,7 @@ def build_report(session: Session, run_id: int) -> Report:
     scope = run.scope_unit
     period = Period.parse(run.period_id)
     given = _given(session, run)
-    indicators = tuple(active_indicators(session, period) + active_indicators(session, period, level="report"))
+    indicators = tuple(active_indicators(session, period) + _office_indicators(session, period, given))
     kinds = {i.code: i.kind for i in indicators if i.level == "commune"}
     targets = session.scalars(
         select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id).order_by(Unit.code)
@@ -67,25 +59,31 @@ def build_report(session: Session, run_id: int) -> Report:
     indicators = tuple(i for i in indicators if i.code not in pairs)
     totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
     units = _unit_figures(session, run_id, figures.per_unit, kinds)
+    trend = tuple(_trend(period, figures.trend, totals_of))
+    cutoff = _cutoff(period, given)
     draft = Report(
         kind=run.kind,
         period_id=period.id,
         period_label=period_label(run.kind, period),
         scope_code=scope.code,
         scope_name=scope.name,
-        heading=_heading(scope, run, period, given),
+        heading=_heading(scope, run, period, given, [u.name for u in units]),
         indicators=indicators,
-        totals=figures.totals,
-        trend=tuple(_trend(period, figures.trend, totals_of)),
+        totals={**figures.totals, **_office_figures(indicators, given)},
+        trend=trend,
         units=units,
         completeness=_completeness(units, _late(session, run_id)),
         narrative=_BLANK,
         notes=(*given.get("notes", ()), *lineage(session, targets, period).notes, *renamed),
         next_label=next_label(run.kind, period),
+        first_year=trend[0] if run.kind == ReportKind.MULTI_YEAR and len(trend) > 1 else None,
+        cutoff=cutoff,
+        warnings=_warnings(run.report_date, cutoff, given),
         **_comparisons(run.kind, period, totals_of),
     )
     narrative = _narrative(given, default_narrative(draft))
-    return replace(draft, narrative=narrative, totals={**figures.totals, **_report_level(indicators, narrative)})
+    report = replace(draft, narrative=narrative, totals={**draft.totals, TASKS_SET: len(narrative.tasks)})
+    return replace(report, statements=statements(report))
 
 
 def _given(session: Session, run: Run) -> dict[str, Any]:
@@ -135,24 +133,22 @@ def _comparisons(kind: str, period: Period, totals_of: _Earlier) -> dict[str, An
     return found
 
 
-def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any]) -> Heading:
-    superior, issuing = issuing_bodies(scope)
+def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any], units: Sequence[str]) -> Heading:
+    office = issuer(scope, run.report_date, units, deputy=bool(given.get("deputy")))
+    summary = summary_line(run.kind, period) + (f" trên địa bàn {office.area}" if office.area else "")
     return Heading(
-        superior_body=given.get("superior_body", superior),
-        issuing_body=given.get("issuing_body", issuing),
-        number=given.get("number", f"Số:        /BC-{_symbol(scope.level)}"),
-        place=given.get("place", place_name(scope.name)),
+        superior_body=given.get("superior_body", office.superior),
+        issuing_body=given.get("issuing_body", office.body),
+        number=given.get("number", f"Số:        /BC-{office.symbol}"),
+        place=given.get("place", office.place),
         issued_on=run.report_date,
         title="BÁO CÁO",
-        summary=given.get("summary", summary_line(run.kind, period)),
-        signer_title=given.get("signer_title", signer_title(scope.level)),
+        summary=given.get("summary", summary),
+        signer_title=given.get("signer_title", office.signer_title),
         signer_name=given.get("signer_name", ""),
-        recipients=tuple(given.get("recipients", recipients_block(scope))),
+        signer_rank=given.get("signer_rank", ""),
+        recipients=tuple(given.get("recipients", office.recipients)),
     )
-
-
-def _symbol(level: str) -> str:
-    return {"province": "CAT", "district": "CAH"}.get(level, "CAX")
 
 
 def _unit_figures(
@@ -215,9 +211,35 @@ def _narrative(given: dict[str, Any], default: Narrative) -> Narrative:
     return Narrative(**{**default.__dict__, **fields})
 
 
-def _report_level(indicators: tuple[IndicatorInfo, ...], narrative: Narrative) -> dict[str, int | None]:
-    """Figures the report states itself: how many tasks it sets for the next period."""
-    return {i.code: len(narrative.tasks) for i in indicators if i.code == TASKS_SET}
+def _office_indicators(session: Session, period: Period, given: dict[str, Any]) -> list[IndicatorInfo]:
+    """The reporting office's own figures that Bảng 1 shows: the commendations it gave, where it says so.
+    The tasks it sets are counted (TASKS_SET) but are no result."""
+    stated = given.get("figures", {})
+    return [i for i in active_indicators(session, period, level="report") if i.code in COMMENDED and i.code in stated]
+
+
+def _office_figures(indicators: tuple[IndicatorInfo, ...], given: dict[str, Any]) -> dict[str, int | None]:
+    stated = given.get("figures", {})
+    return {i.code: int(stated[i.code]) for i in indicators if i.level == "report" and i.code in stated}
+
+
+def _cutoff(period: Period, given: dict[str, Any]) -> date:
+    """The day the figures are counted to: the period's end, or an earlier day the operator states."""
+    stated = given.get("cutoff")
+    return min(period.end, date.fromisoformat(str(stated))) if stated else period.end
+
+
+def _warnings(report_date: date, cutoff: date, given: dict[str, Any]) -> tuple[str, ...]:
+    """What the operator should fix before officials read the report (not printed in it)."""
+    found = []
+    if report_date < cutoff:
+        found.append(
+            f"the report is dated {report_date:%d/%m/%Y} but states figures to {cutoff:%d/%m/%Y}; "
+            "date it after the period or give the narrative a 'cutoff' date"
+        )
+    if not str(given.get("signer_name", "")).strip():
+        found.append("no signer_name in the narrative: the report is marked as a draft (DỰ THẢO)")
+    return tuple(found)
 
 
 def _nfc(value: Any) -> Any:

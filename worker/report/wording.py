@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import Level, ReportKind, Unit
+from tongket.models.tables import ReportKind
 
 MOVEMENT = "phong trào toàn dân bảo vệ an ninh Tổ quốc"
+DIRECTIVE = (
+    "Chỉ thị số 09-CT/TW ngày 01/12/2011 của Ban Bí thư về tăng cường sự lãnh đạo của Đảng đối với phong trào "
+    "toàn dân bảo vệ an ninh Tổ quốc trong tình hình mới"
+)
 _PREFIXES = ("Thành phố ", "Thị trấn ", "Thị xã ", "Đặc khu ", "Tỉnh ", "Huyện ", "Quận ", "Phường ", "Xã ")
+_UNIT_WORDS = (("Xã ", "xã"), ("Phường ", "phường"), ("Thị trấn ", "thị trấn"), ("Đặc khu ", "đặc khu"))
 _ROMAN = ("I", "II", "III", "IV")
 
 
@@ -20,26 +26,25 @@ def place_name(unit_name: str) -> str:
     return unit_name
 
 
-def issuing_bodies(scope: Unit) -> tuple[str, str]:
-    """(superior body, issuing body) of the police office that reports on a unit."""
-    issuing = f"CÔNG AN {scope.name.upper()}"
-    parent = scope.parent
-    superior = f"CÔNG AN {parent.name.upper()}" if parent is not None else "BỘ CÔNG AN"
-    return superior, issuing
+def unit_type(unit_name: str) -> str:
+    """'Thị trấn Liên Nghĩa' -> 'thị trấn'; '' when the name has no known prefix."""
+    for prefix in _PREFIXES:
+        if unit_name.startswith(prefix):
+            return prefix.strip().lower()
+    return ""
 
 
-def signer_title(level: str) -> str:
-    return {Level.PROVINCE: "GIÁM ĐỐC", Level.DISTRICT: "TRƯỞNG CÔNG AN HUYỆN"}.get(level, "TRƯỞNG CÔNG AN XÃ")
+def lower_first(name: str) -> str:
+    """'Huyện Đức Trọng' -> 'huyện Đức Trọng' mid-sentence, but 'CLB …' stays as it is (an abbreviation)."""
+    if len(name) > 1 and name[1].isupper():
+        return name
+    return name[:1].lower() + name[1:]
 
 
-def recipients_block(scope: Unit) -> list[str]:
-    parent = scope.parent.name if scope.parent is not None else "Bộ Công an"
-    return [
-        f"Công an {_lower_first(parent)} (để báo cáo)",
-        f"Ủy ban nhân dân {_lower_first(scope.name)} (để báo cáo)",
-        f"Ủy ban MTTQ Việt Nam {_lower_first(scope.name)} (để phối hợp)",
-        "Lưu: VT",
-    ]
+def unit_words(names: Sequence[str]) -> str:
+    """'xã, thị trấn' for a district of communes and a town: how a report names its units."""
+    found = [word for prefix, word in _UNIT_WORDS if any(n.startswith(prefix) for n in names)]
+    return ", ".join(found) or "đơn vị"
 
 
 def period_label(kind: str, period: Period) -> str:
@@ -102,7 +107,3 @@ def default_kind(period: Period) -> ReportKind:
         PeriodType.YEAR: ReportKind.ANNUAL,
         PeriodType.YEARS: ReportKind.MULTI_YEAR,
     }[period.type]
-
-
-def _lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:]

@@ -54,7 +54,7 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "summary_lower": report.heading.summary[:1].lower() + report.heading.summary[1:],
         "scope_name": report.scope_name,
         "scope_name_lower": report.scope_name[:1].lower() + report.scope_name[1:],
-        "issuing_body_title": report.heading.issuing_body.title().replace("Công An", "Công an"),
+        "issuing_body_title": report.heading.issuing_body,  # "Công an huyện Đức Trọng", as in a sentence
         "period_label": report.period_label,
         "pages": artifact.pages,
         "key_figures": [
@@ -65,6 +65,7 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "rejected": list(report.completeness.rejected),
         "missing": list(report.completeness.missing),
         "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
+        "warnings": list(report.warnings),
     }
 
 
