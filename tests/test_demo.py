@@ -98,7 +98,10 @@ def test_demo_review_reads_like_one(embedded_demo: DemoOutput) -> None:
     text; causes and proposals; the per-unit tables, charts and reporting status in the appendix."""
     text = pdf_text(Path(embedded_demo.artifact().path).read_bytes())
     section_two = text[text.index("II. KẾT QUẢ THỰC HIỆN") : text.index("Bảng 1.")]
-    assert "Số liệu trong báo cáo tính đến ngày 17/5/2023, tổng hợp từ báo cáo của 15/15 xã, thị trấn" in section_two
+    assert "Số liệu trong báo cáo tính đến ngày 17/5/2023, tổng hợp từ báo cáo của 15/15 xã, thị trấn (đạt 100%)" in (
+        section_two
+    )
+    assert "100,0%" not in text and " 0 " not in section_two  # no zero items in the sentences
     assert "toàn huyện đã xây dựng, duy trì 618 tổ an ninh nhân dân, tăng" in section_two
     assert "so với năm 2014 (năm đầu giai đoạn)" in section_two and "107 tổ tuần tra nghĩa vụ" in section_two
     assert "đã khen thưởng 22 tập thể và 22 cá nhân" in section_two
@@ -124,6 +127,8 @@ def test_demo_sends_one_email_per_recipient_with_the_stored_pdf(embedded_demo: D
     for message in messages:
         assert attachment(message) == Path(artifact.path).read_bytes()
         assert "Đức Trọng" in message["Subject"]
+        body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Công an huyện Đức Trọng trân trọng gửi kèm báo cáo tổng kết 10 năm" in body, body[:300]
 
 
 def test_running_the_demo_again_duplicates_nothing(embedded_demo: DemoOutput) -> None:

@@ -138,3 +138,28 @@ def test_a_report_dated_before_its_period_ends_warns(session: Session) -> None:
         "date it after the period or give the narrative a 'cutoff' date",
     )
     assert "Số liệu trong báo cáo tính đến ngày 31/12/2023" in text_of(render_report(report))
+
+
+@pytest.mark.parametrize("period_id", ["2023S2", "2023Q4", "2023-12"])
+def test_a_report_ending_with_the_year_states_the_year_end_figures(session: Session, period_id: str) -> None:
+    scope, units = district(session, communes=2)
+    deliver(session, units, [Period.parse(period_id)])
+    kind = {"2023S2": "half_year", "2023Q4": "quarterly", "2023-12": "monthly"}[period_id]
+    run = _run(session, scope, kind, period_id, date(2024, 1, 10), {"signer_name": "A"})
+    text = text_of(render_report(build_report(session, run.id)))
+    assert "Số liệu trong báo cáo tính đến ngày 31/12/2023" in text
+    assert "Tính đến ngày 31/12/2023, toàn huyện đã xây dựng, duy trì" in text
+
+
+def test_wording_points(session: Session) -> None:
+    """Lower-case unit types mid-sentence, no zero items, curly quotes, "100%", natural activity counts."""
+    scope, units = district(session, communes=3)
+    deliver(session, units, [Period.parse("2023")])
+    narrative = {"signer_name": "A", "models": 'Mô hình "Camera an ninh" được nhân rộng.'}
+    report = build_report(session, _run(session, scope, "annual", "2023", BEFORE, narrative).id)
+    text = text_of(render_report(report))
+    assert "Mô hình “Camera an ninh” được nhân rộng." in text and '"' not in text
+    assert "3/3 xã (đạt 100%)" in text and "100,0%" not in text
+    assert "Trong năm 2023, các xã đã tổ chức" in text  # who did it, not a list of "số … là …"
+    assert " là 0" not in text and " 0 tổ" not in text and "duy trì 0" not in text
+    assert "Chỉ thị số 09-CT/TW ngày 01/12/2011 của Ban Bí thư" in text

@@ -26,7 +26,7 @@ from tongket.worker.report.figures import (
     Report,
     UnitFigures,
 )
-from tongket.worker.report.numbers import format_date_vi, format_int, format_percent, format_signed
+from tongket.worker.report.numbers import curly_quotes, format_date_vi, format_int, format_percent, format_signed
 from tongket.worker.report.statements import statements
 
 # --- the Đức Trọng reference case (FACTS.md) ------------------------------------------------------------
@@ -243,6 +243,8 @@ def test_numbers_are_formatted_the_vietnamese_way() -> None:
     assert format_percent(12.5) == "12,5%"
     assert format_percent(1234.56) == "1.234,6%"
     assert format_percent(12.5, signed=True) == "+12,5%"
+    assert format_percent(100.0) == "100%" and format_percent(0.0) == "0%"  # never "100,0%"
+    assert curly_quotes('CLB "Nông dân với pháp luật"') == "CLB “Nông dân với pháp luật”"
 
 
 def test_dates_follow_decree_30() -> None:

@@ -14,7 +14,7 @@ from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph
 from tongket.worker.render.charts import trend_chart
 from tongket.worker.render.heading import keep_blanks, rule
 from tongket.worker.render.styles import Styles
-from tongket.worker.render.tables import completeness_block, unit_tables
+from tongket.worker.render.tables import completeness_block, lineage_table, unit_tables
 from tongket.worker.render.text import para
 from tongket.worker.render.unit_chart import unit_bar_charts
 from tongket.worker.report.figures import Heading, Report
@@ -29,6 +29,7 @@ def appendix(report: Report, styles: Styles) -> list[Flowable]:
         ("SỐ LIỆU THEO ĐƠN VỊ", unit_tables(report, styles)),
         ("BIỂU ĐỒ", chart_block(report, styles)),
         ("TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ", completeness_block(report, styles) if report.has_status_table else []),
+        ("CÁC ĐƠN VỊ HÀNH CHÍNH SAU SẮP XẾP", lineage_table(report, styles)),
     ]
     shown = [(title, body) for title, body in parts if body]
     out: list[Flowable] = []

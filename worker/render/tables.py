@@ -301,3 +301,21 @@ def _unit_lists(report: Report, styles: Styles) -> list[Flowable]:
             for problem in _problems(report, name, state):
                 out.append(Paragraph(f"+ {para(problem)}", styles.detail))
     return out
+
+
+# --- units formed by a reform ---------------------------------------------------------------------------
+
+
+def lineage_table(report: Report, styles: Styles) -> list[Flowable]:
+    """Which earlier units each of today's units was formed from: a province's 124 communes as a table."""
+    if not report.formed:
+        return []
+    widths = [10 * mm, 55 * mm, FRAME_WIDTH - 65 * mm]
+    rows: list[list[object]] = [[Paragraph(h, styles.cell_head) for h in ("STT", "Đơn vị", "Hình thành từ")]]
+    for n, (unit, sources) in enumerate(report.formed, start=1):
+        rows.append([str(n), fitted(unit, styles.cell, widths[1]), Paragraph(para(sources), styles.cell)])
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="CENTER")
+    table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
+    table.setStyle(TableStyle([("ALIGN", (0, 1), (0, -1), "CENTER"), ("ALIGN", (1, 1), (1, -1), "LEFT")]))
+    number = report.completeness_table + (1 if report.has_status_table else 0)
+    return captioned(f"Bảng {number}. Các đơn vị hình thành sau sắp xếp", table, styles)

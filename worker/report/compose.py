@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.lineage import Link, lineage
+from tongket.models.lineage import Formed, Link, lineage
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import Indicator, ReportKind, Run, RunUnit, Schedule, Unit, UnitState
 from tongket.worker.report.aggregate import aggregate, data_periods
@@ -31,13 +31,15 @@ from tongket.worker.report.figures import (
 )
 from tongket.worker.report.indicators import active_indicators
 from tongket.worker.report.issuer import issuer
+from tongket.worker.report.numbers import curly_quotes
 from tongket.worker.report.prose import default_narrative
 from tongket.worker.report.statements import COMMENDED, TASKS_SET, statements
 from tongket.worker.report.succession import fold, footnotes, successions
-from tongket.worker.report.wording import next_label, period_label, short_label, summary_line
+from tongket.worker.report.wording import lower_first, next_label, period_label, short_label, summary_line
 
 # How many periods (this one included) the trend chart of a short report looks back over.
 HISTORY = {PeriodType.MONTH: 6, PeriodType.QUARTER: 5, PeriodType.HALF: 4, PeriodType.YEAR: 5}
+FORMED_AS_NOTES = 5  # more units formed by a reform than this are listed in a table
 _BLANK = Narrative("", "", "", "", "", tasks=())
 Figures = dict[str, int | None]
 
@@ -60,6 +62,8 @@ def build_report(session: Session, run_id: int) -> Report:
     totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
     units = _unit_figures(session, run_id, figures.per_unit, kinds)
     trend = tuple(_trend(period, figures.trend, totals_of))
+    history = lineage(session, targets, period)
+    formed_notes, formed_rows = _formed(history.formed)
     cutoff = _cutoff(period, given)
     draft = Report(
         kind=run.kind,
@@ -74,7 +78,8 @@ def build_report(session: Session, run_id: int) -> Report:
         units=units,
         completeness=_completeness(units, _late(session, run_id)),
         narrative=_BLANK,
-        notes=(*given.get("notes", ()), *lineage(session, targets, period).notes, *renamed),
+        notes=(*given.get("notes", ()), *formed_notes, *history.notes, *renamed),
+        formed=formed_rows,
         next_label=next_label(run.kind, period),
         first_year=trend[0] if run.kind == ReportKind.MULTI_YEAR and len(trend) > 1 else None,
         cutoff=cutoff,
@@ -84,6 +89,14 @@ def build_report(session: Session, run_id: int) -> Report:
     narrative = _narrative(given, default_narrative(draft))
     report = replace(draft, narrative=narrative, totals={**draft.totals, TASKS_SET: len(narrative.tasks)})
     return replace(report, statements=statements(report))
+
+
+def _formed(formed: Sequence[Formed]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Units formed by a reform: a sentence each for a few, a table (in the appendix) for a province's many."""
+    rows = tuple((f.unit, ", ".join(lower_first(s) for s in f.sources)) for f in formed)
+    if len(rows) > FORMED_AS_NOTES:
+        return (), rows
+    return tuple(f"{unit} được hình thành từ {sources}." for unit, sources in rows), ()
 
 
 def _given(session: Session, run: Run) -> dict[str, Any]:
@@ -243,8 +256,9 @@ def _warnings(report_date: date, cutoff: date, given: dict[str, Any]) -> tuple[s
 
 
 def _nfc(value: Any) -> Any:
+    """The operator's text as officials read it: NFC, with typeset quotes."""
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return curly_quotes(unicodedata.normalize("NFC", value))
     if isinstance(value, dict):
         return {k: _nfc(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -133,6 +133,7 @@ class Report:
     first_year: PeriodFigures | None = None  # a multi-year review's first year, a column of Bảng 1
     cutoff: date | None = None  # the date the figures are counted to ("Số liệu tính đến ngày …")
     warnings: tuple[str, ...] = ()  # for the operator, not printed (English)
+    formed: tuple[tuple[str, str], ...] = ()  # (unit, what it was formed from): many units, so a table
 
     @property
     def covers_festival(self) -> bool:

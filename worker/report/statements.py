@@ -28,8 +28,8 @@ AREA_OF = {
 }
 # Activity counts as a review words them: "{n}" is the formatted figure.
 _ACTIVITIES = {
-    "propaganda_sessions": "tổ chức {n} buổi tuyên truyền, phổ biến pháp luật",
-    "propaganda_attendance": "thu hút {n} lượt người dự",
+    "propaganda_sessions": "{who} đã tổ chức {n} buổi tuyên truyền, phổ biến pháp luật",
+    "propaganda_attendance": "thu hút {n} lượt người dự",  # follows the sessions after a comma
     "tips_to_police": "quần chúng nhân dân cung cấp cho lực lượng Công an {n} tin báo, tố giác về tội phạm, "
     "vi phạm pháp luật",
     "cases_mediated": "các tổ hòa giải ở cơ sở hòa giải thành {n} vụ việc",
@@ -98,19 +98,16 @@ def _reported(report: Report) -> bool:
 
 def _activities(report: Report, area: str) -> list[str]:
     """One sentence of the area's activity counts; zeros and figures nobody reported are left out."""
-    parts = []
+    who = f"các {unit_words([u.name for u in report.units])}" if len(report.units) > 1 else whole(report)
+    text = ""
     for ind in commune_indicators(report):
         value = report.totals.get(ind.code)
         if ind.kind != IndicatorKind.FLOW or area_of(ind) != area or not value:
             continue
-        template = _ACTIVITIES.get(ind.code)
-        if template is None:
-            parts.append(f"{lower_first(ind.name)}: {format_int(value)} {ind.measure}")
-        else:
-            parts.append(template.format(n=format_int(value)))
-    if not parts:
-        return []
-    return [f"Trong {report.period_label}, " + "; ".join(parts) + "."]
+        template = _ACTIVITIES.get(ind.code, "{name}: {n} {measure}")
+        part = template.format(who=who, n=format_int(value), name=lower_first(ind.name), measure=ind.measure)
+        text += (", " if part.startswith("thu hút") else "; ") + part if text else part
+    return [f"Trong {report.period_label}, {text}."] if text else []
 
 
 def _levels(report: Report) -> list[str]:

@@ -99,6 +99,41 @@ def summary_line(kind: str, period: Period) -> str:
             return f"Kết quả thực hiện {MOVEMENT} {label}"
 
 
+# Words that open a phrase of a summary line: a line may break before them, not inside what they open.
+_PHRASE_OPENERS = (
+    "Chương trình",
+    "Chỉ thị",
+    "Kế hoạch",
+    "Nghị quyết",
+    "giữa",
+    "về",
+    "của",
+    "trong",
+    "trên địa bàn",
+    "giai đoạn",
+    "(",
+)
+
+
+def phrases(text: str) -> list[str]:
+    """A summary line cut where it may break: "Tổng kết 10 năm thực hiện" | "Chương trình phối hợp số …"."""
+    words = text.split()
+    out: list[list[str]] = [[]]
+    for n, word in enumerate(words):
+        rest = " ".join(words[n : n + 3])
+        opens = any(
+            rest.startswith(o) and (o == "(" or rest[len(o) : len(o) + 1] in (" ", "")) for o in _PHRASE_OPENERS
+        )
+        following = words[n + 1] if n + 1 < len(words) else ""
+        # "tháng 5 năm 2023", "quý II năm 2023", "năm 2023" open a phrase; "10 năm" does not.
+        dated = word in ("tháng", "quý") and following[:1] in "0123456789IV" and following != ""
+        year = word == "năm" and following[:4].isdigit() and (n < 2 or words[n - 2] not in ("tháng", "quý"))
+        if (opens or dated or year) and out[-1]:
+            out.append([])
+        out[-1].append(word)
+    return [" ".join(p) for p in out if p]
+
+
 def default_kind(period: Period) -> ReportKind:
     return {
         PeriodType.MONTH: ReportKind.MONTHLY,
