@@ -15,6 +15,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from tongket.cli.demo_data import COMMUNES
 from tongket.worker.render import render_report
 from tongket.worker.render.fonts import LIBERATION_DIRS, FontError, register_fonts
+from tongket.worker.render.styles import build_styles
 from tongket.worker.render.tables import column_groups
 from tongket.worker.render.text import VIETNAMESE_LETTERS, para
 from tongket.worker.report.figures import (
@@ -497,3 +498,29 @@ def test_124_units_get_bars_on_every_page_of_the_chart() -> None:
     text = " ".join(pages_text(render_report(synthetic_report())))
     for part in (1, 2, 3, 4):  # at most 40 bars a chart: four balanced parts of 31
         assert f"theo đơn vị đến cuối giai đoạn 2014 - 2023 (phần {part}/4)" in text
+
+
+# --- typography -----------------------------------------------------------------------------------------
+
+
+def _sizes(pdf: bytes) -> dict[float, set[str]]:
+    """Font size -> some of the text drawn at it, over every page."""
+    found: dict[float, set[str]] = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+
+        def visit(text, cm, tm, font, size, found=found):  # type: ignore[no-untyped-def]
+            if text.strip():
+                found.setdefault(round(size * abs(tm[3]), 1), set()).add(text.strip()[:20])
+
+        page.extract_text(visitor_text=visit)
+    return found
+
+
+def test_printed_text_is_readable_and_paragraphs_are_spaced(sample_pdf: bytes) -> None:
+    styles = build_styles(register_fonts())
+    assert min(s.spaceAfter for s in (styles.body, styles.item, styles.section, styles.subsection)) >= 6
+    assert min(s.fontSize for s in (styles.cell, styles.cell_num, styles.cell_center, styles.cell_head)) >= 10
+    assert styles.cell_small_head.fontSize >= 9
+    for pdf in (sample_pdf, render_report(troubled_report())):  # two comparisons: Bảng 1 at its widest
+        sizes = _sizes(pdf)
+        assert min(sizes) >= 9, {size: sizes[size] for size in sorted(sizes)[:2]}

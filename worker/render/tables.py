@@ -12,7 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
-from tongket.worker.render.styles import FRAME_WIDTH, Styles
+from tongket.worker.render.styles import FRAME_WIDTH, TABLE_SIZE, Styles
 from tongket.worker.render.text import para
 from tongket.worker.report.figures import Completeness, IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, nfc
@@ -94,7 +94,7 @@ def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]
 def totals_table(report: Report, styles: Styles) -> Table:
     """Bảng 1: each indicator's total, with the change against earlier periods where known."""
     comps = _comparisons(report)
-    size = 10 if len(comps) < 2 else 9  # two comparisons add six columns
+    size = TABLE_SIZE  # even with two comparisons (six more columns): the name column wraps instead
     cell, centre, head = (_smaller(s, size) for s in (styles.cell, styles.cell_center, styles.cell_head))
     header_rows = 2 if comps else 1
     rows = _totals_header(comps, head, header_rows)
@@ -140,7 +140,7 @@ def _totals_header(comps: Sequence[tuple[str, str, object]], head: ParagraphStyl
 
 
 def _totals_widths(n_comps: int) -> list[float]:
-    fixed = {0: [10, 24, 24, 24], 1: [9, 17, 18, 18, 18, 18, 18], 2: [9, 14, 15, 15, 13, 13, 14, 13, 13, 14]}
+    fixed = {0: [10, 24, 24, 24], 1: [10, 17, 18, 18, 18, 18, 18], 2: [10, 12, 13, 15, 13, 13, 15, 13, 13, 15]}
     widths = [w * mm for w in fixed[n_comps]]
     name = FRAME_WIDTH - sum(widths)
     return [widths[0], name, *widths[1:]]
