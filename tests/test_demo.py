@@ -58,7 +58,10 @@ class DemoOutput:
 @pytest.fixture(scope="module")
 def embedded_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutput:
     data_dir = tmp_path_factory.mktemp("embedded")
-    result = tongket("demo", env=environment(data_dir))
+    # The operating system's fonts are hidden from this run: the service-mode run below sees them, and must
+    # still produce the same bytes (issue 14: the same PDF on every machine).
+    env = {**environment(data_dir), "PYTHONPATH": str(Path(__file__).with_name("hidden_fonts"))}
+    result = tongket("demo", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return DemoOutput(f"sqlite:///{data_dir / 'tongket.db'}", data_dir, result.stdout)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import district
 from tests.test_render_kinds import deliver, text_of
+from tongket.models.catalogue import read_catalogue
 from tongket.models.periods import Period
 from tongket.models.tables import Level, Run, Unit, UnitState
 from tongket.worker import states
@@ -163,3 +164,14 @@ def test_wording_points(session: Session) -> None:
     assert "Trong năm 2023, các xã đã tổ chức" in text  # who did it, not a list of "số … là …"
     assert " là 0" not in text and " 0 tổ" not in text and "duy trì 0" not in text
     assert "Chỉ thị số 09-CT/TW ngày 01/12/2011 của Ban Bí thư" in text
+
+
+def test_the_catalogue_after_the_reform() -> None:
+    """No district body in a name valid after July 2025; the tasks a report sets are no result; the
+    commendations are the office's own figures."""
+    _, entries = read_catalogue()
+    current = [e for e in entries if e.get("valid_to") is None or str(e["valid_to"]) >= "2025-07-01"]
+    assert not [e["name"] for e in current if "huyện" in e["name"].lower()]
+    levels = {e["code"]: e["level"] for e in entries}
+    assert levels["tasks_set"] == levels["collectives_commended"] == levels["individuals_commended"] == "report"
+    assert not [e["name"] for e in entries if '"' in e["name"]]  # typeset quotes

@@ -274,7 +274,7 @@ def _liberation_installed() -> bool:
     return any((d / "LiberationSerif-Regular.ttf").is_file() for d in LIBERATION_DIRS)
 
 
-@pytest.mark.parametrize("choice", ["liberation", "bevietnampro"])
+@pytest.mark.parametrize("choice", ["crimson", "liberation", "bevietnampro"])
 def test_every_face_covers_all_vietnamese_letters(choice: str) -> None:
     if choice == "liberation" and not _liberation_installed():
         pytest.skip("fonts-liberation2 not installed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from io import BytesIO
+from pathlib import Path
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -34,12 +35,13 @@ PAGE_NUMBER_Y = PAGE_HEIGHT - 12 * mm  # inside the 20 mm top margin
 DRAFT = "DỰ THẢO"
 
 
-def render_report(report: Report, font: str = "auto") -> bytes:
+def render_report(report: Report, font: str = "auto", font_dir: Path | None = None) -> bytes:
     """Render the review report as an A4 PDF in the Decree 30/2020 layout.
 
-    The output depends only on the report (and the font chosen): the same report gives the same bytes.
+    The output depends only on the report and the font settings, never on the machine's fonts: the same
+    report gives the same bytes everywhere.
     """
-    styles = build_styles(register_fonts(font))
+    styles = build_styles(register_fonts(font, font_dir))
     buffer = BytesIO()
     _document(report, buffer, styles).build(_story(report, styles))
     return buffer.getvalue()

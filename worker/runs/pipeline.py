@@ -36,7 +36,9 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
     if artifact is None:
         report = build_report(session, run_id)
-        artifact = store_artifact(session, run, render_report(report, settings.font), settings.reports_dir)
+        artifact = store_artifact(
+            session, run, render_report(report, settings.font, settings.font_dir), settings.reports_dir
+        )
         artifact.digest = digest(report, artifact)
     deliveries = create_deliveries(session, run, _domain(settings))
     if not deliveries:
