@@ -71,7 +71,7 @@ def test_the_signer_title_follows_the_unit_type(unit: Unit, title: str) -> None:
 
 def test_a_deputy_signs_on_behalf_and_a_province_reports_to_the_ministry_department() -> None:
     office = issuer(_province(), AFTER, deputy=True)
-    assert office.signer_title == "KT. GIÁM ĐỐC CÔNG AN TỈNH\nPHÓ GIÁM ĐỐC CÔNG AN TỈNH"
+    assert office.signer_title == "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC"
     assert office.recipients[0] == "Bộ Công an (qua Cục Xây dựng phong trào bảo vệ an ninh Tổ quốc) (để báo cáo)"
     assert not any("Công an bộ" in line for line in office.recipients)
 
@@ -175,3 +175,13 @@ def test_the_catalogue_after_the_reform() -> None:
     levels = {e["code"]: e["level"] for e in entries}
     assert levels["tasks_set"] == levels["collectives_commended"] == levels["individuals_commended"] == "report"
     assert not [e["name"] for e in entries if '"' in e["name"]]  # typeset quotes
+
+
+def test_the_email_names_the_issuer_and_units_as_in_a_sentence() -> None:
+    from tests.test_render import troubled_report
+    from tongket.models.tables import Artifact
+    from tongket.worker.runs.pipeline import digest
+
+    said = digest(troubled_report(), Artifact(pages=8))
+    assert said["issuing_body_title"] == "Công an huyện Đức Trọng"  # not "Công an Huyện Đức Trọng"
+    assert said["missing"] == ["xã Ninh Loan"] and said["rejected"] == ["xã Phú Hội"]

@@ -82,8 +82,9 @@ def _police(unit: Unit) -> str:
 def signer_title(office: Unit, deputy: bool = False) -> str:
     """ "TRƯỞNG CÔNG AN THỊ TRẤN", "GIÁM ĐỐC CÔNG AN TỈNH"; a deputy signs on the head's behalf (KT.)."""
     kind = unit_type(office.name).upper() or {Level.PROVINCE: "TỈNH", Level.DISTRICT: "HUYỆN"}.get(office.level, "XÃ")
-    head = "GIÁM ĐỐC" if office.level == Level.PROVINCE else "TRƯỞNG"
-    title = f"{head} CÔNG AN {kind}"
+    if office.level == Level.PROVINCE:
+        return "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC" if deputy else f"GIÁM ĐỐC CÔNG AN {kind}"
+    title = f"TRƯỞNG CÔNG AN {kind}"
     return f"KT. {title}\nPHÓ {title}" if deputy else title
 
 

@@ -11,7 +11,7 @@ from tongket.models.tables import ReportKind
 from tongket.worker.report.figures import Narrative, Report
 from tongket.worker.report.numbers import format_int
 from tongket.worker.report.statements import MAX_CHANGES, absent, changes, names
-from tongket.worker.report.wording import DIRECTIVE, MOVEMENT, lower_first, unit_words
+from tongket.worker.report.wording import DIRECTIVE, MOVEMENT, in_sentence, lower_first, unit_words
 
 _SHORT_KINDS = (ReportKind.MONTHLY, ReportKind.QUARTERLY)
 
@@ -91,7 +91,7 @@ def _weaknesses(report: Report) -> str:
     falls = None if absent(report) else changes(report, report.previous, falls=True)
     if falls:
         parts.append(
-            f"một số chỉ tiêu giảm so với {lower_first(report.previous_label)}: " + "; ".join(falls[:MAX_CHANGES])
+            f"một số chỉ tiêu giảm so với {in_sentence(report.previous_label)}: " + "; ".join(falls[:MAX_CHANGES])
         )
     if not parts:
         return "Hoạt động của một số tổ, câu lạc bộ ở cơ sở chưa đều; việc nhân rộng mô hình còn chậm."

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from tongket.models.tables import IndicatorKind, ReportKind
 from tongket.worker.report.figures import IndicatorInfo, Report
 from tongket.worker.report.numbers import change_percent, format_int, format_percent
-from tongket.worker.report.wording import MOVEMENT, lower_first, unit_type, unit_words
+from tongket.worker.report.wording import MOVEMENT, in_sentence, lower_first, unit_type, unit_words
 
 COMMENDED = ("collectives_commended", "individuals_commended")
 TASKS_SET = "tasks_set"
@@ -137,7 +137,7 @@ def _base(report: Report) -> tuple[str, dict[str, int | None] | None]:
     """The comparison told inline: a multi-year review's first year, else the previous period."""
     if report.kind == ReportKind.MULTI_YEAR and report.first_year is not None:
         return f"năm {report.first_year.label} (năm đầu giai đoạn)", report.first_year.totals
-    return lower_first(report.previous_label), report.previous
+    return in_sentence(report.previous_label), report.previous
 
 
 def _other_comparisons(report: Report) -> list[str]:
@@ -151,9 +151,9 @@ def _other_comparisons(report: Report) -> list[str]:
             continue
         moved = changes(report, before)
         if moved is None:
-            lines.append(f"Chưa có số liệu {lower_first(label)} để so sánh.")
+            lines.append(f"Chưa có số liệu {in_sentence(label)} để so sánh.")
         elif moved:
-            lines.append(f"So với {lower_first(label)}: " + "; ".join(moved[:MAX_CHANGES]) + ".")
+            lines.append(f"So với {in_sentence(label)}: " + "; ".join(moved[:MAX_CHANGES]) + ".")
     return lines
 
 

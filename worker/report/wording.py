@@ -26,6 +26,11 @@ def place_name(unit_name: str) -> str:
     return unit_name
 
 
+def in_sentence(label: str) -> str:
+    """A period's short label mid-sentence: "Quý I/2023" -> "quý I/2023", "2022 - 2023" -> "giai đoạn 2022 - 2023"."""
+    return f"giai đoạn {label}" if label[:1].isdigit() else lower_first(label)
+
+
 def unit_type(unit_name: str) -> str:
     """'Thị trấn Liên Nghĩa' -> 'thị trấn'; '' when the name has no known prefix."""
     for prefix in _PREFIXES:

@@ -21,6 +21,7 @@ from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
 from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
+from tongket.worker.report.wording import lower_first
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
 from tongket.worker.store import store_artifact
@@ -64,8 +65,8 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         ],
         "expected": report.completeness.expected,
         "collected": report.completeness.collected,
-        "rejected": list(report.completeness.rejected),
-        "missing": list(report.completeness.missing),
+        "rejected": [lower_first(name) for name in report.completeness.rejected],  # named mid-sentence
+        "missing": [lower_first(name) for name in report.completeness.missing],
         "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
         "warnings": list(report.warnings),
     }
