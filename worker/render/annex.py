@@ -11,6 +11,7 @@ import re
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph
 
+from tongket.models.tables import ReportKind
 from tongket.worker.render.charts import trend_chart
 from tongket.worker.render.heading import keep_blanks, rule
 from tongket.worker.render.styles import Styles
@@ -86,7 +87,7 @@ def _trend_caveat(report: Report, styles: Styles) -> list[Flowable]:
 
 def _trend_span(report: Report) -> str:
     """A multi-year review's trend is its own years; a shorter report's looks back over earlier periods."""
-    if report.kind == "multi_year" or len(report.trend) < 2:
+    if report.kind == ReportKind.MULTI_YEAR or len(report.trend) < 2:
         return report.period_label
     first, last = report.trend[0].label, report.trend[-1].label
     return f"từ {_lower_first(first)} đến {_lower_first(last)}"

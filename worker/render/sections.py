@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from reportlab.platypus import Flowable, Paragraph, Spacer
 
+from tongket.models.tables import ReportKind
 from tongket.worker.render.styles import Styles
 from tongket.worker.render.tables import captioned, totals_table
 from tongket.worker.render.text import para, paragraphs
 from tongket.worker.report.figures import AREAS, Report
 from tongket.worker.report.numbers import format_int
 
-SHORT_KINDS = ("monthly", "quarterly")  # reports, not reviews: "đánh giá chung" and "phương hướng"
+SHORT_KINDS = (ReportKind.MONTHLY, ReportKind.QUARTERLY)  # reports, not reviews: "đánh giá chung" and "phương hướng"
 
 
 def prose(text: str, styles: Styles) -> list[Flowable]:

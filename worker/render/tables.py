@@ -12,6 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
+from tongket.models.tables import IndicatorKind, ReportKind
 from tongket.worker.render.styles import FRAME_WIDTH, TABLE_SIZE, Styles
 from tongket.worker.render.text import para
 from tongket.worker.report.figures import Completeness, IndicatorInfo, Report, UnitFigures
@@ -84,7 +85,7 @@ def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]
     if report.first_year is not None:
         found.append(("So với năm đầu giai đoạn", f"Năm {para(report.first_year.label)}", report.first_year.totals))
     if report.previous is not None:
-        group = "So với năm trước" if report.kind == "annual" else "So với kỳ trước"
+        group = "So với năm trước" if report.kind == ReportKind.ANNUAL else "So với kỳ trước"
         found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
     if report.year_earlier is not None:
         found.append(("So với cùng kỳ năm trước", para(report.year_earlier_label or "Cùng kỳ"), report.year_earlier))
@@ -107,7 +108,7 @@ def totals_table(report: Report, styles: Styles) -> Table:
         for _, _, before in comps:
             old = before.get(ind.code)
             # A count of events over the whole period is not comparable with one earlier year.
-            if before is not report.previous and before is not report.year_earlier and ind.kind != "stock":
+            if before is not report.previous and before is not report.year_earlier and ind.kind != IndicatorKind.STOCK:
                 row += [format_int(old), NOT_REPORTED, NOT_REPORTED]
                 continue
             diff = None if value is None or old is None else value - old
