@@ -1,10 +1,7 @@
 FROM python:3.11-slim
 
-# Liberation Serif 2 has Times New Roman's metrics and every Vietnamese letter: the layout Decree 30/2020 asks for.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-liberation2 \
-    && rm -rf /var/lib/apt/lists/*
-
+# No system fonts: the PDF's serif (Crimson Text) comes with requirements.lock, so the image renders the same
+# bytes as any other machine; an office's Times New Roman can be mounted and named by TONGKET_FONT_DIR.
 WORKDIR /app
 # Dependencies first, at the tested versions, in a layer of their own that a code change does not rebuild.
 COPY requirements.lock ./

@@ -30,9 +30,18 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Formed:
+    """An expected unit formed by a reform from the units before it (labels: "Xã Đức Trọng (24958)")."""
+
+    unit: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Lineage:
     links: tuple[Link, ...]
     notes: tuple[str, ...]  # Vietnamese, for the report
+    formed: tuple[Formed, ...] = ()  # a report words these as sentences, or as a table when there are many
 
 
 def lineage(session: Session, targets: Sequence[Unit], period: Period) -> Lineage:
@@ -40,12 +49,15 @@ def lineage(session: Session, targets: Sequence[Unit], period: Period) -> Lineag
     whose validity overlaps the period."""
     links = [Link(t.id, t.id) for t in targets]
     notes: list[str] = []
+    formed: list[Formed] = []
     edges = _Edges(session)
     for target in targets:
         if target.valid_from > period.start:
-            notes += _predecessor_links(target, period, edges, links)
+            found, warnings = _predecessor_links(target, period, edges, links)
+            formed += [Formed(_name(target), tuple(_name(u) for u in found))] if found else []
+            notes += warnings
     notes += _successor_links(targets, period, edges, links)
-    return Lineage(tuple(links), tuple(notes))
+    return Lineage(tuple(links), tuple(notes), tuple(formed))
 
 
 class _Edges:
@@ -66,8 +78,9 @@ class _Edges:
             self.out_of[old_unit.id].append(new_unit)
 
 
-def _predecessor_links(target: Unit, period: Period, edges: _Edges, links: list[Link]) -> list[str]:
-    """Units the target succeeded (through every earlier reform) that were valid during the period."""
+def _predecessor_links(target: Unit, period: Period, edges: _Edges, links: list[Link]) -> tuple[list[Unit], list[str]]:
+    """Units the target succeeded (through every earlier reform) that were valid during the period, in code
+    order, and a warning for each that was split (its figures go whole to the target)."""
     found: list[Unit] = []
     warnings = []
     frontier = [target]
@@ -82,12 +95,9 @@ def _predecessor_links(target: Unit, period: Period, edges: _Edges, links: list[
             if split:
                 warnings.append(
                     f"{_name(old)} được chia cho nhiều đơn vị mới; số liệu trước sắp xếp được tính "
-                    f"toàn bộ cho {_name(target)}, là số gần đúng."
+                    f"toàn bộ cho {_lower(_name(target))}, là số gần đúng."
                 )
-    if not found:
-        return []
-    parts = ", ".join(_name(u) for u in sorted(found, key=lambda u: u.code))
-    return [f"{_name(target)} được hình thành từ: {parts}.", *warnings]
+    return sorted(found, key=lambda u: u.code), warnings
 
 
 def _successor_links(targets: Sequence[Unit], period: Period, edges: _Edges, links: list[Link]) -> list[str]:
@@ -111,9 +121,30 @@ def _successor_links(targets: Sequence[Unit], period: Period, edges: _Edges, lin
             continue
         host = next((by_id[i] for i in sorted(olds) if by_id[i].code == new.code), by_id[min(olds)])
         links.append(Link(new.id, host.id, approximate=len(olds) > 1))
-        notes.append(f"Từ {new.valid_from:%d/%m/%Y}, số liệu của {_name(new)} được ghi cho {_name(host)}.")
+        note = _credited(new, host, sorted((by_id[i] for i in olds), key=lambda u: u.code))
+        notes += [note] if note else []
     return notes
+
+
+def _credited(new: Unit, host: Unit, olds: list[Unit]) -> str:
+    """Where a new unit's figures go in a report on former units: the row of the unit that hosts it."""
+    since = f"Từ ngày {new.valid_from.day:02d}/{new.valid_from.month:02d}/{new.valid_from.year}"
+    if len(olds) == 1:  # the same unit goes on: a note only when its name changed
+        if new.name == host.name:
+            return ""
+        return f"{since}, {_lower(_name(host))} đổi thành {_lower(_name(new))}; số liệu ghi ở dòng {_lower(host.name)}."
+    merged = ", ".join(_lower(_name(u)) for u in olds)
+    new_name = _lower(new.name) + (" mới" if new.name == host.name else "")
+    return (
+        f"{since}, {merged} được sáp nhập thành {new_name} ({new.code}); số liệu của đơn vị mới được ghi ở "
+        f"dòng {_lower(host.name)}."
+    )
 
 
 def _name(unit: Unit) -> str:
     return f"{unit.name} ({unit.code})"
+
+
+def _lower(name: str) -> str:
+    """A unit's name mid-sentence: "xã Hiệp An", "thị trấn Liên Nghĩa"."""
+    return name[:1].lower() + name[1:]

@@ -33,10 +33,8 @@ def test_todays_lam_dong_takes_the_figures_of_the_communes_it_succeeded(units: S
     sources = {lk.source_id for lk in found.links if lk.target_id == duc_trong.id}
     assert codes(units, sources) == {"24958", "24982"}  # itself, Liên Nghĩa (same code) and Phú Hội
     assert len(sources) == 3
-    assert any(
-        n.startswith("Xã Đức Trọng (24958) được hình thành từ: Thị trấn Liên Nghĩa (24958), Xã Phú Hội")
-        for n in found.notes
-    )
+    formed = next(f for f in found.formed if f.unit == "Xã Đức Trọng (24958)")
+    assert formed.sources == ("Thị trấn Liên Nghĩa (24958)", "Xã Phú Hội (24982)")
     assert any("được chia cho nhiều đơn vị mới" in n for n in found.notes)  # Lâm Đồng has split communes
     assert not any(lk.approximate for lk in found.links if lk.target_id == duc_trong.id)  # merges are exact
 
@@ -57,6 +55,12 @@ def test_the_former_duc_trong_district_is_a_historical_scope(units: Session) -> 
     assert ("Xã Hiệp Thạnh", "Xã Hiệp Thạnh") in hosted
     assert len(hosted) == 6  # the six new communes wholly inside the old district
     assert any(n.startswith("Xã Đinh Văn Lâm Hà (24871) chỉ có một phần địa bàn") for n in found.notes)
+    # Notes that say something: where a merged commune's figures go, never "X is credited to X".
+    assert (
+        "Từ ngày 01/07/2025, xã Hiệp An (24961), xã Liên Hiệp (24964), xã Hiệp Thạnh (24967) được sáp nhập thành "
+        "xã Hiệp Thạnh mới (24967); số liệu của đơn vị mới được ghi ở dòng xã Hiệp Thạnh." in found.notes
+    )
+    assert not any("được ghi cho" in n for n in found.notes)
 
 
 def test_a_period_before_the_reform_needs_no_lineage(units: Session) -> None:

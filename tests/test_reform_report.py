@@ -87,7 +87,9 @@ def test_todays_province_maps_legacy_years_onto_todays_communes(units: Session) 
     assert "grassroots_security_teams" in codes and "street_protection_boards" not in codes
     assert trend["2016"]["grassroots_security_teams"] == 3 and trend["2025"]["grassroots_security_teams"] == 3
     text = pdf_text(render_report(report))
-    assert "Xã Đức Trọng (24958) được hình thành từ: Thị trấn Liên Nghĩa (24958), Xã Phú Hội (24982)" in text
+    # 124 communes formed by the reform: a table in the appendix, not pages of sentences.
+    assert "Phụ lục IV CÁC ĐƠN VỊ HÀNH CHÍNH SAU SẮP XẾP" in text and "được hình thành từ" not in text
+    assert "Xã Đức Trọng (24958) thị trấn Liên Nghĩa (24958), xã Phú Hội (24982)" in text
     assert "là của chỉ tiêu “Ban bảo vệ dân phố”" in text
     assert "gần đúng" in text  # Lâm Đồng has communes split across several new ones
 

@@ -15,6 +15,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from tongket.cli.demo_data import COMMUNES
 from tongket.worker.render import render_report
 from tongket.worker.render.fonts import LIBERATION_DIRS, FontError, register_fonts
+from tongket.worker.render.styles import build_styles
 from tongket.worker.render.tables import column_groups
 from tongket.worker.render.text import VIETNAMESE_LETTERS, para
 from tongket.worker.report.figures import (
@@ -26,7 +27,8 @@ from tongket.worker.report.figures import (
     Report,
     UnitFigures,
 )
-from tongket.worker.report.numbers import format_date_vi, format_int, format_percent, format_signed
+from tongket.worker.report.numbers import curly_quotes, format_date_vi, format_int, format_percent, format_signed
+from tongket.worker.report.statements import statements
 
 # --- the Đức Trọng reference case (FACTS.md) ------------------------------------------------------------
 
@@ -40,24 +42,17 @@ REFERENCE = (
     ("civil_defence_teams", "Đội dân phòng", "đội", "stock", "commune", 27),
     ("residence_points", "Điểm đăng ký tạm trú", "điểm", "stock", "commune", 125),
     ("street_protection_boards", "Ban bảo vệ dân phố", "ban", "stock", "commune", 1),
-    ("crime_free_clubs", 'CLB "Văn hóa khu phố không có tội phạm"', "câu lạc bộ", "stock", "commune", 127),
-    ("youth_clubs", 'CLB "Tuổi trẻ phòng chống tội phạm"', "câu lạc bộ", "stock", "commune", 9),
-    ("farmer_law_clubs", 'CLB "Nông dân với pháp luật"', "câu lạc bộ", "stock", "commune", 10),
+    ("crime_free_clubs", "CLB “Văn hóa khu phố không có tội phạm”", "câu lạc bộ", "stock", "commune", 127),
+    ("youth_clubs", "CLB “Tuổi trẻ phòng chống tội phạm”", "câu lạc bộ", "stock", "commune", 9),
+    ("farmer_law_clubs", "CLB “Nông dân với pháp luật”", "câu lạc bộ", "stock", "commune", 10),
     ("gong_teams", "Tổ kẻng an ninh", "tổ", "stock", "commune", 68),
     ("gong_members", "Người trực tổ kẻng", "người", "stock", "commune", 545),
-    ("tasks_set", "Nhiệm vụ, giải pháp đề ra", "nhiệm vụ", "flow", "report", 7),
-    (
-        "collectives_commended",
-        "Tập thể được khen thưởng (giấy khen UBND huyện)",
-        "tập thể",
-        "flow",
-        "commune",
-        22,
-    ),
-    ("individuals_commended", "Cá nhân được khen thưởng", "cá nhân", "flow", "commune", 22),
+    # The reporting office's own figures: the commendations it made at the review (not commune figures).
+    ("collectives_commended", "Tập thể được khen thưởng", "tập thể", "flow", "report", 22),
+    ("individuals_commended", "Cá nhân được khen thưởng", "cá nhân", "flow", "report", 22),
 )
 INDICATORS = tuple(IndicatorInfo(code, name, measure, kind, level) for code, name, measure, kind, level, _ in REFERENCE)
-TOTALS = {code: total for code, *_, total in REFERENCE}
+TOTALS = {code: total for code, *_, total in REFERENCE}  # the 7 tasks set are counted from TASKS, not a row
 
 TASKS = (
     "Tiếp tục quán triệt Chỉ thị 09-CT/TW và Chương trình phối hợp số 06/CTr-CA-MT đến từng khu dân cư.",
@@ -114,6 +109,10 @@ def _narrative() -> Narrative:
             '"Dân vận khéo" và "Thực hiện quy chế dân chủ ở cơ sở".'
         ),
         results="Sau 10 năm thực hiện chương trình phối hợp, các chỉ tiêu chủ yếu đạt kết quả như sau.",
+        leadership="Công an huyện và Ủy ban MTTQ Việt Nam huyện ban hành kế hoạch liên tịch hằng năm.",
+        festival="Hằng năm, các xã, thị trấn tổ chức “Ngày hội toàn dân bảo vệ an ninh Tổ quốc” (19/8).",
+        causes="Kinh phí hỗ trợ của địa phương còn khó khăn.",
+        proposals="Đề nghị Công an tỉnh tiếp tục quan tâm chỉ đạo, hướng dẫn.",
         strengths="Cấp ủy, chính quyền quan tâm lãnh đạo; lực lượng nòng cốt ở cơ sở được củng cố.",
         weaknesses="Một số mô hình hoạt động còn hình thức; kinh phí hỗ trợ lực lượng cơ sở còn hạn chế.",
         lessons=("Phải phát huy vai trò của người dân, lấy khu dân cư làm địa bàn chủ yếu để xây dựng phong trào."),
@@ -160,8 +159,11 @@ def sample_report(**changes: object) -> Report:
         completeness=Completeness(expected=15, collected=15, rejected=(), missing=()),
         narrative=_narrative(),
         notes=("Số liệu tổ, câu lạc bộ là số hiện có tại thời điểm cuối kỳ; số lượt, vụ việc là lũy kế cả kỳ.",),
+        first_year=_trend()[0],
+        cutoff=date(2023, 12, 31),
     )
-    return dataclasses.replace(report, **changes)  # type: ignore[arg-type]
+    report = dataclasses.replace(report, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(report, statements=statements(report))
 
 
 MARKUP_NAME = "Xã <font color=red>X</font> & </para>"
@@ -185,7 +187,8 @@ def troubled_report() -> Report:
         units=tuple(units),
         completeness=Completeness(15, 13, rejected=(rejected.name,), missing=(units[14].name,)),
         previous={code: (v * 4 // 5 if v else 0) for code, v in TOTALS.items()},
-        year_earlier={**{code: v - 1 for code, v in TOTALS.items()}, "tasks_set": None},
+        year_earlier={**{code: v - 1 for code, v in TOTALS.items()}, "individuals_commended": None},
+        first_year=None,
     )
 
 
@@ -241,6 +244,8 @@ def test_numbers_are_formatted_the_vietnamese_way() -> None:
     assert format_percent(12.5) == "12,5%"
     assert format_percent(1234.56) == "1.234,6%"
     assert format_percent(12.5, signed=True) == "+12,5%"
+    assert format_percent(100.0) == "100%" and format_percent(0.0) == "0%"  # never "100,0%"
+    assert curly_quotes('CLB "Nông dân với pháp luật"') == "CLB “Nông dân với pháp luật”"
 
 
 def test_dates_follow_decree_30() -> None:
@@ -269,7 +274,7 @@ def _liberation_installed() -> bool:
     return any((d / "LiberationSerif-Regular.ttf").is_file() for d in LIBERATION_DIRS)
 
 
-@pytest.mark.parametrize("choice", ["liberation", "bevietnampro"])
+@pytest.mark.parametrize("choice", ["crimson", "liberation", "bevietnampro"])
 def test_every_face_covers_all_vietnamese_letters(choice: str) -> None:
     if choice == "liberation" and not _liberation_installed():
         pytest.skip("fonts-liberation2 not installed")
@@ -319,15 +324,26 @@ def test_sections_in_order(sample_text: str) -> None:
     headings = [
         "I. TÌNH HÌNH CHUNG",
         "II. KẾT QUẢ THỰC HIỆN",
+        "1. Công tác lãnh đạo, chỉ đạo, hướng dẫn",  # areas with neither text nor figures are left out
+        "2. Xây dựng, củng cố, nhân rộng mô hình, tổ chức quần chúng tự quản",
+        "3. Tổ chức “Ngày hội toàn dân bảo vệ an ninh Tổ quốc”",
+        "4. Công tác khen thưởng",
         "Bảng 1. Kết quả chủ yếu giai đoạn 2014 - 2023",
-        "Bảng 2. Số liệu theo đơn vị",
-        "Biểu đồ 1.",
-        "Bảng 3. Tình hình báo cáo của các đơn vị",
         "Ghi chú:",
-        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "III. ƯU ĐIỂM, HẠN CHẾ, NGUYÊN NHÂN VÀ BÀI HỌC KINH NGHIỆM",
+        "1. Ưu điểm",
+        "2. Hạn chế",
+        "3. Nguyên nhân",
+        "4. Bài học kinh nghiệm",
         "IV. NHIỆM VỤ, GIẢI PHÁP TRONG THỜI GIAN TỚI",
-        "V. CÔNG TÁC KHEN THƯỞNG",
+        "V. KIẾN NGHỊ, ĐỀ XUẤT",
         "Nơi nhận:",
+        "Phụ lục I SỐ LIỆU THEO ĐƠN VỊ",
+        "Bảng 2. Số liệu theo đơn vị",
+        "Phụ lục II BIỂU ĐỒ",
+        "Biểu đồ 1.",
+        "Phụ lục III TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ",
+        "Bảng 3. Tình hình báo cáo của các đơn vị",
     ]
     positions = [sample_text.find(h) for h in headings]
     assert all(p >= 0 for p in positions), dict(zip(headings, positions, strict=True))
@@ -419,8 +435,9 @@ def test_comparison_columns(troubled_pages: list[str]) -> None:
     assert "So với kỳ trước" in text and "So với cùng kỳ năm trước" in text
     # security teams: 618 now, 494 before (+124, +25,1%), 617 a year earlier (+1, +0,2%)
     assert "618 494 +124 +25,1% 617 +1 +0,2%" in text
-    # tasks set: nothing a year earlier → dashes, not zeros
-    assert "7 5 +2 +40,0% — — —" in text
+    # individuals commended: nothing a year earlier → dashes, not zeros
+    assert "22 17 +5 +29,4% — — —" in text
+    assert "Nhiệm vụ, giải pháp đề ra" not in text  # the tasks a report sets are no result
 
 
 def test_124_units_split_across_pages_with_the_header_repeated() -> None:
@@ -430,7 +447,7 @@ def test_124_units_split_across_pages_with_the_header_repeated() -> None:
     assert len(with_units) >= 3, "the per-unit table should continue on further pages"
     for page in with_units:
         assert page.startswith(tuple(str(n) for n in range(2, 100)))
-        assert re.search(r"STT Đơn vị Tổ an ninh nhân dân|STT Đơn vị Điểm đăng ký|STT Đơn vị Tổ kẻng", page), page[:200]
+        assert re.search(r"STT Đơn vị Tổ an ninh nhân dân|STT Đơn vị Ban bảo vệ dân phố", page), page[:200]
     text = " ".join(pages)
     assert "Xã Thử nghiệm 124" in text and "Tổng cộng" in text
     assert format_int(sum(1000 + n for n in range(1, 125))) in text  # 131.750
@@ -446,12 +463,13 @@ def test_a_bare_report_still_renders() -> None:
         notes=(),
         completeness=Completeness(0, 0, rejected=(), missing=()),
         narrative=Narrative("", "", "", "", "", tasks=()),
+        first_year=None,
         heading=dataclasses.replace(_heading(), recipients=(), superior_body=""),
     )
     text = " ".join(pages_text(render_report(bare)))
     assert "II. KẾT QUẢ THỰC HIỆN" in text and "TRƯỞNG CÔNG AN HUYỆN" in text
-    assert "Số liệu theo đơn vị" not in text and "V. CÔNG TÁC KHEN THƯỞNG" not in text
-    assert "Bảng 2. Tình hình báo cáo của các đơn vị" in text  # no per-unit table: the numbers close up
+    assert "Số liệu theo đơn vị" not in text and "Công tác khen thưởng" not in text
+    assert "Phụ lục" not in text and "Tình hình báo cáo" not in text  # no units: nothing to append
 
 
 def test_flat_zero_trend_draws_a_chart() -> None:
@@ -472,11 +490,37 @@ def test_per_unit_bars_follow_the_trend(sample_text: str) -> None:
 
 def test_partial_figures_are_flagged_under_the_totals(troubled_pages: list[str]) -> None:
     text = " ".join(troubled_pages)
-    assert "Kỳ này còn 2/15 đơn vị chưa có số liệu hợp lệ (xem Bảng 3)" in text
+    assert "Kỳ này còn 2/15 đơn vị chưa có số liệu hợp lệ (xem Bảng 3, phụ lục)" in text
     assert re.search(r"Đã báo cáo, số liệu hợp lệ 13 86,7% Số liệu bị từ chối 1 6,7% Chưa báo cáo 1 6,7%", text)
 
 
 def test_124_units_get_bars_on_every_page_of_the_chart() -> None:
     text = " ".join(pages_text(render_report(synthetic_report())))
-    for part in (1, 2, 3):
-        assert f"theo đơn vị đến cuối giai đoạn 2014 - 2023 (phần {part}/3)" in text
+    for part in (1, 2, 3, 4):  # at most 40 bars a chart: four balanced parts of 31
+        assert f"theo đơn vị đến cuối giai đoạn 2014 - 2023 (phần {part}/4)" in text
+
+
+# --- typography -----------------------------------------------------------------------------------------
+
+
+def _sizes(pdf: bytes) -> dict[float, set[str]]:
+    """Font size -> some of the text drawn at it, over every page."""
+    found: dict[float, set[str]] = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+
+        def visit(text, cm, tm, font, size, found=found):  # type: ignore[no-untyped-def]
+            if text.strip():
+                found.setdefault(round(size * abs(tm[3]), 1), set()).add(text.strip()[:20])
+
+        page.extract_text(visitor_text=visit)
+    return found
+
+
+def test_printed_text_is_readable_and_paragraphs_are_spaced(sample_pdf: bytes) -> None:
+    styles = build_styles(register_fonts())
+    assert min(s.spaceAfter for s in (styles.body, styles.item, styles.section, styles.subsection)) >= 6
+    assert min(s.fontSize for s in (styles.cell, styles.cell_num, styles.cell_center, styles.cell_head)) >= 10
+    assert styles.cell_small_head.fontSize >= 9
+    for pdf in (sample_pdf, render_report(troubled_report())):  # two comparisons: Bảng 1 at its widest
+        sizes = _sizes(pdf)
+        assert min(sizes) >= 9, {size: sizes[size] for size in sorted(sizes)[:2]}

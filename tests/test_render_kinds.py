@@ -109,7 +109,7 @@ KINDS = [
         "2023S1",
         "2022S2",
         "2022S1",
-        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "III. ƯU ĐIỂM, HẠN CHẾ, NGUYÊN NHÂN VÀ BÀI HỌC KINH NGHIỆM",
         "IV. NHIỆM VỤ, GIẢI PHÁP 6 THÁNG CUỐI NĂM 2023",
     ),
     (
@@ -117,7 +117,7 @@ KINDS = [
         "2023",
         "2022",
         None,
-        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "III. ƯU ĐIỂM, HẠN CHẾ, NGUYÊN NHÂN VÀ BÀI HỌC KINH NGHIỆM",
         "IV. NHIỆM VỤ, GIẢI PHÁP NĂM 2024",
     ),
     (
@@ -125,7 +125,7 @@ KINDS = [
         "2019..2023",
         None,
         None,
-        "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM",
+        "III. ƯU ĐIỂM, HẠN CHẾ, NGUYÊN NHÂN VÀ BÀI HỌC KINH NGHIỆM",
         "IV. NHIỆM VỤ, GIẢI PHÁP TRONG THỜI GIAN TỚI",
     ),
 ]
@@ -247,20 +247,24 @@ def test_schedule_narrative_is_used_and_the_run_overrides_it(session: Session) -
 
 def test_generated_prose_states_the_figures(session: Session) -> None:
     report = kind_report(session, "quarterly", "2023Q2", "2023Q1", "2022Q2")
-    n = report.narrative
+    n, said = report.narrative, report.statements
     now = district_total("security_teams", Period.parse("2023Q2"), COMMUNES)
-    assert f"Đến cuối quý II năm 2023, toàn huyện Đức Trọng có {format_int(now)} tổ an ninh nhân dân" in n.results
-    assert "So với quý I/2023:" in n.results and "So với quý II/2022:" in n.results
-    assert n.weaknesses.startswith("Còn 1 đơn vị chưa gửi báo cáo (Xã Thử 4); 1 đơn vị gửi số liệu không hợp lệ")
-    assert (
-        f"số vụ việc hòa giải thành là {format_int(district_total('cases_mediated', Period.parse('2023Q2'), 6))}"
-        in n.results
+    before = district_total("security_teams", Period.parse("2023Q1"), COMMUNES, skip=())
+    levels = " ".join(said["models"])
+    assert levels.startswith(f"Tính đến ngày 30/6/2023, toàn huyện đã xây dựng, duy trì {format_int(now)} tổ an ninh")
+    assert f"giảm {format_int(before - now)} tổ so với quý I/2023" in levels  # two communes short this quarter
+    assert "So với quý II/2022:" in levels
+    assert said["results"][0].startswith(
+        "Số liệu trong báo cáo tính đến ngày 30/6/2023, tổng hợp từ báo cáo của 4/6 xã"
     )
-    assert "1 đơn vị gửi số liệu không hợp lệ" in n.weaknesses and "Xã Thử 5" in n.weaknesses
+    mediated = format_int(district_total("cases_mediated", Period.parse("2023Q2"), 6))
+    assert f"các tổ hòa giải ở cơ sở hòa giải thành {mediated} vụ việc" in " ".join(said["crime"])
+    assert n.weaknesses.startswith("Còn 1 đơn vị chưa gửi báo cáo (xã Thử 4); 1 đơn vị gửi số liệu không hợp lệ")
+    assert "xã Thử 5" in n.weaknesses
     assert n.lessons == ""  # a quarterly report draws no lessons unless the operator writes them
     assert any("quý III năm 2023" in t for t in n.tasks)
-    assert "khen thưởng" in n.commendations
-    for block in (n.situation, n.results, n.weaknesses, *n.tasks, n.commendations):
+    assert "commendations" not in said  # the office stated no commendations: no sentence, no zero
+    for block in (n.situation, n.leadership, n.weaknesses, n.causes, *n.tasks, *levels):
         assert block == unicodedata.normalize("NFC", block)
         assert "None" not in block and "{" not in block
 
@@ -308,7 +312,8 @@ def test_a_commune_report_has_no_per_unit_table(session: Session) -> None:
     deliver(session, units, [Period.parse("2023-05")])
     report = build_report(session, plan_and_collect(session, scope, "monthly", Period.parse("2023-05")).id)
     text = text_of(render_report(report))
-    assert "Số liệu theo đơn vị" not in text and "Bảng 2. Tình hình báo cáo của các đơn vị" in text
+    assert "Số liệu theo đơn vị" not in text and "Tình hình báo cáo của các đơn vị" not in text
+    assert "1/1 xã" not in text and "(đạt 100%)" not in text and "Phụ lục" not in text  # nothing to append
 
 
 def test_a_multi_year_review_measures_from_its_first_year(session: Session) -> None:
@@ -316,6 +321,9 @@ def test_a_multi_year_review_measures_from_its_first_year(session: Session) -> N
     first = district_total("security_teams", Period.parse("2019"), COMMUNES, skip=())
     last = district_total("security_teams", Period.parse("2023"), COMMUNES)
     assert report.previous is None and report.year_earlier is None  # nothing for 2014..2018
-    change = f"tổ an ninh nhân dân {'tăng' if last > first else 'giảm'} {format_int(abs(last - first))} tổ"
-    sentence = next(line for line in report.narrative.results.splitlines() if line.startswith("So với năm đầu"))
-    assert sentence.startswith("So với năm đầu giai đoạn (2019): ") and change in sentence, sentence
+    change = f"tổ an ninh nhân dân, {'tăng' if last > first else 'giảm'} {format_int(abs(last - first))} tổ"
+    assert f"{change} so với năm 2019 (năm đầu giai đoạn)" in report.statements["models"][0]
+    text = text_of(render_report(report))
+    assert "So với năm đầu giai đoạn Năm 2019" in text  # Bảng 1's first-year column
+    diff = last - first
+    assert f"Tổ an ninh nhân dân tổ Số hiện có {format_int(last)} {format_int(first)} {diff:+d}" in text

@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     max_form_bytes: int = 5_000_000  # a delivered file or HTTP body larger than this is rejected
     http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
     http_read_timeout: float = 30.0
-    font: Literal["auto", "liberation", "bevietnampro"] = "auto"  # auto: Liberation Serif 2 where installed
+    # PDF font. auto: the office's Times New Roman when font_dir is set, else Crimson Text from the pip
+    # package, never a system font, so the same report has the same bytes on every machine.
+    font: Literal["auto", "crimson", "times", "liberation", "bevietnampro"] = "auto"
+    font_dir: Path | None = None  # a folder with times.ttf, timesbd.ttf, timesi.ttf, timesbi.ttf
     # Time: the beat's intervals, catch-up after downtime, and when the reconciler takes a run for stuck.
     tick_seconds: float = 60  # how often beat plans due runs
     reconcile_seconds: float = 60  # how often beat re-drives stuck runs

@@ -9,7 +9,8 @@ How the figures are made:
   are built from a district total that grows from ~55–75% in 2014 to 100% in 2023; each commune's teams
   get an order of founding, and a year has the first N of them, so every commune's count never falls.
 - members (patrol, gong duty) follow their teams, about 8 per team.
-- flows grow over the years; commendations (22 collectives, 22 individuals over ten years) are sparse.
+- flows grow over the years. The commendations (22 collectives, 22 individuals) were made by the district at
+  its review: they are the office's own figures (demo_report.toml), not commune figures.
 """
 
 from __future__ import annotations
@@ -115,10 +116,7 @@ FLOWS = (
     "propaganda_attendance",
     "tips_to_police",
     "cases_mediated",
-    "collectives_commended",
-    "individuals_commended",
 )
-COMMENDED = ("collectives_commended", "individuals_commended")
 
 # Where an indicator leans away from plain size: multipliers per commune.
 LEANINGS: dict[str, dict[str, float]] = {
@@ -128,8 +126,6 @@ LEANINGS: dict[str, dict[str, float]] = {
     "farmer_law_clubs": {TOWN: 0.2},
     "gong_teams": {TOWN: 0.3, **{code: 1.8 for code in HIGHLAND}},
 }
-# Commendations cluster in review years: the 5-year review (2019) and the 10-year one (2023).
-COMMENDATION_YEARS = {2019: 2.0, 2023: 3.0}
 
 
 def demo_figures() -> dict[tuple[str, int], dict[str, int]]:
@@ -240,18 +236,7 @@ def _flow_series(mediation_teams: Mapping[tuple[str, int], int]) -> dict[str, di
             flows["cases_mediated"][commune, year] = round(
                 mediation_teams[commune, year] * mediated * rng.uniform(0.95, 1.05)
             )
-    for code in COMMENDED:
-        flows[code] = _commendations(code)
     return flows
-
-
-def _commendations(indicator: str) -> dict[tuple[str, int], int]:
-    """A ten-year total spread sparsely over (commune, year), mostly in review years and big communes."""
-    rng = _rng(indicator, "slots")
-    weights = {
-        (c, y): SIZES[c] * COMMENDATION_YEARS.get(y, 0.5) * rng.uniform(0.5, 1.5) for c, _ in COMMUNES for y in YEARS
-    }
-    return apportion(REFERENCE_TOTALS[indicator], weights)
 
 
 def _rng(*parts: str) -> random.Random:

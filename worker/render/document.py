@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from io import BytesIO
+from pathlib import Path
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate
 
+from tongket.worker.render.annex import appendix
 from tongket.worker.render.fonts import register_fonts
 from tongket.worker.render.heading import closing_block, heading_block, title_block
 from tongket.worker.render.sections import body
@@ -30,14 +32,16 @@ from tongket.worker.report.numbers import nfc
 
 MOVEMENT = "Phong trào Toàn dân bảo vệ an ninh Tổ quốc"
 PAGE_NUMBER_Y = PAGE_HEIGHT - 12 * mm  # inside the 20 mm top margin
+DRAFT = "DỰ THẢO"
 
 
-def render_report(report: Report, font: str = "auto") -> bytes:
+def render_report(report: Report, font: str = "auto", font_dir: Path | None = None) -> bytes:
     """Render the review report as an A4 PDF in the Decree 30/2020 layout.
 
-    The output depends only on the report (and the font chosen): the same report gives the same bytes.
+    The output depends only on the report and the font settings, never on the machine's fonts: the same
+    report gives the same bytes everywhere.
     """
-    styles = build_styles(register_fonts(font))
+    styles = build_styles(register_fonts(font, font_dir))
     buffer = BytesIO()
     _document(report, buffer, styles).build(_story(report, styles))
     return buffer.getvalue()
@@ -46,7 +50,8 @@ def render_report(report: Report, font: str = "auto") -> bytes:
 def _story(report: Report, styles: Styles) -> list[Flowable]:
     main = body(report, styles)
     ending = KeepTogether([*_last_paragraph(main), *closing_block(report.heading, styles)])
-    return [heading_block(report.heading, styles), *title_block(report.heading, styles), *main, ending]
+    heading = report.heading
+    return [heading_block(heading, styles), *title_block(heading, styles), *main, ending, *appendix(report, styles)]
 
 
 def _last_paragraph(story: list[Flowable]) -> list[Flowable]:
@@ -67,7 +72,8 @@ def _page_templates(report: Report, styles: Styles) -> list[PageTemplate]:
         return Frame(LEFT_MARGIN, BOTTOM_MARGIN, FRAME_WIDTH, height, 0, 0, 0, 0, id="body")
 
     stamp = _date_stamp(report.heading.issued_on)
-    first = PageTemplate("first", [frame()], onPage=stamp, autoNextPageTemplate="later")
+    first_page = _draft_mark(stamp, styles) if report.heading.is_draft else stamp
+    first = PageTemplate("first", [frame()], onPage=first_page, autoNextPageTemplate="later")
     later = PageTemplate("later", [frame()], onPage=_page_number(styles))
     return [first, later]
 
@@ -80,6 +86,24 @@ def _date_stamp(issued_on: date) -> Callable[[Canvas, BaseDocTemplate], None]:
         canvas.setDateFormatter(lambda *_: stamp)
 
     return apply
+
+
+def _draft_mark(
+    then: Callable[[Canvas, BaseDocTemplate], None], styles: Styles
+) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """ "DỰ THẢO" boxed in the top margin of page 1: nobody is named to sign it yet."""
+
+    def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        then(canvas, doc)
+        canvas.saveState()
+        canvas.setFont(styles.fonts.bold, BODY_SIZE)
+        width = canvas.stringWidth(DRAFT, styles.fonts.bold, BODY_SIZE) + 6 * mm
+        right = LEFT_MARGIN + FRAME_WIDTH
+        canvas.rect(right - width, PAGE_NUMBER_Y - 2 * mm, width, 7 * mm)
+        canvas.drawCentredString(right - width / 2, PAGE_NUMBER_Y, DRAFT)
+        canvas.restoreState()
+
+    return draw
 
 
 def _one_line(text: str) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, HRFlowable, Paragraph, Spacer, Table, TableStyle
@@ -15,6 +16,7 @@ from tongket.worker.render.styles import FRAME_WIDTH, Styles
 from tongket.worker.render.text import para
 from tongket.worker.report.figures import Heading
 from tongket.worker.report.numbers import nfc, place_and_date
+from tongket.worker.report.wording import phrases
 
 NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO = "Độc lập - Tự do - Hạnh phúc"
@@ -74,37 +76,52 @@ def heading_block(heading: Heading, styles: Styles) -> Table:
 
 
 def title_block(heading: Heading, styles: Styles) -> list[Flowable]:
-    """ "BÁO CÁO", the summary line, and the short line under them."""
+    """ "BÁO CÁO", the summary line broken at phrase boundaries, and the short line under them."""
     summary = nfc(heading.summary).strip()
-    width = _balanced_width(para(summary), styles.summary)
-    indent = (FRAME_WIDTH - width) / 2
-    style = ParagraphStyle("summary-balanced", parent=styles.summary, leftIndent=indent, rightIndent=indent)
+    style = styles.summary
+    lines = phrase_lines(phrases(summary), lambda text: stringWidth(text, style.fontName, style.fontSize), FRAME_WIDTH)
+    widest = max((stringWidth(line, style.fontName, style.fontSize) for line in lines), default=0)
     return [
         Paragraph(para(nfc(heading.title).upper()), styles.title),
-        Paragraph(para(summary), style),
-        rule(
-            max(min(width, stringWidth(summary, style.fontName, style.fontSize)) / 3, 30 * mm),
-            before=6,
-            after=10,
-        ),
+        Paragraph("<br/>".join(para(line) for line in lines), style),
+        rule(max(widest / 3, 30 * mm), before=6, after=10),
     ]
 
 
-def _balanced_width(markup: str, style: ParagraphStyle) -> float:
-    """The narrowest width that keeps the line count, so a wrapped summary has even lines, no orphan word."""
+def phrase_lines(parts: list[str], width_of: Callable[[str], float], room: float) -> list[str]:
+    """The lines that break only between phrases and are most even (least squared slack); a phrase wider
+    than the line is cut between words."""
+    pieces = [piece for part in parts for piece in _fit_words(part, width_of, room)]
+    best: list[tuple[float, int]] = [(0.0, 0)] + [(math.inf, 0)] * len(pieces)  # cost, start of last line
+    for end in range(1, len(pieces) + 1):
+        for start in range(end - 1, -1, -1):
+            width = width_of(" ".join(pieces[start:end]))
+            if width > room and end - start > 1:
+                break
+            cost = best[start][0] + (room - width) ** 2
+            if cost < best[end][0]:
+                best[end] = (cost, start)
+    lines: list[str] = []
+    end = len(pieces)
+    while end > 0:
+        start = best[end][1]
+        lines.insert(0, " ".join(pieces[start:end]))
+        end = start
+    return lines
 
-    def lines(width: float) -> int:
-        paragraph = Paragraph(markup, style)
-        paragraph.wrap(width, 10_000)
-        return len(paragraph.blPara.lines)  # type: ignore[attr-defined]  # wrap() sets blPara, the stub omits it
 
-    target, low, high = lines(FRAME_WIDTH), FRAME_WIDTH / 3, FRAME_WIDTH
-    if target == 1:
-        return FRAME_WIDTH
-    while high - low > 1:
-        mid = (low + high) / 2
-        low, high = (low, mid) if lines(mid) <= target else (mid, high)
-    return high
+def _fit_words(part: str, width_of: Callable[[str], float], room: float) -> list[str]:
+    """A phrase as is when it fits a line, else cut into lines of whole words."""
+    if width_of(part) <= room:
+        return [part]
+    out = [""]
+    for word in part.split():
+        joined = f"{out[-1]} {word}".strip()
+        if width_of(joined) <= room or not out[-1]:
+            out[-1] = joined
+        else:
+            out.append(word)
+    return out
 
 
 def keep_blanks(text: str) -> str:
@@ -119,14 +136,20 @@ def recipient_lines(recipients: tuple[str, ...]) -> list[str]:
     return [f"- {line}{'.' if n == len(lines) - 1 else ';'}" for n, line in enumerate(lines)]
 
 
+def signer(heading: Heading) -> str:
+    """ "Thượng tá Nguyễn Văn Demo": the rank, where given, before the name."""
+    return " ".join(part for part in (nfc(heading.signer_rank).strip(), nfc(heading.signer_name).strip()) if part)
+
+
 def closing_block(heading: Heading, styles: Styles) -> list[Flowable]:
     """ "Nơi nhận:" on the left, the signer on the right (one table, so they stay side by side)."""
     left: list[Flowable] = [Paragraph("Nơi nhận:", styles.recipients_head)]
     left += [Paragraph(para(line), styles.recipients) for line in recipient_lines(heading.recipients)]
+    titles = [para(line.strip()) for line in nfc(heading.signer_title).upper().splitlines() if line.strip()]
     right: list[Flowable] = [
-        Paragraph(para(nfc(heading.signer_title).upper()), styles.signer),
+        Paragraph("<br/>".join(titles), styles.signer),  # "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC" for a deputy
         Spacer(1, 26 * mm),  # room for the signature and the seal
-        Paragraph(para(heading.signer_name), styles.signer),
+        Paragraph(para(signer(heading)), styles.signer),
     ]
     table = Table([[left, right]], colWidths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55])
     table.setStyle(_plain(styles))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
+from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from tongket.models.tables import ReportKind
-from tongket.worker.render.charts import trend_chart
 from tongket.worker.render.styles import Styles
-from tongket.worker.render.tables import captioned, completeness_block, totals_table, unit_tables
+from tongket.worker.render.tables import captioned, totals_table
 from tongket.worker.render.text import para, paragraphs
-from tongket.worker.render.unit_chart import unit_bar_charts
-from tongket.worker.report.figures import Report
+from tongket.worker.report.figures import AREAS, Report
 from tongket.worker.report.numbers import format_int
 
 SHORT_KINDS = (ReportKind.MONTHLY, ReportKind.QUARTERLY)  # reports, not reviews: "đánh giá chung" and "phương hướng"
@@ -26,17 +24,26 @@ def situation(report: Report, styles: Styles) -> list[Flowable]:
 
 
 def results(report: Report, styles: Styles) -> list[Flowable]:
-    """Section II: the narrative, then tables 1–3, the trend chart and the footnotes."""
+    """Section II: a lead-in, then each content area (the operator's text, then the figure sentences),
+    then Bảng 1 and its notes. Per-unit tables and charts are in the appendix."""
     out: list[Flowable] = [Paragraph("II. KẾT QUẢ THỰC HIỆN", styles.section)]
-    out += prose(report.narrative.results, styles)
+    out += prose(report.narrative.results, styles) + said(report, "results", styles)
+    number = 0
+    for area, title in AREAS:
+        text = prose(getattr(report.narrative, area), styles) + said(report, area, styles)
+        if text:
+            number += 1
+            out += [Paragraph(f"{number}. {para(title)}", styles.subsection), *text]
     caption = f"Bảng 1. Kết quả chủ yếu {para(report.period_label)}"
     out += captioned(caption, totals_table(report, styles), styles)
     out += partial_note(report, styles)
-    out += unit_tables(report, styles)
-    out += chart_block(report, styles)
-    out += completeness_block(report, styles)
     out += notes(report, styles)
     return out
+
+
+def said(report: Report, area: str, styles: Styles) -> list[Flowable]:
+    """The figure sentences of an area: always printed, whatever the operator wrote."""
+    return [Paragraph(para(line), styles.body) for line in report.statements.get(area, ())]
 
 
 def partial_note(report: Report, styles: Styles) -> list[Flowable]:
@@ -47,50 +54,10 @@ def partial_note(report: Report, styles: Styles) -> list[Flowable]:
         return []
     text = (
         f"Kỳ này còn {format_int(absent)}/{format_int(c.expected)} đơn vị chưa có số liệu hợp lệ "
-        f"(xem Bảng {report.completeness_table}); "
+        f"(xem Bảng {report.completeness_table}, phụ lục); "
         "tổng số và mức tăng, giảm chỉ tính trên số liệu đã có."
     )
     return [Spacer(1, 2), Paragraph(text, styles.note)]
-
-
-def chart_block(report: Report, styles: Styles) -> list[Flowable]:
-    """Biểu đồ 1 (trend over the years or periods) and Biểu đồ 2 (one bar per unit), where there is data."""
-    out: list[Flowable] = []
-    chart = trend_chart(report, styles.fonts.regular)
-    if chart is not None:
-        caption = f"Biểu đồ 1. Diễn biến một số chỉ tiêu chủ yếu {para(_trend_span(report))}"
-        out.append(KeepTogether([Paragraph(caption, styles.caption), chart, *_trend_caveat(report, styles)]))
-    bars = unit_bar_charts(report, styles.fonts.regular)
-    number = 2 if chart is not None else 1
-    for n, (indicator, drawing) in enumerate(bars, start=1):
-        part = f" (phần {n}/{len(bars)})" if len(bars) > 1 else ""
-        name = para(_lower_first(indicator.name) if indicator.name[1:2].islower() else indicator.name)
-        caption = f"Biểu đồ {number}. Số {name} theo đơn vị đến cuối {para(report.period_label)}{part}"
-        out.append(KeepTogether([Paragraph(caption, styles.caption), drawing]))
-    return out
-
-
-def _trend_caveat(report: Report, styles: Styles) -> list[Flowable]:
-    """A fall in the last point may be units that did not report, not fewer teams: say so under the chart."""
-    c = report.completeness
-    if not c.expected or c.collected == c.expected:
-        return []
-    last = report.trend[-1].label
-    when = f"năm {last}" if last.isdigit() else _lower_first(last)
-    text = f"Số liệu {para(when)} chỉ gồm {format_int(c.collected)}/{format_int(c.expected)} đơn vị có số liệu hợp lệ."
-    return [Paragraph(text, styles.note)]
-
-
-def _trend_span(report: Report) -> str:
-    """A multi-year review's trend is its own years; a shorter report's looks back over earlier periods."""
-    if report.kind == ReportKind.MULTI_YEAR or len(report.trend) < 2:
-        return report.period_label
-    first, last = report.trend[0].label, report.trend[-1].label
-    return f"từ {_lower_first(first)} đến {_lower_first(last)}"
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 def notes(report: Report, styles: Styles) -> list[Flowable]:
@@ -104,12 +71,15 @@ def notes(report: Report, styles: Styles) -> list[Flowable]:
 
 
 def review(report: Report, styles: Styles) -> list[Flowable]:
-    """Section III: strengths and weaknesses, and the lessons a review draws (a short report has none)."""
+    """Section III: strengths, weaknesses and their causes, and the lessons a review draws (a short report
+    has none)."""
     short = report.kind in SHORT_KINDS
-    title = "III. ĐÁNH GIÁ CHUNG" if short else "III. ƯU ĐIỂM, HẠN CHẾ VÀ BÀI HỌC KINH NGHIỆM"
+    title = "III. ĐÁNH GIÁ CHUNG" if short else "III. ƯU ĐIỂM, HẠN CHẾ, NGUYÊN NHÂN VÀ BÀI HỌC KINH NGHIỆM"
     out: list[Flowable] = [Paragraph(title, styles.section)]
     n = report.narrative
     blocks = [("Ưu điểm", n.strengths), ("Hạn chế" if not short else "Hạn chế, tồn tại", n.weaknesses)]
+    if n.causes.strip():
+        blocks.append(("Nguyên nhân", n.causes))
     if not short or n.lessons.strip():
         blocks.append(("Bài học kinh nghiệm", n.lessons))
     for number, (name, text) in enumerate(blocks, start=1):
@@ -132,14 +102,10 @@ def tasks(report: Report, styles: Styles) -> list[Flowable]:
     return out
 
 
-def commendations(report: Report, styles: Styles) -> list[Flowable]:
-    """Section V, only when there is something to say."""
-    if not report.narrative.commendations.strip():
-        return []
-    return [
-        Paragraph("V. CÔNG TÁC KHEN THƯỞNG", styles.section),
-        *prose(report.narrative.commendations, styles),
-    ]
+def proposals(report: Report, styles: Styles) -> list[Flowable]:
+    """Section V, before the end: what the office asks of those above it."""
+    text = prose(report.narrative.proposals, styles)
+    return [Paragraph("V. KIẾN NGHỊ, ĐỀ XUẤT", styles.section), *text] if text else []
 
 
 def body(report: Report, styles: Styles) -> list[Flowable]:
@@ -148,5 +114,5 @@ def body(report: Report, styles: Styles) -> list[Flowable]:
         *results(report, styles),
         *review(report, styles),
         *tasks(report, styles),
-        *commendations(report, styles),
+        *proposals(report, styles),
     ]

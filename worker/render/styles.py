@@ -20,6 +20,9 @@ FRAME_WIDTH = PAGE_WIDTH - LEFT_MARGIN - RIGHT_MARGIN  # 165 mm
 
 BODY_SIZE = 13
 LINE_SPACING = 1.2  # within the 1.15–1.3 usual for administrative documents
+PARAGRAPH_SPACING = 6  # pt between paragraphs: Decree 30 asks for at least 6 pt
+TABLE_SIZE = 10  # table text, readable when printed
+TABLE_HEAD_SIZE = 9  # the smallest header, in the narrow per-unit columns
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Styles:
     recipients_head: ParagraphStyle  # "Nơi nhận:"
     recipients: ParagraphStyle
     signer: ParagraphStyle
+    annex_label: ParagraphStyle  # "Phụ lục I"
+    annex_title: ParagraphStyle  # "SỐ LIỆU THEO ĐƠN VỊ"
+    annex_ref: ParagraphStyle  # "(Kèm theo Báo cáo số …)"
 
 
 def _style(name: str, font: str, size: float, **kw: object) -> ParagraphStyle:
@@ -61,12 +67,20 @@ def build_styles(fonts: FontSet) -> Styles:
     indent = 10 * mm
     return Styles(
         fonts=fonts,
-        body=_style("body", r, BODY_SIZE, alignment=TA_JUSTIFY, firstLineIndent=indent, spaceAfter=4),
-        item=_style("item", r, BODY_SIZE, alignment=TA_JUSTIFY, firstLineIndent=indent, spaceAfter=3),
+        body=_style("body", r, BODY_SIZE, alignment=TA_JUSTIFY, firstLineIndent=indent, spaceAfter=PARAGRAPH_SPACING),
+        item=_style("item", r, BODY_SIZE, alignment=TA_JUSTIFY, firstLineIndent=indent, spaceAfter=PARAGRAPH_SPACING),
         detail=_style("detail", i, 12, alignment=TA_JUSTIFY, leftIndent=indent + 4 * mm, spaceAfter=2),
-        section=_style("section", b, BODY_SIZE, alignment=TA_LEFT, spaceBefore=8, spaceAfter=4, keepWithNext=1),
+        section=_style(
+            "section", b, BODY_SIZE, alignment=TA_LEFT, spaceBefore=8, spaceAfter=PARAGRAPH_SPACING, keepWithNext=1
+        ),
         subsection=_style(
-            "subsection", b, BODY_SIZE, firstLineIndent=indent, spaceBefore=4, spaceAfter=3, keepWithNext=1
+            "subsection",
+            b,
+            BODY_SIZE,
+            firstLineIndent=indent,
+            spaceBefore=4,
+            spaceAfter=PARAGRAPH_SPACING,
+            keepWithNext=1,
         ),
         title=_style("title", b, 14, alignment=TA_CENTER, spaceBefore=14, keepWithNext=1),
         summary=_style("summary", b, 14, alignment=TA_CENTER, keepWithNext=1),
@@ -78,12 +92,15 @@ def build_styles(fonts: FontSet) -> Styles:
         national=_style("national", b, 12, alignment=TA_CENTER, leading=15),
         motto=_style("motto", b, 13, alignment=TA_CENTER, leading=16),
         place_date=_style("place_date", i, 13, alignment=TA_CENTER, leading=16),
-        cell=_style("cell", r, 10, leading=12),
-        cell_num=_style("cell_num", r, 10, leading=12, alignment=TA_RIGHT),
-        cell_center=_style("cell_center", r, 10, leading=12, alignment=TA_CENTER),
-        cell_head=_style("cell_head", b, 10, leading=12, alignment=TA_CENTER),
-        cell_small_head=_style("cell_small_head", b, 8, leading=9.5, alignment=TA_CENTER),
+        cell=_style("cell", r, TABLE_SIZE, leading=12),
+        cell_num=_style("cell_num", r, TABLE_SIZE, leading=12, alignment=TA_RIGHT),
+        cell_center=_style("cell_center", r, TABLE_SIZE, leading=12, alignment=TA_CENTER),
+        cell_head=_style("cell_head", b, TABLE_SIZE, leading=12, alignment=TA_CENTER),
+        cell_small_head=_style("cell_small_head", b, TABLE_HEAD_SIZE, leading=10.5, alignment=TA_CENTER),
         recipients_head=_style("recipients_head", bi, 12, leading=14),
         recipients=_style("recipients", r, 11, leading=13, leftIndent=7, firstLineIndent=-7),  # hang after "- "
         signer=_style("signer", b, 13, alignment=TA_CENTER, leading=16),
+        annex_label=_style("annex_label", b, 14, alignment=TA_CENTER),
+        annex_title=_style("annex_title", b, 13, alignment=TA_CENTER, spaceBefore=2),
+        annex_ref=_style("annex_ref", i, 13, alignment=TA_CENTER, spaceBefore=2),
     )

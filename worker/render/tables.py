@@ -14,7 +14,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Table, TableStyle
 
 from tongket.models.tables import IndicatorKind, IndicatorLevel, ReportKind, UnitState
-from tongket.worker.render.styles import FRAME_WIDTH, Styles
+from tongket.worker.render.styles import FRAME_WIDTH, TABLE_SIZE, Styles
 from tongket.worker.render.text import para
 from tongket.worker.report.figures import Completeness, IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import NOT_REPORTED, change_percent, format_int, format_percent, format_signed, nfc
@@ -80,8 +80,11 @@ def _fit_numbers(rows: list[list[object]], widths: Sequence[float], font: str, s
 
 
 def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]:
-    """(group heading, column heading, totals) for each comparison the report carries."""
+    """(group heading, column heading, totals) for each comparison the report carries: a multi-year review
+    compares with its first year (and a previous range of years where there are figures)."""
     found = []
+    if report.first_year is not None:
+        found.append(("So với năm đầu giai đoạn", f"Năm {para(report.first_year.label)}", report.first_year.totals))
     if report.previous is not None:
         group = "So với năm trước" if report.kind == ReportKind.ANNUAL else "So với kỳ trước"
         found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
@@ -93,7 +96,7 @@ def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]
 def totals_table(report: Report, styles: Styles) -> Table:
     """Bảng 1: each indicator's total, with the change against earlier periods where known."""
     comps = _comparisons(report)
-    size = 10 if len(comps) < 2 else 9  # two comparisons add six columns
+    size = TABLE_SIZE  # even with two comparisons (six more columns): the name column wraps instead
     cell, centre, head = (_smaller(s, size) for s in (styles.cell, styles.cell_center, styles.cell_head))
     header_rows = 2 if comps else 1
     rows = _totals_header(comps, head, header_rows)
@@ -105,6 +108,10 @@ def totals_table(report: Report, styles: Styles) -> Table:
         row += [fitted(kind, centre, widths[3]), format_int(value)]
         for _, _, before in comps:
             old = before.get(ind.code)
+            # A count of events over the whole period is not comparable with one earlier year.
+            if before is not report.previous and before is not report.year_earlier and ind.kind != IndicatorKind.STOCK:
+                row += [format_int(old), NOT_REPORTED, NOT_REPORTED]
+                continue
             diff = None if value is None or old is None else value - old
             pct = format_percent(change_percent(value, old), signed=True)
             row += [format_int(old), format_signed(diff), pct]
@@ -137,7 +144,7 @@ def _totals_header(
 
 
 def _totals_widths(n_comps: int) -> list[float]:
-    fixed = {0: [10, 24, 24, 24], 1: [9, 17, 18, 18, 18, 18, 18], 2: [9, 14, 15, 15, 13, 13, 14, 13, 13, 14]}
+    fixed = {0: [10, 24, 24, 24], 1: [10, 17, 18, 18, 18, 18, 18], 2: [10, 12, 13, 15, 13, 13, 15, 13, 13, 15]}
     widths = [w * mm for w in fixed[n_comps]]
     name = FRAME_WIDTH - sum(widths)
     return [widths[0], name, *widths[1:]]
@@ -298,3 +305,21 @@ def _unit_lists(report: Report, styles: Styles) -> list[Flowable]:
             for problem in _problems(report, name, state):
                 out.append(Paragraph(f"+ {para(problem)}", styles.detail))
     return out
+
+
+# --- units formed by a reform ---------------------------------------------------------------------------
+
+
+def lineage_table(report: Report, styles: Styles) -> list[Flowable]:
+    """Which earlier units each of today's units was formed from: a province's 124 communes as a table."""
+    if not report.formed:
+        return []
+    widths = [10 * mm, 55 * mm, FRAME_WIDTH - 65 * mm]
+    rows: list[list[object]] = [[Paragraph(h, styles.cell_head) for h in ("STT", "Đơn vị", "Hình thành từ")]]
+    for n, (unit, sources) in enumerate(report.formed, start=1):
+        rows.append([str(n), fitted(unit, styles.cell, widths[1]), Paragraph(para(sources), styles.cell)])
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="CENTER")
+    table.setStyle(_grid(styles.fonts.regular, styles.fonts.bold, styles.cell.fontSize, 1))
+    table.setStyle(TableStyle([("ALIGN", (0, 1), (0, -1), "CENTER"), ("ALIGN", (1, 1), (1, -1), "LEFT")]))
+    number = report.completeness_table + (1 if report.has_status_table else 0)
+    return captioned(f"Bảng {number}. Các đơn vị hình thành sau sắp xếp", table, styles)

@@ -15,8 +15,8 @@ from tongket.worker.render.styles import FRAME_WIDTH
 from tongket.worker.report.figures import IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import format_int, nfc
 
-MAX_BARS = 42  # units per chart: with its caption, one chart still fits one page
-_SIZE = 8
+MAX_BARS = 40  # units per chart: with its two-line caption, one chart still fits one page
+_SIZE = 9  # printed labels stay readable
 _ROW = 5.6 * mm  # height of one unit's row
 _LABEL_MAX = 62 * mm  # longer unit names are cut with "…" (the table above has them in full)
 _AXIS = 10 * mm  # room under the plot for the value axis
@@ -86,7 +86,7 @@ def _value_labels(drawing: Drawing, chart: HorizontalBarChart, font: str) -> Non
         if v is None:
             continue
         y = chart.y + chart.height - (n + 0.5) * row - _SIZE * 0.35  # reversed: the first unit on top
-        drawing.add(String(chart.x + v * scale + 2, y, format_int(v), fontName=font, fontSize=_SIZE - 0.5))
+        drawing.add(String(chart.x + v * scale + 2, y, format_int(v), fontName=font, fontSize=_SIZE))
 
 
 def _axes(chart: HorizontalBarChart, labels: list[str], top: int, font: str) -> None:

@@ -16,13 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.lineage import Link, lineage
+from tongket.models.lineage import Formed, Link, lineage
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import (
     Indicator,
     IndicatorKind,
     IndicatorLevel,
-    Level,
     ReportKind,
     Run,
     RunUnit,
@@ -40,22 +39,16 @@ from tongket.worker.report.figures import (
     UnitFigures,
 )
 from tongket.worker.report.indicators import active_indicators
+from tongket.worker.report.issuer import issuer
+from tongket.worker.report.numbers import curly_quotes
 from tongket.worker.report.prose import default_narrative
+from tongket.worker.report.statements import COMMENDED, TASKS_SET, statements
 from tongket.worker.report.succession import fold, footnotes, successions
-from tongket.worker.report.wording import (
-    issuing_bodies,
-    next_label,
-    period_label,
-    place_name,
-    recipients_block,
-    short_label,
-    signer_title,
-    summary_line,
-)
+from tongket.worker.report.wording import lower_first, next_label, period_label, short_label, summary_line
 
-TASKS_SET = "tasks_set"  # the report-level indicator: tasks this report sets for the next period
 # How many periods (this one included) the trend chart of a short report looks back over.
 HISTORY = {PeriodType.MONTH: 6, PeriodType.QUARTER: 5, PeriodType.HALF: 4, PeriodType.YEAR: 5}
+FORMED_AS_NOTES = 5  # more units formed by a reform than this are listed in a table
 _BLANK = Narrative("", "", "", "", "", tasks=())
 Figures = dict[str, int | None]
 
@@ -65,9 +58,7 @@ def build_report(session: Session, run_id: int) -> Report:
     scope = run.scope_unit
     period = run.period
     given = _given(session, run)
-    indicators = tuple(
-        active_indicators(session, period) + active_indicators(session, period, level=IndicatorLevel.REPORT)
-    )
+    indicators = tuple(active_indicators(session, period) + _office_indicators(session, period, given))
     kinds = {i.code: i.kind for i in indicators if i.level == IndicatorLevel.COMMUNE}
     targets = session.scalars(
         select(Unit).join(RunUnit, RunUnit.unit_id == Unit.id).where(RunUnit.run_id == run_id).order_by(Unit.code)
@@ -84,25 +75,42 @@ def build_report(session: Session, run_id: int) -> Report:
         UnitFigures(u.code, u.name, u.state, figures.per_unit.get(u.code, dict.fromkeys(kinds)), u.problems)
         for u in done.units
     )
+    trend = tuple(_trend(period, figures.trend, totals_of))
+    history = lineage(session, targets, period)
+    formed_notes, formed_rows = _formed(history.formed)
+    cutoff = _cutoff(period, given)
     draft = Report(
         kind=run.kind,
         period_id=period.id,
         period_label=period_label(run.kind, period),
         scope_code=scope.code,
         scope_name=scope.name,
-        heading=_heading(scope, run, period, given),
+        heading=_heading(scope, run, period, given, [u.name for u in units]),
         indicators=indicators,
-        totals=figures.totals,
-        trend=tuple(_trend(period, figures.trend, totals_of)),
+        totals={**figures.totals, **_office_figures(indicators, given)},
+        trend=trend,
         units=units,
         completeness=done.for_report(),
         narrative=_BLANK,
-        notes=(*given.get("notes", ()), *lineage(session, targets, period).notes, *renamed),
+        notes=(*given.get("notes", ()), *formed_notes, *history.notes, *renamed),
+        formed=formed_rows,
         next_label=next_label(run.kind, period),
+        first_year=trend[0] if run.kind == ReportKind.MULTI_YEAR and len(trend) > 1 else None,
+        cutoff=cutoff,
+        warnings=_warnings(run.report_date, cutoff, given),
         **_comparisons(run.kind, period, totals_of),
     )
     narrative = _narrative(given, default_narrative(draft))
-    return replace(draft, narrative=narrative, totals={**figures.totals, **_report_level(indicators, narrative)})
+    report = replace(draft, narrative=narrative, totals={**draft.totals, TASKS_SET: len(narrative.tasks)})
+    return replace(report, statements=statements(report))
+
+
+def _formed(formed: Sequence[Formed]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Units formed by a reform: a sentence each for a few, a table (in the appendix) for a province's many."""
+    rows = tuple((f.unit, ", ".join(lower_first(s) for s in f.sources)) for f in formed)
+    if len(rows) > FORMED_AS_NOTES:
+        return (), rows
+    return tuple(f"{unit} được hình thành từ {sources}." for unit, sources in rows), ()
 
 
 def _given(session: Session, run: Run) -> dict[str, Any]:
@@ -158,24 +166,22 @@ def _comparisons(kind: ReportKind, period: Period, totals_of: _Earlier) -> dict[
     return found
 
 
-def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any]) -> Heading:
-    superior, issuing = issuing_bodies(scope)
+def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any], units: Sequence[str]) -> Heading:
+    office = issuer(scope, run.report_date, units, deputy=bool(given.get("deputy")))
+    summary = summary_line(run.kind, period) + (f" trên địa bàn {office.area}" if office.area else "")
     return Heading(
-        superior_body=given.get("superior_body", superior),
-        issuing_body=given.get("issuing_body", issuing),
-        number=given.get("number", f"Số:        /BC-{_symbol(scope.level)}"),
-        place=given.get("place", place_name(scope.name)),
+        superior_body=given.get("superior_body", office.superior),
+        issuing_body=given.get("issuing_body", office.body),
+        number=given.get("number", f"Số:        /BC-{office.symbol}"),
+        place=given.get("place", office.place),
         issued_on=run.report_date,
         title="BÁO CÁO",
-        summary=given.get("summary", summary_line(run.kind, period)),
-        signer_title=given.get("signer_title", signer_title(scope.level)),
+        summary=given.get("summary", summary),
+        signer_title=given.get("signer_title", office.signer_title),
         signer_name=given.get("signer_name", ""),
-        recipients=tuple(given.get("recipients", recipients_block(scope))),
+        signer_rank=given.get("signer_rank", ""),
+        recipients=tuple(given.get("recipients", office.recipients)),
     )
-
-
-def _symbol(level: Level) -> str:
-    return {Level.PROVINCE: "CAT", Level.DISTRICT: "CAH"}.get(level, "CAX")
 
 
 def _trend(period: Period, trend: dict[str, Figures], totals_of: _Earlier) -> list[PeriodFigures]:
@@ -197,14 +203,45 @@ def _narrative(given: dict[str, Any], default: Narrative) -> Narrative:
     return Narrative(**{**default.__dict__, **fields})
 
 
-def _report_level(indicators: tuple[IndicatorInfo, ...], narrative: Narrative) -> dict[str, int | None]:
-    """Figures the report states itself: how many tasks it sets for the next period."""
-    return {i.code: len(narrative.tasks) for i in indicators if i.code == TASKS_SET}
+def _office_indicators(session: Session, period: Period, given: dict[str, Any]) -> list[IndicatorInfo]:
+    """The reporting office's own figures that Bảng 1 shows: the commendations it gave, where it says so.
+    The tasks it sets are counted (TASKS_SET) but are no result."""
+    stated = given.get("figures", {})
+    return [
+        i
+        for i in active_indicators(session, period, level=IndicatorLevel.REPORT)
+        if i.code in COMMENDED and i.code in stated
+    ]
+
+
+def _office_figures(indicators: tuple[IndicatorInfo, ...], given: dict[str, Any]) -> dict[str, int | None]:
+    stated = given.get("figures", {})
+    return {i.code: int(stated[i.code]) for i in indicators if i.level == IndicatorLevel.REPORT and i.code in stated}
+
+
+def _cutoff(period: Period, given: dict[str, Any]) -> date:
+    """The day the figures are counted to: the period's end, or an earlier day the operator states."""
+    stated = given.get("cutoff")
+    return min(period.end, date.fromisoformat(str(stated))) if stated else period.end
+
+
+def _warnings(report_date: date, cutoff: date, given: dict[str, Any]) -> tuple[str, ...]:
+    """What the operator should fix before officials read the report (not printed in it)."""
+    found = []
+    if report_date < cutoff:
+        found.append(
+            f"the report is dated {report_date:%d/%m/%Y} but states figures to {cutoff:%d/%m/%Y}; "
+            "date it after the period or give the narrative a 'cutoff' date"
+        )
+    if not str(given.get("signer_name", "")).strip():
+        found.append("no signer_name in the narrative: the report is marked as a draft (DỰ THẢO)")
+    return tuple(found)
 
 
 def _nfc(value: Any) -> Any:
+    """The operator's text as officials read it: NFC, with typeset quotes."""
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return curly_quotes(unicodedata.normalize("NFC", value))
     if isinstance(value, dict):
         return {k: _nfc(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from tongket.models.periods import Period
 from tongket.models.tables import IndicatorKind, IndicatorLevel, ReportKind, UnitState
 
 
@@ -54,31 +55,59 @@ class Completeness:
 
 @dataclass(frozen=True)
 class Narrative:
-    """The prose blocks; defaults are generated from the figures, an operator may supply any of them."""
+    """The prose blocks; defaults are generated from the figures, an operator may supply any of them.
+
+    Section II is written by content area (AREAS); the figure sentences of each area are not here but in
+    Report.statements, so an operator's text adds to them and never replaces them.
+    """
 
     situation: str
-    results: str
+    results: str  # the lead-in of section II
     strengths: str
     weaknesses: str
     lessons: str
     tasks: tuple[str, ...]  # tasks and solutions for the next period, one per item
     commendations: str = ""
+    leadership: str = ""
+    propaganda: str = ""
+    models: str = ""
+    crime: str = ""
+    festival: str = ""
+    causes: str = ""  # of the weaknesses
+    proposals: str = ""  # "Kiến nghị, đề xuất"
+
+
+# The content areas of section II, in order: (narrative field, heading).
+AREAS: tuple[tuple[str, str], ...] = (
+    ("leadership", "Công tác lãnh đạo, chỉ đạo, hướng dẫn"),
+    ("propaganda", "Công tác tuyên truyền, vận động quần chúng"),
+    ("models", "Xây dựng, củng cố, nhân rộng mô hình, tổ chức quần chúng tự quản"),
+    ("crime", "Phối hợp phòng, chống tội phạm, giữ gìn an ninh, trật tự"),
+    ("festival", "Tổ chức “Ngày hội toàn dân bảo vệ an ninh Tổ quốc”"),
+    ("commendations", "Công tác khen thưởng"),
+)
 
 
 @dataclass(frozen=True)
 class Heading:
     """The Decree 30/2020 heading block and closing parts of the document."""
 
-    superior_body: str  # e.g. "CÔNG AN TỈNH LÂM ĐỒNG"
-    issuing_body: str  # e.g. "CÔNG AN HUYỆN ĐỨC TRỌNG"
+    superior_body: str  # sentence case, e.g. "Công an tỉnh Lâm Đồng" (the heading prints it in capitals)
+    issuing_body: str  # e.g. "Công an huyện Đức Trọng"
     number: str  # e.g. "Số: 125/BC-CAH"
     place: str  # e.g. "Đức Trọng"
     issued_on: date
     title: str  # "BÁO CÁO"
     summary: str  # e.g. "Tổng kết 10 năm thực hiện Chương trình phối hợp số 06/CTr-CA-MT …"
     signer_title: str  # e.g. "TRƯỞNG CÔNG AN HUYỆN"
-    signer_name: str
+    signer_name: str  # blank only in a draft
     recipients: tuple[str, ...]  # the "Nơi nhận" lines
+    signer_rank: str = ""  # e.g. "Thượng tá", printed before the name
+
+    @property
+    def is_draft(self) -> bool:
+        """A report nobody is named to sign is a draft, and says so on its first page."""
+        return not self.signer_name.strip()
 
 
 @dataclass(frozen=True)
@@ -101,6 +130,23 @@ class Report:
     previous_label: str = ""  # e.g. "Tháng 4/2023": names the comparison column
     year_earlier_label: str = ""  # e.g. "Tháng 5/2022"
     next_label: str = ""  # the period the tasks are for, e.g. "tháng 6 năm 2023"; "" = "thời gian tới"
+    statements: dict[str, tuple[str, ...]] = field(default_factory=dict)  # area -> figure sentences
+    first_year: PeriodFigures | None = None  # a multi-year review's first year, a column of Bảng 1
+    cutoff: date | None = None  # the date the figures are counted to ("Số liệu tính đến ngày …")
+    warnings: tuple[str, ...] = ()  # for the operator, not printed (English)
+    formed: tuple[tuple[str, str], ...] = ()  # (unit, what it was formed from): many units, so a table
+
+    @property
+    def covers_festival(self) -> bool:
+        """Whether the period takes in 19 August, the day of "Ngày hội toàn dân bảo vệ an ninh Tổ quốc"."""
+        period = Period.parse(self.period_id)
+        years = range(period.start.year, period.end.year + 1)
+        return any(period.start <= date(year, 8, 19) <= period.end for year in years)
+
+    @property
+    def has_status_table(self) -> bool:
+        """A commune's own report has no reporting-status table ("1/1 thị trấn" says nothing)."""
+        return len(self.units) > 1
 
     @property
     def has_unit_table(self) -> bool:

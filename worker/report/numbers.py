@@ -47,11 +47,20 @@ def format_decimal(value: float | None, digits: int = 1) -> str:
 
 
 def format_percent(value: float | None, digits: int = 1, signed: bool = False) -> str:
-    """12.5 → "12,5%"; with signed=True a change: "+12,5%"."""
+    """12.5 → "12,5%", 100.0 → "100%" (a whole percent has no ",0"); with signed=True a change: "+12,5%"."""
     if value is None:
         return NOT_REPORTED
     sign = "+" if signed and value > 0 else ""
-    return f"{sign}{format_decimal(value, digits)}%"
+    text = format_decimal(value, digits)
+    return f"{sign}{text.removesuffix(',' + '0' * digits) if digits else text}%"
+
+
+_STRAIGHT_QUOTES = re.compile(r'"([^"\n]*)"')
+
+
+def curly_quotes(text: str) -> str:
+    """'CLB "Nông dân với pháp luật"' → 'CLB “Nông dân với pháp luật”': typeset quotes in what officials read."""
+    return _STRAIGHT_QUOTES.sub(r"“\1”", text)
 
 
 def change_percent(current: int | None, before: int | None) -> float | None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import Level, ReportKind, Unit
+from tongket.models.tables import ReportKind
 
 MOVEMENT = "phong trào toàn dân bảo vệ an ninh Tổ quốc"
+DIRECTIVE = (
+    "Chỉ thị số 09-CT/TW ngày 01/12/2011 của Ban Bí thư về tăng cường sự lãnh đạo của Đảng đối với phong trào "
+    "toàn dân bảo vệ an ninh Tổ quốc trong tình hình mới"
+)
 _PREFIXES = ("Thành phố ", "Thị trấn ", "Thị xã ", "Đặc khu ", "Tỉnh ", "Huyện ", "Quận ", "Phường ", "Xã ")
+_UNIT_WORDS = (("Xã ", "xã"), ("Phường ", "phường"), ("Thị trấn ", "thị trấn"), ("Đặc khu ", "đặc khu"))
 _ROMAN = ("I", "II", "III", "IV")
 
 
@@ -20,26 +26,30 @@ def place_name(unit_name: str) -> str:
     return unit_name
 
 
-def issuing_bodies(scope: Unit) -> tuple[str, str]:
-    """(superior body, issuing body) of the police office that reports on a unit."""
-    issuing = f"CÔNG AN {scope.name.upper()}"
-    parent = scope.parent
-    superior = f"CÔNG AN {parent.name.upper()}" if parent is not None else "BỘ CÔNG AN"
-    return superior, issuing
+def in_sentence(label: str) -> str:
+    """A period's short label mid-sentence: "Quý I/2023" -> "quý I/2023", "2022 - 2023" -> "giai đoạn 2022 - 2023"."""
+    return f"giai đoạn {label}" if label[:1].isdigit() else lower_first(label)
 
 
-def signer_title(level: Level) -> str:
-    return {Level.PROVINCE: "GIÁM ĐỐC", Level.DISTRICT: "TRƯỞNG CÔNG AN HUYỆN"}.get(level, "TRƯỞNG CÔNG AN XÃ")
+def unit_type(unit_name: str) -> str:
+    """'Thị trấn Liên Nghĩa' -> 'thị trấn'; '' when the name has no known prefix."""
+    for prefix in _PREFIXES:
+        if unit_name.startswith(prefix):
+            return prefix.strip().lower()
+    return ""
 
 
-def recipients_block(scope: Unit) -> list[str]:
-    parent = scope.parent.name if scope.parent is not None else "Bộ Công an"
-    return [
-        f"Công an {_lower_first(parent)} (để báo cáo)",
-        f"Ủy ban nhân dân {_lower_first(scope.name)} (để báo cáo)",
-        f"Ủy ban MTTQ Việt Nam {_lower_first(scope.name)} (để phối hợp)",
-        "Lưu: VT",
-    ]
+def lower_first(name: str) -> str:
+    """'Huyện Đức Trọng' -> 'huyện Đức Trọng' mid-sentence, but 'CLB …' stays as it is (an abbreviation)."""
+    if len(name) > 1 and name[1].isupper():
+        return name
+    return name[:1].lower() + name[1:]
+
+
+def unit_words(names: Sequence[str]) -> str:
+    """'xã, thị trấn' for a district of communes and a town: how a report names its units."""
+    found = [word for prefix, word in _UNIT_WORDS if any(n.startswith(prefix) for n in names)]
+    return ", ".join(found) or "đơn vị"
 
 
 def period_label(kind: ReportKind, period: Period) -> str:
@@ -94,6 +104,41 @@ def summary_line(kind: ReportKind, period: Period) -> str:
             return f"Kết quả thực hiện {MOVEMENT} {label}"
 
 
+# Words that open a phrase of a summary line: a line may break before them, not inside what they open.
+_PHRASE_OPENERS = (
+    "Chương trình",
+    "Chỉ thị",
+    "Kế hoạch",
+    "Nghị quyết",
+    "giữa",
+    "về",
+    "của",
+    "trong",
+    "trên địa bàn",
+    "giai đoạn",
+    "(",
+)
+
+
+def phrases(text: str) -> list[str]:
+    """A summary line cut where it may break: "Tổng kết 10 năm thực hiện" | "Chương trình phối hợp số …"."""
+    words = text.split()
+    out: list[list[str]] = [[]]
+    for n, word in enumerate(words):
+        rest = " ".join(words[n : n + 3])
+        opens = any(
+            rest.startswith(o) and (o == "(" or rest[len(o) : len(o) + 1] in (" ", "")) for o in _PHRASE_OPENERS
+        )
+        following = words[n + 1] if n + 1 < len(words) else ""
+        # "tháng 5 năm 2023", "quý II năm 2023", "năm 2023" open a phrase; "10 năm" does not.
+        dated = word in ("tháng", "quý") and following[:1] in "0123456789IV" and following != ""
+        year = word == "năm" and following[:4].isdigit() and (n < 2 or words[n - 2] not in ("tháng", "quý"))
+        if (opens or dated or year) and out[-1]:
+            out.append([])
+        out[-1].append(word)
+    return [" ".join(p) for p in out if p]
+
+
 def default_kind(period: Period) -> ReportKind:
     return {
         PeriodType.MONTH: ReportKind.MONTHLY,
@@ -102,7 +147,3 @@ def default_kind(period: Period) -> ReportKind:
         PeriodType.YEAR: ReportKind.ANNUAL,
         PeriodType.YEARS: ReportKind.MULTI_YEAR,
     }[period.type]
-
-
-def _lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:]

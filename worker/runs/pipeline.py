@@ -21,6 +21,7 @@ from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
 from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
+from tongket.worker.report.wording import lower_first
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
 from tongket.worker.store import store_artifact
@@ -36,7 +37,9 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
     if artifact is None:
         report = build_report(session, run_id)
-        artifact = store_artifact(session, run, render_report(report, settings.font), settings.reports_dir)
+        artifact = store_artifact(
+            session, run, render_report(report, settings.font, settings.font_dir), settings.reports_dir
+        )
         artifact.digest = digest(report, artifact)
     deliveries = create_deliveries(session, run, _domain(settings))
     if not deliveries:
@@ -54,7 +57,7 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "summary_lower": report.heading.summary[:1].lower() + report.heading.summary[1:],
         "scope_name": report.scope_name,
         "scope_name_lower": report.scope_name[:1].lower() + report.scope_name[1:],
-        "issuing_body_title": report.heading.issuing_body.title().replace("Công An", "Công an"),
+        "issuing_body_title": report.heading.issuing_body,  # "Công an huyện Đức Trọng", as in a sentence
         "period_label": report.period_label,
         "pages": artifact.pages,
         "key_figures": [
@@ -62,9 +65,10 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         ],
         "expected": report.completeness.expected,
         "collected": report.completeness.collected,
-        "rejected": list(report.completeness.rejected),
-        "missing": list(report.completeness.missing),
+        "rejected": [lower_first(name) for name in report.completeness.rejected],  # named mid-sentence
+        "missing": [lower_first(name) for name in report.completeness.missing],
         "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
+        "warnings": list(report.warnings),
     }
 
 

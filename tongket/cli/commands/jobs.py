@@ -119,6 +119,8 @@ def print_outputs(run_id: int) -> None:
         deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)).all()
     if artifact is not None:
         console.print(f"PDF: {artifact.path} ({artifact.pages} pages, sha256 {artifact.sha256[:16]}…)")
+        for warning in artifact.digest.get("warnings", ()):
+            console.print(f"[yellow]Warning:[/yellow] {warning}")
     from tongket.worker.deliver.outbox import eml_path
 
     for d in deliveries:
