@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     max_redrives: int = 3  # re-sends of one state before the run is failed as stuck
     retention_days: int = 730  # finished runs and their PDFs older than this are pruned
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for a log collector
-    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _coherent_times(self) -> Settings:

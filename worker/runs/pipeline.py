@@ -43,9 +43,11 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
         artifact.digest = digest(report, artifact)
     deliveries = create_deliveries(session, run, _domain(settings))
     if not deliveries:
-        transition(session, run_id, RunState.RENDERING, RunState.DONE)
+        transition(session, run_id, RunState.RENDERING, RunState.DONE, f"{artifact.path} stored; no recipients")
         return []
-    transition(session, run_id, RunState.RENDERING, RunState.DELIVERING)
+    transition(
+        session, run_id, RunState.RENDERING, RunState.DELIVERING, f"{artifact.path} stored; {len(deliveries)} emails"
+    )
     return [Next("tongket.deliver", (d.id,)) for d in deliveries if d.state == DeliveryState.PENDING]
 
 
