@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     broker_url: str = ""  # empty: a filesystem queue in data_dir, no server needed
     smtp_url: str = ""  # empty: emails are written as .eml files into data_dir/outbox
     mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
+    contact: str = ""  # whom recipients write to (Reply-To) when no schedule owner is named; default: the sender
     smtp_password: str = ""  # overrides the URL's password; TONGKET_SMTP_PASSWORD_FILE for a Docker secret
     mail_max_bytes: int = 10_000_000  # a whole message (PDF in base64) above this goes as a notice instead
     reports_url: str = ""  # where recipients fetch a report too big to attach (base URL of reports_dir)
@@ -82,6 +83,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Ho_Chi_Minh") from exc
         return value
+
+    @field_validator("contact")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        from tongket.models.addresses import valid_email
+        from tongket.models.errors import ConfigError
+
+        try:
+            return valid_email(value) if value else value
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("data_dir")
     @classmethod

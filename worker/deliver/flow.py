@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from tongket.worker.deliver.deliveries import (
     lease_left,
     settle,
 )
+from tongket.worker.deliver.filenames import ascii_filename
 from tongket.worker.deliver.message import Envelope, compose, compose_notice, wire
 from tongket.worker.deliver.transport import hand_over
 from tongket.worker.settings import Settings
@@ -166,13 +168,15 @@ def prepare(
     """The message of one delivery: the report attached, or a notice if the whole would be too big."""
     delivery = session.get_one(Delivery, delivery_id)
     report = report_of(session, delivery.run_id)
+    # Whom to write to: the schedule's first owner; for a one-off run, TONGKET_CONTACT, else the sender.
+    contact = report.contact or settings.contact or parseaddr(settings.mail_from)[1]
     envelope = Envelope(
         sender=settings.mail_from,
         to_name=delivery.name,
         to_email=delivery.email,
         message_id=delivery.message_id,
         now=now or datetime.now(UTC),
-        reply_to=report.contact,
+        reply_to=contact,
     )
     context = {
         "digest": report.digest,
@@ -180,9 +184,11 @@ def prepare(
         "recipient_role": delivery.role,
         "run_id": delivery.run_id,
         "delivery_id": delivery.id,
-        "contact": report.contact,
+        "contact": contact,
     }
-    data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
+    filename = report.digest["filename"]
+    ascii_name = report.digest.get("ascii_filename") or ascii_filename(filename)  # a report stored before it
+    data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, filename, ascii_name)
     content = DeliveryContent.REPORT
     if notice or len(data) > settings.mail_max_bytes:  # counted as sent: the PDF in base64, with line ends
         data = wire(compose_notice(envelope, {**context, **_fetch(report, settings)}))
