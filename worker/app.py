@@ -182,18 +182,23 @@ def task_labels(follow: Sequence[Next]) -> dict[Next, str]:
     delivery_ids = {item.args[0] for item in follow if item.task == "tongket.deliver"}
     unit_ids = {item.args[1] for item in follow if item.task == "tongket.collect_unit"}
     with session_scope(get_settings().db_url) as session:
-        deliveries = dict(
-            session.execute(select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))).tuples()
-        )
+        deliveries: dict[int, int] = {
+            delivery_id: run_id
+            for delivery_id, run_id in session.execute(
+                select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))
+            )
+        }
         runs = {
             run_id: f"{code} {kind} {period.id}"
             for run_id, code, kind, period in session.execute(
                 select(Run.id, Unit.code, Run.kind, Run.period)
                 .join(Unit, Unit.id == Run.scope_unit_id)
                 .where(Run.id.in_(run_ids | set(deliveries.values())))
-            ).tuples()
+            )
         }
-        units = dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids))).tuples())
+        units = {
+            unit_id: code for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids)))
+        }
     labels = {}
     for item in follow:
         ids = repr(item.args)

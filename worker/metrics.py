@@ -60,9 +60,7 @@ def _office(session: Session, now: datetime) -> Iterator[Metric]:
     runs = GaugeMetricFamily("tongket_runs", "Runs by state and report kind", labels=["state", "kind"])
     counted = {
         (str(state), str(kind)): n
-        for state, kind, n in session.execute(
-            select(Run.state, Run.kind, func.count()).group_by(Run.state, Run.kind)
-        ).tuples()
+        for state, kind, n in session.execute(select(Run.state, Run.kind, func.count()).group_by(Run.state, Run.kind))
     }
     for state in RunState:  # every state and kind, 0 included: an alert compares without absent()
         for kind in ReportKind:
@@ -99,7 +97,7 @@ def _office(session: Session, now: datetime) -> Iterator[Metric]:
         select(Submission.status, Source.kind, func.count())
         .outerjoin(Source, Source.id == Submission.source_id)
         .group_by(Submission.status, Source.kind)
-    ).tuples():
+    ):
         intake.add_metric([str(status), str(source_kind or "none")], n)
     yield intake
 
@@ -119,7 +117,7 @@ def _communes(session: Session) -> Metric:
         .join(RunUnit, RunUnit.run_id == Run.id)
         .where(Run.id.in_(newest))
         .group_by(Run.id, Unit.code, Run.kind, Run.period, RunUnit.state, RunUnit.late)
-    ).tuples()
+    )
     totals: dict[tuple[str, str, str, str], dict[str, int]] = {}
     for run_id, code, kind, period, state, late, n in rows:
         status = _STATUS[state] if not (state == UnitState.COLLECTED and late) else "late"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from typing import Annotated
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -12,10 +13,6 @@ from tongket.cli.console import errors
 from tongket.worker.settings import get_settings
 
 app = typer.Typer()
-
-
-def _stop(*_: object) -> None:
-    raise SystemExit(0)
 
 
 class _Quiet(WSGIRequestHandler):
@@ -39,7 +36,9 @@ def metrics(
     errors.print(
         f"Serving metrics of {masked(settings.db_url)} at http://{bind}:{server.server_port}/metrics", highlight=False
     )
-    signal.signal(signal.SIGTERM, _stop)  # docker stop: close the socket and exit 0
+    # docker stop: end serve_forever from another thread (it waits for it). Raising from the handler would
+    # not do: a SIGTERM that lands while a response is written is swallowed by wsgiref's error handling.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
