@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from tongket.cli.console import console, ensure_schema
+from tongket.cli.console import console, ensure_schema, errors
 from tongket.models.db import migrate, session_scope
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
@@ -106,9 +106,9 @@ def _start_and_wait(run_id: int, timeout: float) -> None:
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
         outcome = wait_for_run(settings.db_url, run_id, timeout)
     if outcome.state != RunState.DONE:
-        console.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {outcome.error or 'timed out'}")
+        errors.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {outcome.error or 'timed out'}")
         if settings.embedded_broker:
-            console.print(f"The worker's log: {log}")
+            errors.print(f"The worker's log: {log}", highlight=False)
         raise typer.Exit(1)
 
 
