@@ -6,6 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import ColumnElement, String, type_coerce
+
+from tongket.models.tables import Run
+
 runs = logging.getLogger("tongket.runs")
 units = logging.getLogger("tongket.units")
 deliveries = logging.getLogger("tongket.deliveries")
@@ -47,3 +51,9 @@ def state_change(
             **fields,
         },
     )
+
+
+def run_period() -> ColumnElement[str]:
+    """A run's period as stored, as text: a log line, a task label or a metric must not fail on a row that
+    does not parse (one edited by hand), where the step that logs it fails that run cleanly."""
+    return type_coerce(Run.period, String())

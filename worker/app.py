@@ -17,7 +17,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tongket import __version__
-from tongket.models.db import head_revision, schema_revision, session_scope
+from tongket.models import statelog
+from tongket.models.db import engine_for, head_revision, schema_revision, session_scope
 from tongket.models.tables import Delivery, Run, Unit
 from tongket.worker import logs
 from tongket.worker.settings import Settings, get_settings
@@ -133,6 +134,7 @@ def _announce_and_check(sender: str, **_: object) -> None:
             settings.mail_from,
         )
     problem = schema_problem(settings.db_url)
+    engine_for(settings.db_url).dispose()  # no pooled connection of this parent may be inherited by a fork
     if problem:
         logs.worker.critical("refusing to start: %s", problem, extra={"event": "worker_refused"})
         raise SystemExit(1)  # not an Exception: Celery's signal dispatch would swallow that and go on
@@ -189,9 +191,9 @@ def task_labels(follow: Sequence[Next]) -> dict[Next, str]:
             )
         }
         runs = {
-            run_id: f"{code} {kind} {period.id}"
+            run_id: f"{code} {kind} {period}"
             for run_id, code, kind, period in session.execute(
-                select(Run.id, Unit.code, Run.kind, Run.period)
+                select(Run.id, Unit.code, Run.kind, statelog.run_period())
                 .join(Unit, Unit.id == Run.scope_unit_id)
                 .where(Run.id.in_(run_ids | set(deliveries.values())))
             )

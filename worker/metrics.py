@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tongket.models.db import session_scope
+from tongket.models.statelog import run_period
 from tongket.models.tables import (
     Delivery,
     DeliveryState,
@@ -111,17 +112,18 @@ def _communes(session: Session) -> Metric:
         labels=["unit", "kind", "period", "run", "status"],
     )
     newest = select(func.max(Run.id)).group_by(Run.scope_unit_id, Run.kind).scalar_subquery()
+    period_text = run_period()
     rows = session.execute(
-        select(Run.id, Unit.code, Run.kind, Run.period, RunUnit.state, RunUnit.late, func.count())
+        select(Run.id, Unit.code, Run.kind, period_text, RunUnit.state, RunUnit.late, func.count())
         .join(Unit, Unit.id == Run.scope_unit_id)
         .join(RunUnit, RunUnit.run_id == Run.id)
         .where(Run.id.in_(newest))
-        .group_by(Run.id, Unit.code, Run.kind, Run.period, RunUnit.state, RunUnit.late)
+        .group_by(Run.id, Unit.code, Run.kind, period_text, RunUnit.state, RunUnit.late)
     )
     totals: dict[tuple[str, str, str, str], dict[str, int]] = {}
     for run_id, code, kind, period, state, late, n in rows:
         status = _STATUS[state] if not (state == UnitState.COLLECTED and late) else "late"
-        key = (code, str(kind), period.id, str(run_id))
+        key = (code, str(kind), period, str(run_id))
         counts = totals.setdefault(key, dict.fromkeys(_STATUS.values(), 0) | {"late": 0})
         counts[status] += n
     for key, counts in sorted(totals.items()):

@@ -46,7 +46,9 @@ def transition(session: Session, run_id: int, old: RunState, new: RunState, reas
 def log_run(session: Session, run_id: int, old: str | None, new: str, reason: str = "") -> None:
     """The run's one log line for a state change, with its unit code, kind and period."""
     code, kind, period = session.execute(
-        select(Unit.code, Run.kind, Run.period).join(Unit, Unit.id == Run.scope_unit_id).where(Run.id == run_id)
+        select(Unit.code, Run.kind, statelog.run_period())
+        .join(Unit, Unit.id == Run.scope_unit_id)
+        .where(Run.id == run_id)
     ).one()
     level = logging.WARNING if new == RunState.FAILED else logging.INFO
     statelog.state_change(
@@ -56,7 +58,7 @@ def log_run(session: Session, run_id: int, old: str | None, new: str, reason: st
         new,
         run_id=run_id,
         unit=code,
-        period=period.id,
+        period=period,
         reason=reason,
         level=level,
         kind=str(kind),
@@ -98,9 +100,9 @@ def record_unit(session: Session, run_id: int, unit_id: int, state: UnitState, e
 
 def log_unit(session: Session, run_id: int, unit_id: int, old: str | None, new: str, reason: str = "") -> None:
     code = session.scalars(select(Unit.code).where(Unit.id == unit_id)).one()
-    period = session.scalars(select(Run.period).where(Run.id == run_id)).one()
+    period = session.scalars(select(statelog.run_period()).where(Run.id == run_id)).one()
     statelog.state_change(
-        statelog.units, f"unit {code}", old, new, run_id=run_id, unit=code, period=period.id, reason=reason
+        statelog.units, f"unit {code}", old, new, run_id=run_id, unit=code, period=period, reason=reason
     )
 
 

@@ -104,12 +104,12 @@ class About:
     @classmethod
     def of(cls, session: Session, delivery_id: int) -> About:
         run_id, email, unit, period = session.execute(
-            select(Delivery.run_id, Delivery.email, Unit.code, Run.period)
+            select(Delivery.run_id, Delivery.email, Unit.code, statelog.run_period())
             .join(Run, Run.id == Delivery.run_id)
             .join(Unit, Unit.id == Run.scope_unit_id)
             .where(Delivery.id == delivery_id)
         ).one()
-        return cls(delivery_id, run_id, unit, period.id, email)
+        return cls(delivery_id, run_id, unit, period, email)
 
     def log(self, old: str, new: str, reason: str, level: int = logging.INFO) -> None:
         statelog.state_change(
