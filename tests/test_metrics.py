@@ -39,7 +39,12 @@ def metrics_server(env: dict[str, str]) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        assert process.wait(timeout=10) == 0  # SIGTERM is a clean stop
+        try:
+            code = process.wait(timeout=10)
+        finally:
+            process.kill()  # never left behind, whatever failed
+            process.wait()
+        assert code == 0  # SIGTERM is a clean stop
         assert process.stderr is not None and "Serving metrics of" in process.stderr.read()
 
 
