@@ -1,4 +1,4 @@
-FROM python:3.11-slim
+FROM python:3.11.9-slim-bookworm
 
 # No system fonts: the PDF's serif (Crimson Text) comes with requirements.lock, so the image renders the same
 # bytes as any other machine; an office's Times New Roman can be mounted and named by TONGKET_FONT_DIR.
@@ -18,4 +18,8 @@ RUN useradd --create-home --uid 1000 tongket && mkdir /data && chown tongket /da
 USER tongket
 ENV TONGKET_DATA_DIR=/data PYTHONUNBUFFERED=1
 VOLUME /data
+# The worker's health: it answers a ping over the broker. docker-compose.yml gives beat, Flower and the
+# metrics server their own checks and switches it off for the one-shot migrate.
+HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 \
+    CMD celery -A tongket.worker.app inspect ping -d "celery@$HOSTNAME" --timeout 10 >/dev/null || exit 1
 CMD ["tongket", "--help"]

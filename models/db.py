@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -27,9 +28,16 @@ def engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_open_before_savepoint)
         return engine
-    if parsed.drivername == "postgresql":  # psycopg 3, not the psycopg2 SQLAlchemy would guess
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(normalise_url(url), pool_pre_ping=True)
+
+
+def normalise_url(url: str) -> str:
+    """`postgres://` (as Heroku, Render and libpq tools write it) and `postgresql://` both mean psycopg 3,
+    not the psycopg2 SQLAlchemy would guess; other URLs are kept as given."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # sqlite3.Connection, untyped in SQLAlchemy
@@ -74,16 +82,62 @@ def changed(session: Session, statement: Executable) -> int:
     return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
-def migrate(url: str) -> None:
+@dataclass(frozen=True)
+class Migrated:
+    """What `migrate` did: the schema's revision before (None: an empty database) and after."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def describe(self) -> str:
+        if not self.changed:
+            return f"Database schema is up to date (revision {self.after})."
+        if self.before is None:
+            return f"Database schema created at revision {self.after}."
+        return f"Database schema migrated from revision {self.before} to {self.after}."
+
+
+def migrate(url: str) -> Migrated:
     """Bring the schema to the newest migration (creates it on an empty database)."""
     from alembic import command
+
+    config = _alembic_config()
+    with engine_for(url).begin() as connection:
+        before = _revision(connection)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        return Migrated(before, _revision(connection))
+
+
+def schema_revision(url: str) -> str | None:
+    """The revision the database is at (None: no schema yet)."""
+    with engine_for(url).connect() as connection:
+        return _revision(connection)
+
+
+def head_revision() -> str | None:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _alembic_config() -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine_for(url).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    return config
+
+
+def _revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def upsert(

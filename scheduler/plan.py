@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongket.models import statelog
 from tongket.models.db import upsert
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
@@ -50,7 +51,19 @@ def plan_run(
         winner = _latest(session, scope.id, kind, period)
         assert winner is not None
         raise RunExists(winner.id, winner.state)
-    return session.get_one(Run, created[0])
+    run = session.get_one(Run, created[0])
+    statelog.state_change(
+        statelog.runs,
+        f"run {run.id}",
+        None,
+        run.state,
+        run_id=run.id,
+        unit=scope.code,
+        period=period.id,
+        reason=f"{kind} revision {run.revision}" + (f", schedule {schedule_id}" if schedule_id else ", one-off"),
+        kind=str(kind),
+    )
+    return run
 
 
 def _latest(session: Session, scope_id: int, kind: str, period: Period) -> Run | None:

@@ -65,8 +65,9 @@ def test_the_received_email_carries_the_report_byte_for_byte(tmp_path: Path, db_
     filename, pdf = attachment(message)
     assert pdf == Path(artifact.path).read_bytes()
     assert hashlib.sha256(pdf).hexdigest() == artifact.sha256
-    assert filename == artifact.digest["filename"] and filename.startswith("Báo cáo Tổng kết")
+    assert filename == artifact.digest["filename"] == "Báo cáo tổng kết năm 2023 - Huyện Đức Trọng.pdf"
     assert b"filename*0*=utf-8''B%C3%A1o%20c%C3%A1o" in received.data  # RFC 2231, not raw 8-bit
+    assert message.get_param("name", header="content-type") is None  # the multipart; the part has its own
     assert "Huyện Đức Trọng" in message["Subject"] and "năm 2023" in message["Subject"]
     assert str(message["To"]) == "Trưởng Công an huyện <truong@example.vn>"
     assert message["Message-ID"] == row(settings, delivery_id).message_id
@@ -173,7 +174,7 @@ def test_a_report_too_big_to_attach_goes_as_a_notice(tmp_path: Path, db_url: str
     message = received.message
     assert not any(p.get_content_type() == "application/pdf" for p in message.walk())
     body = message.get_body(("plain",)).get_content()
-    assert "https://bao-cao.example.vn/files/678/annual-2023-r0.pdf" in body
+    assert "https://bao-cao.example.vn/files/678/annual-2023-r0-run1.pdf" in body
     assert artifact.sha256 in body and "vượt quá dung lượng" in body
     assert row(settings, delivery_id).content == "notice"
 

@@ -55,8 +55,8 @@ def test_recipients_are_added_checked_listed_and_removed(sent_run: tuple[Setting
     again = tongket(
         "recipients", "add", "--unit", "678", "--email", "pho.chutich@ubnd.example.vn", "--name", "C", env=env
     )
-    assert (hostile.returncode, bad.returncode, again.returncode) == (2, 2, 2)
-    assert "line breaks" in hostile.stdout and "not an email address" in bad.stdout and "already" in again.stdout
+    assert (hostile.returncode, bad.returncode, again.returncode) == (1, 1, 1)
+    assert "line breaks" in hostile.stderr and "not an email address" in bad.stderr and "already" in again.stderr
     listed = tongket("recipients", "list", "--unit", "678", env=env)
     assert "Pho.ChuTich@ubnd.example.vn" in listed.stdout and "truong@example.vn" in listed.stdout
     removed = tongket("recipients", "remove", "--unit", "678", "--email", "truong@example.vn", env=env)
@@ -84,4 +84,4 @@ def test_resend_makes_new_deliveries_explicitly(sent_run: tuple[Settings, int, d
     ids = {email.message_from_bytes(p.read_bytes(), policy=policy.default)["Message-ID"] for p in files}
     assert len(files) == 3 and len(ids) == 3  # a resend is a new message, not a repeat of the old one
     missing = tongket("resend", "999", env=env)
-    assert missing.returncode == 2 and "no run 999" in missing.stdout
+    assert missing.returncode == 1 and "no run 999" in missing.stderr and missing.stdout == ""

@@ -97,12 +97,12 @@ def test_schedules_are_added_listed_switched_and_removed(data_dir: Path) -> None
 )
 def test_wrong_input_is_refused_with_a_suggestion(data_dir: Path, args: list[str], message: str) -> None:
     code, out = cli(data_dir, "schedules", "add", *args)
-    assert code == 2 and message in out, out
+    assert code == 1 and message in out, out
 
 
 def test_unknown_schedule_and_cancel(data_dir: Path) -> None:
     assert cli(data_dir, "schedules", "disable", "7") == (
-        2,
+        1,
         "error: no schedule 7; `tongket schedules list` shows them",
     )
     url = f"sqlite:///{data_dir / 'tongket.db'}"
@@ -117,7 +117,7 @@ def test_unknown_schedule_and_cancel(data_dir: Path) -> None:
         f"Run {run_id} cancelled (it was delivering); work under way stops at its next step.",
     )
     assert cli(data_dir, "runs", "cancel", str(run_id)) == (
-        2,
+        1,
         f"error: run {run_id} has ended (cancelled); there is nothing to cancel",
     )
     with session_scope(url) as session:

@@ -41,7 +41,7 @@ def test_add_list_check_disable_remove(session: Session, db_url: str, tmp_path: 
         assert "http_json" in listed and "Authorization: …" in listed and "s3cret" not in listed
 
         checked = tongket("sources", "check", str(source_id), "--period", "2023", env=env)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.returncode == 3, checked.stdout + checked.stderr  # rejected: scripts can tell
         assert "→ rejected" in checked.stdout and "số âm" in checked.stdout
         assert session.scalars(select(Submission)).all() == []  # a check stores nothing
 
@@ -50,4 +50,4 @@ def test_add_list_check_disable_remove(session: Session, db_url: str, tmp_path: 
     assert session.get_one(Source, source_id).enabled is False
     assert tongket("sources", "remove", str(source_id), env=env).returncode == 0
     bad = tongket("sources", "add", "--unit", unit.code, "--kind", "http_json", "--url", "ftp://x", env=env)
-    assert bad.returncode == 2 and "needs --url http(s)://" in bad.stdout
+    assert bad.returncode == 1 and "needs --url http(s)://" in bad.stderr

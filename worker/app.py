@@ -3,15 +3,24 @@ database session, commits, and only then enqueues the work that follows."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from email.utils import parseaddr
 from typing import Any
 
 from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
 from kombu import Exchange, Queue
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tongket.models.db import session_scope
+from tongket import __version__
+from tongket.models import statelog
+from tongket.models.db import engine_for, head_revision, schema_revision, session_scope
+from tongket.models.tables import Delivery, Run, Unit
+from tongket.worker import logs
 from tongket.worker.settings import Settings, get_settings
 from tongket.worker.states import Next
 
@@ -103,6 +112,56 @@ def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
 app = make_app(get_settings())
 
 
+@celeryd_after_setup.connect
+def _announce_and_check(sender: str, **_: object) -> None:
+    """The worker's first lines: its version and effective configuration (secrets masked). It refuses to
+    start when the database cannot be reached or is not at this code's migration: tasks would fail one
+    by one instead, and the operator would see it later and less clearly."""
+    settings = get_settings()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its chatter while we read the revision
+    config = logs.effective_config(settings)
+    logs.worker.info(
+        "tongket %s worker %s starting: %s",
+        __version__,
+        sender,
+        ", ".join(f"{key}={value}" for key, value in config.items() if value),
+        extra={"event": "worker_start", "version": __version__, "config": config},
+    )
+    if parseaddr(settings.mail_from)[1].endswith("@localhost"):
+        logs.worker.warning(
+            "TONGKET_MAIL_FROM is still %s: set the office's own address, or replies and bounces are lost and "
+            "mail systems may refuse the emails",
+            settings.mail_from,
+        )
+    problem = schema_problem(settings.db_url)
+    engine_for(settings.db_url).dispose()  # no pooled connection of this parent may be inherited by a fork
+    if problem:
+        logs.worker.critical("refusing to start: %s", problem, extra={"event": "worker_refused"})
+        raise SystemExit(1)  # not an Exception: Celery's signal dispatch would swallow that and go on
+
+
+def schema_problem(url: str) -> str | None:
+    """Why the database cannot serve this code, or None."""
+    try:
+        current = schema_revision(url)
+    except OperationalError as exc:
+        return f"the database {logs.masked(url)} cannot be reached: {exc.orig or exc}"
+    head = head_revision()
+    if current != head:
+        return (
+            f"the database {logs.masked(url)} is at migration {current or 'none (empty)'}, this tongket needs "
+            f"{head}: run `tongket migrate`"
+        )
+    return None
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger: logging.Logger, **_: object) -> None:
+    if get_settings().log_format == "json":
+        logs.use_format(logger, "json")
+
+
 class DbTask(Task):  # type: ignore[type-arg]  # generic in celery-types only: not subscriptable at runtime
     """Runs a plain step in one unit of work, then sends the tasks the step asked for."""
 
@@ -113,8 +172,56 @@ class DbTask(Task):  # type: ignore[type-arg]  # generic in celery-types only: n
 
 
 def send(follow: Sequence[Next]) -> None:
+    labels = task_labels(follow) if follow else {}
     for item in follow:
-        app.send_task(item.task, args=list(item.args))
+        app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item))
+
+
+def task_labels(follow: Sequence[Next]) -> dict[Next, str]:
+    """What Flower shows as a task's arguments: the ids, and the unit code and period they stand for
+    (`(12, 340) run 12: 678 annual 2023, unit 24958`). The message itself still carries ids only."""
+    run_ids = {item.args[0] for item in follow if item.task in _RUN_FIRST and isinstance(item.args[0], int)}
+    delivery_ids = {item.args[0] for item in follow if item.task == "tongket.deliver"}
+    unit_ids = {item.args[1] for item in follow if item.task == "tongket.collect_unit"}
+    with session_scope(get_settings().db_url) as session:
+        deliveries: dict[int, int] = {
+            delivery_id: run_id
+            for delivery_id, run_id in session.execute(
+                select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))
+            )
+        }
+        runs = {
+            run_id: f"{code} {kind} {period}"
+            for run_id, code, kind, period in session.execute(
+                select(Run.id, Unit.code, Run.kind, statelog.run_period())
+                .join(Unit, Unit.id == Run.scope_unit_id)
+                .where(Run.id.in_(run_ids | set(deliveries.values())))
+            )
+        }
+        units = {
+            unit_id: code for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids)))
+        }
+    labels = {}
+    for item in follow:
+        ids = repr(item.args)
+        if item.task == "tongket.deliver" and item.args[0] in deliveries:
+            run_id = deliveries[int(item.args[0])]
+            labels[item] = f"{ids} email of run {run_id}: {runs.get(run_id, '?')}"
+        elif item.task in _RUN_FIRST and item.args[0] in runs:
+            label = f"{ids} run {item.args[0]}: {runs[int(item.args[0])]}"
+            if item.task == "tongket.collect_unit":
+                label += f", unit {units.get(int(item.args[1]), '?')}"
+            labels[item] = label
+    return labels
+
+
+_RUN_FIRST = {
+    "tongket.start_run",
+    "tongket.collect_unit",
+    "tongket.finish_collecting",
+    "tongket.render_run",
+    "tongket.notify_failure",
+}
 
 
 def with_session(step: Callable[[Session], Any]) -> Any:

@@ -1,6 +1,8 @@
 """One typed settings object, read once from TONGKET_* environment variables, with embedded defaults.
 
 Any setting may instead come from a file named by TONGKET_<NAME>_FILE (for secrets mounted by Docker).
+A `.env` file in the working directory is read too. Precedence, first wins: TONGKET_<NAME>_FILE (from the
+environment or `.env`), the environment, `.env`, the default.
 """
 
 from __future__ import annotations
@@ -11,20 +13,23 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "TONGKET_"
+ENV_FILE = ".env"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", env_file=ENV_FILE, env_file_encoding="utf-8")
 
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: a SQLite file in data_dir
     broker_url: str = ""  # empty: a filesystem queue in data_dir, no server needed
     smtp_url: str = ""  # empty: emails are written as .eml files into data_dir/outbox
     mail_from: str = "Hệ thống báo cáo tongket <tongket@localhost>"
+    contact: str = ""  # whom recipients write to (Reply-To) when no schedule owner is named; default: the sender
     smtp_password: str = ""  # overrides the URL's password; TONGKET_SMTP_PASSWORD_FILE for a Docker secret
     mail_max_bytes: int = 10_000_000  # a whole message (PDF in base64) above this goes as a notice instead
     reports_url: str = ""  # where recipients fetch a report too big to attach (base URL of reports_dir)
@@ -56,6 +61,7 @@ class Settings(BaseSettings):
     timeout_deliver: float = 900  # seconds a pending email may wait for its task
     max_redrives: int = 3  # re-sends of one state before the run is failed as stuck
     retention_days: int = 730  # finished runs and their PDFs older than this are pruned
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for a log collector
 
     @model_validator(mode="after")
     def _coherent_times(self) -> Settings:
@@ -77,6 +83,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Ho_Chi_Minh") from exc
         return value
+
+    @field_validator("contact")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        from tongket.models.addresses import valid_email
+        from tongket.models.errors import ConfigError
+
+        try:
+            return valid_email(value) if value else value
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("data_dir")
     @classmethod
@@ -132,9 +149,10 @@ class Settings(BaseSettings):
 
 
 def _from_files() -> dict[str, str]:
-    """Values of TONGKET_X_FILE variables, read from the files they name."""
+    """Values of TONGKET_X_FILE variables (in the environment or `.env`), read from the files they name."""
     values = {}
-    for key, path in os.environ.items():
+    named = {**{k: v for k, v in dotenv_values(ENV_FILE).items() if v is not None}, **os.environ}
+    for key, path in named.items():
         if key.startswith(PREFIX) and key.endswith("_FILE"):
             name = key[len(PREFIX) : -len("_FILE")].lower()
             values[name] = Path(path).read_text(encoding="utf-8").strip()

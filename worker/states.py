@@ -6,6 +6,7 @@ is a plain function of a session and ids that returns the tasks to send after it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,8 +15,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from tongket.models import statelog
 from tongket.models.db import changed
-from tongket.models.tables import Run, RunState, RunUnit, UnitState, utcnow
+from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.models.units import expected_units
 
 
@@ -27,15 +29,40 @@ class Next:
     args: tuple[int | str, ...]
 
 
-def transition(session: Session, run_id: int, old: RunState, new: RunState, **values: Any) -> bool:
-    """Move a run from old to new state; True for the one caller that made the change."""
+def transition(session: Session, run_id: int, old: RunState, new: RunState, reason: str = "", **values: Any) -> bool:
+    """Move a run from old to new state; True for the one caller that made the change (and logged it)."""
     statement = (
         update(Run)
         .where(Run.id == run_id, Run.state == old)
         .values(state=new, state_changed_at=utcnow(), redrives=0, redriven_at=None, **values)
         .execution_options(synchronize_session=False)
     )
-    return changed(session, statement) == 1
+    won = changed(session, statement) == 1
+    if won:
+        log_run(session, run_id, old, new, reason)
+    return won
+
+
+def log_run(session: Session, run_id: int, old: str | None, new: str, reason: str = "") -> None:
+    """The run's one log line for a state change, with its unit code, kind and period."""
+    code, kind, period = session.execute(
+        select(Unit.code, Run.kind, statelog.run_period())
+        .join(Unit, Unit.id == Run.scope_unit_id)
+        .where(Run.id == run_id)
+    ).one()
+    level = logging.WARNING if new == RunState.FAILED else logging.INFO
+    statelog.state_change(
+        statelog.runs,
+        f"run {run_id}",
+        old,
+        new,
+        run_id=run_id,
+        unit=code,
+        period=period,
+        reason=reason,
+        level=level,
+        kind=str(kind),
+    )
 
 
 def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence[Next]:
@@ -65,7 +92,18 @@ def record_unit(session: Session, run_id: int, unit_id: int, state: UnitState, e
         .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id, RunUnit.state == UnitState.PENDING)
         .values(state=state, errors=list(errors), updated_at=utcnow(), attempts=RunUnit.attempts + 1)
     )
-    return changed(session, statement) == 1
+    won = changed(session, statement) == 1
+    if won:
+        log_unit(session, run_id, unit_id, UnitState.PENDING, state, "; ".join(errors))
+    return won
+
+
+def log_unit(session: Session, run_id: int, unit_id: int, old: str | None, new: str, reason: str = "") -> None:
+    code = session.scalars(select(Unit.code).where(Unit.id == unit_id)).one()
+    period = session.scalars(select(statelog.run_period()).where(Run.id == run_id)).one()
+    statelog.state_change(
+        statelog.units, f"unit {code}", old, new, run_id=run_id, unit=code, period=period, reason=reason
+    )
 
 
 def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
@@ -80,12 +118,16 @@ def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
 
 def fail(session: Session, run_id: int, error: str) -> bool:
     """Mark a run failed from whatever working state it is in; True for the caller that did it."""
+    was = state_of(session, run_id)
     statement = (
         update(Run)
         .where(Run.id == run_id, Run.state.in_(_WORKING))
         .values(state=RunState.FAILED, error=error[:4000], state_changed_at=utcnow())
     )
-    return changed(session, statement) == 1
+    won = changed(session, statement) == 1
+    if won:
+        log_run(session, run_id, was, RunState.FAILED, error)
+    return won
 
 
 def fail_and_notify(session: Session, run_id: int, error: str) -> Sequence[Next]:
@@ -94,12 +136,16 @@ def fail_and_notify(session: Session, run_id: int, error: str) -> Sequence[Next]
 
 
 def cancel(session: Session, run_id: int) -> bool:
+    was = state_of(session, run_id)
     statement = (
         update(Run)
         .where(Run.id == run_id, Run.state.in_(_WORKING))
         .values(state=RunState.CANCELLED, state_changed_at=utcnow())
     )
-    return changed(session, statement) == 1
+    won = changed(session, statement) == 1
+    if won:
+        log_run(session, run_id, was, RunState.CANCELLED, "cancelled by an operator")
+    return won
 
 
 _WORKING = (RunState.PLANNED, RunState.COLLECTING, RunState.RENDERING, RunState.DELIVERING)

@@ -18,14 +18,33 @@ def store_artifact(session: Session, run: Run, pdf: bytes, folder: Path) -> Arti
     existing = session.scalars(select(Artifact).where(Artifact.run_id == run.id)).first()
     if existing is not None:
         return existing
-    path = folder / run.scope_unit.code / f"{run.kind}-{run.period.id.replace('..', '-')}-r{run.revision}.pdf"
-    write_atomically(path, pdf)
-    artifact = Artifact(
-        run_id=run.id, path=str(path), sha256=hashlib.sha256(pdf).hexdigest(), pages=count_pages(pdf), bytes=len(pdf)
-    )
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    path = free_path(folder / run.scope_unit.code / report_name(run), sha256)
+    if not path.exists():
+        write_atomically(path, pdf)
+    artifact = Artifact(run_id=run.id, path=str(path), sha256=sha256, pages=count_pages(pdf), bytes=len(pdf))
     session.add(artifact)
     session.flush()
     return artifact
+
+
+def report_name(run: Run) -> str:
+    """Unique per run and revision: `multi_year-2014-2023-r0-run678.pdf`."""
+    return f"{run.kind}-{run.period.id.replace('..', '-')}-r{run.revision}-run{run.id}.pdf"
+
+
+def free_path(path: Path, sha256: str) -> Path:
+    """The path to keep these bytes at, never over a different PDF: a file already there with other bytes
+    (a database started afresh beside old reports restarts run ids) stays, and ours takes a name that
+    carries its sha256. A file with the same bytes is ours already."""
+    if not path.exists() or _sha256_of(path) == sha256:
+        return path
+    return path.with_name(f"{path.stem}-{sha256[:12]}{path.suffix}")
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_atomically(path: Path, data: bytes) -> None:

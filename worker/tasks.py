@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery.signals import worker_process_shutdown, worker_shutdown
 from sqlalchemy.exc import OperationalError
 
+from tongket.models import statelog
 from tongket.models.errors import TransientError
 from tongket.models.tables import utcnow
 from tongket.worker import states
@@ -44,7 +45,18 @@ def render_run(self: DbTask, run_id: int) -> None:
         self.in_session(pipeline.render, run_id, get_settings())
     except (TransientError, OperationalError, OSError) as exc:
         if self.request.retries < RENDER_RETRIES:  # short, bounded countdowns: no long ETA on Redis
-            raise self.retry(exc=exc, countdown=backoff(self.request.retries, 30, 300)) from exc
+            wait = backoff(self.request.retries, 30, 300)
+            statelog.runs.warning(
+                "run %s: rendering retried in %s s (try %s of %s): %s: %s",
+                run_id,
+                wait,
+                self.request.retries + 2,
+                RENDER_RETRIES + 1,
+                type(exc).__name__,
+                exc,
+                extra={"event": "retry", "run_id": run_id, "retry_in": wait},
+            )
+            raise self.retry(exc=exc, countdown=wait) from exc
         self.in_session(states.fail_and_notify, run_id, f"rendering failed {RENDER_RETRIES + 1} times: {exc}")
     except Exception as exc:  # a bug or data the renderer cannot take: permanent, so fail and tell the owners
         self.in_session(states.fail_and_notify, run_id, f"rendering failed: {type(exc).__name__}: {exc}")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Annotated
 
-from tongket.cli.commands import jobs, recipients, resend, runs, schedules, sources, template, units
-from tongket.cli.console import console
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from tongket import __version__
+from tongket.cli.commands import jobs, metrics, recipients, resend, runs, schedules, sources, template, units
+from tongket.cli.console import ERROR, console, errors
 from tongket.models.errors import TongketError
 
 app = typer.Typer(
@@ -15,6 +20,7 @@ app = typer.Typer(
 )
 app.registered_commands += jobs.app.registered_commands  # demo, run, migrate at the top level
 app.registered_commands += resend.app.registered_commands  # resend RUN_ID at the top level
+app.registered_commands += metrics.app.registered_commands  # metrics at the top level
 app.add_typer(recipients.app, name="recipients")
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")
@@ -23,9 +29,32 @@ app.add_typer(units.app, name="units")
 app.add_typer(sources.app, name="sources")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"tongket {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """tongket: review reports of the 'Toàn dân bảo vệ an ninh Tổ quốc' movement."""
+
+
 def main() -> None:
+    """Errors go to stderr, one line each; the exit code says what happened (see `console.OK` …)."""
     try:
         app()
     except TongketError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise SystemExit(2) from None
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise SystemExit(ERROR) from None
+    except ValidationError as exc:  # the settings: a TONGKET_* value pydantic refused
+        problems = "; ".join(f"TONGKET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        errors.print(f"[red]error:[/red] configuration: {problems or exc}", highlight=False)
+        raise SystemExit(ERROR) from None
+    except OperationalError as exc:
+        errors.print(f"[red]error:[/red] the database cannot be used: {exc.orig or exc}", highlight=False)
+        raise SystemExit(ERROR) from None

@@ -7,11 +7,13 @@ the first is "late": it reported while the run was already waiting for it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from tongket.models import statelog
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.worker.backoff import backoff
 from tongket.worker.collect.collect import Outcome, gather, judge, sources_of
@@ -56,7 +58,20 @@ def collect_once(
         .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
         .values(attempts=RunUnit.attempts + 1, last_error=outcome.error, updated_at=now)
     )
-    return next_try_in(tried, settings, (deadline - now).total_seconds())
+    wait = next_try_in(tried, settings, (deadline - now).total_seconds())
+    statelog.units.log(
+        logging.WARNING if outcome.error else logging.INFO,  # a source down is news; nothing yet is waiting
+        "unit %s: try %s in %.0f s [run=%s unit=%s period=%s]: %s",
+        unit.code,
+        tried + 2,
+        wait,
+        run_id,
+        unit.code,
+        period.id,
+        outcome.error or "nothing delivered yet",
+        extra={"event": "retry", "run_id": run_id, "unit": unit.code, "period": period.id, "retry_in": wait},
+    )
+    return wait
 
 
 def next_try_in(attempts: int, settings: Settings, remaining: float) -> float:

@@ -9,6 +9,7 @@ may be claimed again (at-least-once; the stable Message-ID lets the receiving si
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -45,7 +46,7 @@ def create_deliveries(
                     email=email,
                     role=role,
                     generation=generation,
-                    message_id=message_id(run.id, generation, email, domain),
+                    message_id=message_id(run.id, generation, email, domain, run.created_at),
                 )
             )
     session.flush()
@@ -72,14 +73,22 @@ def next_generation(session: Session, run_id: int) -> int:
 
 
 def mail_domain(mail_from: str) -> str:
-    """The domain of Message-IDs: the sender's."""
-    return parseaddr(mail_from)[1].rpartition("@")[2] or "tongket.local"
+    """The domain of Message-IDs: the sender's, or, while the sender is still local (`tongket@localhost`),
+    this machine's full name, or `tongket.invalid`; never `localhost`, which every installation shares."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2].lower()
+    if "." in domain and not domain.endswith((".localhost", ".local")):
+        return domain
+    host = socket.getfqdn().lower()
+    return host if "." in host and not host.endswith(("localhost", ".local", ".localdomain")) else "tongket.invalid"
 
 
-def message_id(run_id: int, generation: int, email: str, domain: str) -> str:
-    """Stable for a delivery, so a message sent twice by accident is one message to the mail system."""
+def message_id(run_id: int, generation: int, email: str, domain: str, created: datetime | None = None) -> str:
+    """Stable for a delivery (stored with it), so a message sent twice by accident is one message to the mail
+    system; the run's creation time keeps two installations (or a database started afresh) apart, whose
+    run ids both start at 1."""
     tag = hashlib.sha256(email.lower().encode()).hexdigest()[:12]
-    return f"<tongket.run{run_id}.g{generation}.{tag}@{domain}>"
+    stamp = f".{int(created.timestamp() * 1_000_000):x}" if created else ""
+    return f"<tongket.run{run_id}{stamp}.g{generation}.{tag}@{domain}>"
 
 
 def claim(session: Session, delivery_id: int, lease_seconds: float) -> int | None:

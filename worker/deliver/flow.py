@@ -9,9 +9,11 @@ between leaves the delivery 'sending'; after the lease it is sent again with the
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,9 +21,10 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongket.models import statelog
 from tongket.models.db import session_scope
 from tongket.models.errors import DeliveryFailed, MessageTooLarge, TransientError
-from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule
+from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule, Unit
 from tongket.worker.backoff import backoff
 from tongket.worker.deliver.deliveries import (
     claim,
@@ -31,6 +34,7 @@ from tongket.worker.deliver.deliveries import (
     lease_left,
     settle,
 )
+from tongket.worker.deliver.filenames import ascii_filename
 from tongket.worker.deliver.message import Envelope, compose, compose_notice, wire
 from tongket.worker.deliver.transport import hand_over
 from tongket.worker.settings import Settings
@@ -64,6 +68,8 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
                 return _not_claimed(session, delivery_id, settings)
             token = claimed  # an int from here on, also in the handlers below
             session.commit()  # the claim stands before anything is sent, and whatever fails below
+            about = About.of(session, delivery_id)
+            about.log(DeliveryState.PENDING, DeliveryState.SENDING, f"attempt {token}")
             if token > settings.delivery_max_attempts:
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
             prepared = prepare(session, delivery_id, settings)
@@ -74,13 +80,50 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
                 prepared = prepare(session, delivery_id, settings, notice=True)
             hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
     except TransientError as exc:
-        return _transient(delivery_id, token, settings, str(exc))
+        return _transient(delivery_id, token, settings, str(exc), about)
     except DeliveryFailed as exc:
-        return _give_up(delivery_id, token, settings, str(exc))
+        return _give_up(delivery_id, token, settings, str(exc), about)
     with session_scope(settings.db_url) as session:  # at once: this is the window between 'accepted' and 'sent'
-        settle(session, delivery_id, token, DeliveryState.SENT, content=prepared.content)
+        recorded = settle(session, delivery_id, token, DeliveryState.SENT, content=prepared.content)
+    if recorded:
+        about.log(DeliveryState.SENDING, DeliveryState.SENT, f"{prepared.content} accepted by the mail system")
     finish_run(prepared.run_id, settings)
     return Outcome(DeliveryState.SENT)
+
+
+@dataclass(frozen=True)
+class About:
+    """What a delivery's log lines say it is: its run, the run's unit and period, and the address."""
+
+    delivery_id: int
+    run_id: int
+    unit: str
+    period: str
+    email: str
+
+    @classmethod
+    def of(cls, session: Session, delivery_id: int) -> About:
+        run_id, email, unit, period = session.execute(
+            select(Delivery.run_id, Delivery.email, Unit.code, statelog.run_period())
+            .join(Run, Run.id == Delivery.run_id)
+            .join(Unit, Unit.id == Run.scope_unit_id)
+            .where(Delivery.id == delivery_id)
+        ).one()
+        return cls(delivery_id, run_id, unit, period, email)
+
+    def log(self, old: str, new: str, reason: str, level: int = logging.INFO) -> None:
+        statelog.state_change(
+            statelog.deliveries,
+            f"email {self.delivery_id} to {self.email}",
+            old,
+            new,
+            run_id=self.run_id,
+            unit=self.unit,
+            period=self.period,
+            reason=reason,
+            level=level,
+            delivery_id=self.delivery_id,
+        )
 
 
 def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outcome:
@@ -91,20 +134,25 @@ def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outc
     return Outcome("settled")
 
 
-def _transient(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
+def _transient(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
     if token >= settings.delivery_max_attempts:
-        return _give_up(delivery_id, token, settings, f"{error} (after {token} attempts)")
+        return _give_up(delivery_id, token, settings, f"{error} (after {token} attempts)", about)
     with session_scope(settings.db_url) as session:
-        settle(session, delivery_id, token, DeliveryState.PENDING, error)
+        recorded = settle(session, delivery_id, token, DeliveryState.PENDING, error)
     # Jittered so that many deliveries held by one outage do not return at once.
     wait = backoff(token - 1, settings.delivery_retry_seconds, settings.delivery_retry_max_seconds, jitter=0.2)
+    if recorded:
+        reason = f"retry in {wait:.0f} s after attempt {token}: {error}"
+        about.log(DeliveryState.SENDING, DeliveryState.PENDING, reason, logging.WARNING)
     return Outcome(DeliveryState.PENDING, retry_in=wait)
 
 
-def _give_up(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
+def _give_up(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
     with session_scope(settings.db_url) as session:
-        settle(session, delivery_id, token, DeliveryState.FAILED, error)
+        recorded = settle(session, delivery_id, token, DeliveryState.FAILED, error)
         run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
+    if recorded:
+        about.log(DeliveryState.SENDING, DeliveryState.FAILED, error, logging.WARNING)
     finish_run(run_id, settings)
     return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))])
 
@@ -120,13 +168,15 @@ def prepare(
     """The message of one delivery: the report attached, or a notice if the whole would be too big."""
     delivery = session.get_one(Delivery, delivery_id)
     report = report_of(session, delivery.run_id)
+    # Whom to write to: the schedule's first owner; for a one-off run, TONGKET_CONTACT, else the sender.
+    contact = report.contact or settings.contact or parseaddr(settings.mail_from)[1]
     envelope = Envelope(
         sender=settings.mail_from,
         to_name=delivery.name,
         to_email=delivery.email,
         message_id=delivery.message_id,
         now=now or datetime.now(UTC),
-        reply_to=report.contact,
+        reply_to=contact,
     )
     context = {
         "digest": report.digest,
@@ -134,9 +184,11 @@ def prepare(
         "recipient_role": delivery.role,
         "run_id": delivery.run_id,
         "delivery_id": delivery.id,
-        "contact": report.contact,
+        "contact": contact,
     }
-    data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
+    filename = report.digest["filename"]
+    ascii_name = report.digest.get("ascii_filename") or ascii_filename(filename)  # a report stored before it
+    data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, filename, ascii_name)
     content = DeliveryContent.REPORT
     if notice or len(data) > settings.mail_max_bytes:  # counted as sent: the PDF in base64, with line ends
         data = wire(compose_notice(envelope, {**context, **_fetch(report, settings)}))
@@ -214,6 +266,12 @@ def recover(settings: Settings) -> list[Next]:
     delivery left idle (its message lost, or a resend of a finished run) get a deliver task again."""
     idle = max(settings.delivery_lease_seconds, 2 * settings.delivery_retry_max_seconds)
     with session_scope(settings.db_url) as session:
-        ids = set(expire_leases(session, settings.delivery_lease_seconds))
+        expired = expire_leases(session, settings.delivery_lease_seconds)
+        stale = [About.of(session, delivery_id) for delivery_id in expired]
+        ids = set(expired)
         ids.update(idle_pending(session, idle))
+    for about in stale:
+        about.log(
+            DeliveryState.SENDING, DeliveryState.PENDING, "recovered: the worker sending it stopped", logging.WARNING
+        )
     return [Next("tongket.deliver", (delivery_id,)) for delivery_id in sorted(ids)]

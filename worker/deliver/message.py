@@ -29,6 +29,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from tongket.worker.deliver.filenames import safe_filename
+
 _WIRE = policy.compat32.clone(linesep="\r\n")
 _ADDRESS = re.compile(r"^[^\s<>()\[\]\\,;:\"@]+@[A-Za-z0-9.-]+$")
 
@@ -65,8 +67,11 @@ def render(name: str, context: dict[str, Any]) -> str:
     return _nfc(_templates().get_template(name).render(context))
 
 
-def compose(envelope: Envelope, context: dict[str, Any], pdf: bytes, pdf_sha256: str, filename: str) -> bytes:
-    """The report itself, in wire form: the PDF attached under its Vietnamese file name (RFC 2231).
+def compose(
+    envelope: Envelope, context: dict[str, Any], pdf: bytes, pdf_sha256: str, filename: str, ascii_name: str
+) -> bytes:
+    """The report itself, in wire form: the PDF attached under its Vietnamese file name (RFC 2231), with a
+    short ASCII `name=` on its Content-Type for tools that do not read RFC 2231.
 
     The email package takes longer to write a large attachment line by line than SMTP takes to send it,
     and every recipient of a report gets the same attachment part: so the message is written with a small
@@ -80,21 +85,26 @@ def compose(envelope: Envelope, context: dict[str, Any], pdf: bytes, pdf_sha256:
     end = data.index(placeholder) + len(placeholder)
     delimiter = b"--" + str(message.get_boundary()).encode() + b"\r\n"
     start = data.rindex(delimiter, 0, end) + len(delimiter)
-    return data[:start] + _attachment_part(pdf, pdf_sha256, _nfc(filename)) + data[end:]
+    return (
+        data[:start]
+        + _attachment_part(pdf, pdf_sha256, safe_filename(filename), safe_filename(ascii_name))
+        + data[end:]
+    )
 
 
-_parts: dict[tuple[str, str], bytes] = {}
+_parts: dict[tuple[str, str, str], bytes] = {}
 
 
-def _attachment_part(pdf: bytes, sha256: str, filename: str) -> bytes:
+def _attachment_part(pdf: bytes, sha256: str, filename: str, ascii_name: str) -> bytes:
     """The PDF's MIME part (headers, then base64 in lines of 76), kept for the few reports a worker sends."""
-    key = (sha256, filename)
+    key = (sha256, filename, ascii_name)
     if key not in _parts:
         if len(_parts) >= 4:
             _parts.clear()
-        part = EmailMessage()  # the newer policy: it writes the long file name by RFC 2231
+        part = EmailMessage()  # the newer policy: it writes the Vietnamese file name by RFC 2231
         marker = secrets.token_bytes(24)
         part.set_content(marker, maintype="application", subtype="pdf", disposition="attachment", filename=filename)
+        part.set_param("name", ascii_name)  # Content-Type: application/pdf; name="BC-TongKet-….pdf"
         encoded = base64.b64encode(pdf)
         lines = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
         written = part.as_bytes(policy=policy.SMTP)
@@ -121,15 +131,26 @@ def wire(message: Message) -> bytes:
     return buffer.getvalue()
 
 
+SUBJECT_MAX = 100  # characters: the unit and period come first, so a cut keeps what sorts an inbox
+
+
+def short_subject(text: str, limit: int = SUBJECT_MAX) -> str:
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,:;-–") + "…"
+
+
 def _message(envelope: Envelope, subject: str, body: str) -> Message:
     message = MIMEMultipart("mixed")
-    message["Subject"] = _text(subject)  # type: ignore[assignment]  # email takes a Header; typeshed says str
+    message["Subject"] = _text(short_subject(subject))  # type: ignore[assignment]  # email takes a Header
     message["From"] = _address(*parseaddr(envelope.sender))
     message["To"] = _address(envelope.to_name, envelope.to_email)
     if envelope.reply_to:
         message["Reply-To"] = _address("", envelope.reply_to)
     message["Message-ID"] = _one_token(envelope.message_id)
     message["Date"] = format_datetime(envelope.now)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, no loops
     message.attach(MIMEText(body, "plain", "utf-8"))
     return message
 

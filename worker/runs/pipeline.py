@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +15,8 @@ from tongket.models.tables import (
     Run,
     RunState,
 )
-from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering
+from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering, mail_domain
+from tongket.worker.deliver.filenames import attachment_names
 from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
 from tongket.worker.report.figures import Report
@@ -41,17 +41,20 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
             session, run, render_report(report, settings.font, settings.font_dir), settings.reports_dir
         )
         artifact.digest = digest(report, artifact)
-    deliveries = create_deliveries(session, run, _domain(settings))
+    deliveries = create_deliveries(session, run, mail_domain(settings.mail_from))
     if not deliveries:
-        transition(session, run_id, RunState.RENDERING, RunState.DONE)
+        transition(session, run_id, RunState.RENDERING, RunState.DONE, f"{artifact.path} stored; no recipients")
         return []
-    transition(session, run_id, RunState.RENDERING, RunState.DELIVERING)
+    transition(
+        session, run_id, RunState.RENDERING, RunState.DELIVERING, f"{artifact.path} stored; {len(deliveries)} emails"
+    )
     return [Next("tongket.deliver", (d.id,)) for d in deliveries if d.state == DeliveryState.PENDING]
 
 
 def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
     """What the email says of a report, kept with the artifact so mail needs no second aggregation."""
     stocks = [i for i in report.indicators if i.kind == IndicatorKind.STOCK][:6]
+    names = attachment_names(report.kind, report.period_id, report.period_label, report.scope_name)
     return {
         "summary": report.heading.summary,
         "summary_lower": report.heading.summary[:1].lower() + report.heading.summary[1:],
@@ -67,11 +70,6 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "collected": report.completeness.collected,
         "rejected": [lower_first(name) for name in report.completeness.rejected],  # named mid-sentence
         "missing": [lower_first(name) for name in report.completeness.missing],
-        "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
+        **dict(zip(("filename", "ascii_filename"), names, strict=True)),
         "warnings": list(report.warnings),
     }
-
-
-def _domain(settings: Settings) -> str:
-    address = parseaddr(settings.mail_from)[1]
-    return address.rpartition("@")[2] or "tongket.local"

@@ -88,7 +88,7 @@ def _rendering(session: Session, run: Run, now: datetime, t: Timeouts) -> Sequen
             f"rendering did not finish after {run.redrives + 1} attempts (the worker died or hit its "
             "time limit each time); see the render worker's log"
         )
-        if transition(session, run.id, RunState.RENDERING, RunState.FAILED, error=error):
+        if transition(session, run.id, RunState.RENDERING, RunState.FAILED, error, error=error):
             return [Next("tongket.notify_failure", (run.id,))]
         return []
     return [Next("tongket.render_run", (run.id,))] if _claim(session, run, now) else []

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from tongket.cli.console import console
+from tongket.cli.console import console, ensure_schema, errors
 from tongket.models.db import migrate, session_scope
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
@@ -30,7 +30,7 @@ def demo(
     from tongket.scheduler.plan import plan_run
 
     settings = get_settings()
-    migrate(settings.db_url)
+    ensure_schema(settings.db_url, always=True)
     with session_scope(settings.db_url) as session:
         request = load_demo(session, settings.dropbox_dir)
         try:
@@ -73,7 +73,7 @@ def run(
     settings = get_settings()
     parsed = Period.parse(period)
     on = date.fromisoformat(report_date) if report_date else date.today()
-    migrate(settings.db_url)
+    ensure_schema(settings.db_url)
     with session_scope(settings.db_url) as session:
         scope = unit_by_code(session, unit, on=parsed.end)
         created = plan_run(
@@ -106,9 +106,9 @@ def _start_and_wait(run_id: int, timeout: float) -> None:
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
         outcome = wait_for_run(settings.db_url, run_id, timeout)
     if outcome.state != RunState.DONE:
-        console.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {outcome.error or 'timed out'}")
+        errors.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {outcome.error or 'timed out'}")
         if settings.embedded_broker:
-            console.print(f"The worker's log: {log}")
+            errors.print(f"The worker's log: {log}", highlight=False)
         raise typer.Exit(1)
 
 
@@ -132,5 +132,4 @@ def print_outputs(run_id: int) -> None:
 @app.command("migrate")
 def migrate_command() -> None:
     """Create or upgrade the database schema."""
-    migrate(get_settings().db_url)
-    console.print("Schema is up to date.")
+    console.print(migrate(get_settings().db_url).describe(), highlight=False)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tongket.cli.console import console
-from tongket.models.db import migrate, session_scope
+from tongket.cli.console import console, ensure_schema
+from tongket.models.db import session_scope
 from tongket.models.tables import Unit
 from tongket.models.units import unit_by_code
 from tongket.worker.deliver.recipients import add_recipient, recipients_of_unit, remove_recipient
@@ -28,7 +28,7 @@ def recipients_add(
 ) -> None:
     """Add a recipient of a unit's reports (all of them, or one schedule's)."""
     settings = get_settings()
-    migrate(settings.db_url)
+    ensure_schema(settings.db_url)
     with session_scope(settings.db_url) as session:
         scope = unit_by_code(session, unit)
         added = add_recipient(session, scope, email, name, role, schedule)

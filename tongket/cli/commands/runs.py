@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -10,23 +10,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.cli.commands.jobs import print_outputs
-from tongket.cli.console import console
+from tongket.cli.console import console, print_json
 from tongket.models.db import session_scope
 from tongket.models.errors import TongketError
-from tongket.models.tables import Run, Unit, UnitState
+from tongket.models.tables import Artifact, Delivery, Run, Unit, UnitState
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="See what ran.")
+AS_JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 
 
 @app.command("list")
-def runs_list(limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20) -> None:
+def runs_list(
+    limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20, as_json: AS_JSON = False
+) -> None:
     """The newest runs."""
     table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)")
     with session_scope(get_settings().db_url) as session:
         rows = session.execute(
             select(Run, Unit.code).join(Unit, Unit.id == Run.scope_unit_id).order_by(Run.id.desc()).limit(limit)
         ).all()
+        if as_json:
+            print_json([_run_json(run_row, code) for run_row, code in rows])
+            return
         for run_row, code in rows:
             table.add_row(
                 str(run_row.id),
@@ -41,12 +47,15 @@ def runs_list(limit: Annotated[int, typer.Option(help="How many of the newest ru
 
 
 @app.command("show")
-def runs_show(run_id: int) -> None:
+def runs_show(run_id: int, as_json: AS_JSON = False) -> None:
     """One run: its state, each expected unit's collection state, its report and emails."""
     with session_scope(get_settings().db_url) as session:
         run_row = session.get(Run, run_id)
         if run_row is None:
             raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
+        if as_json:
+            print_json(_run_detail_json(session, run_row))
+            return
         console.print(
             f"Run {run_row.id}: {run_row.kind} {run_row.period.id} for {run_row.scope_unit.name} "
             f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]"
@@ -93,3 +102,71 @@ def runs_cancel(run_id: int) -> None:
     if was is None:
         raise TongketError(f"run {run_id} has ended ({state}); there is nothing to cancel")
     console.print(f"Run {run_id} cancelled (it was {was}); work under way stops at its next step.")
+
+
+def _run_json(run_row: Run, unit_code: str) -> dict[str, Any]:
+    return {
+        "id": run_row.id,
+        "unit": unit_code,
+        "kind": str(run_row.kind),
+        "period": run_row.period.id,
+        "revision": run_row.revision,
+        "state": str(run_row.state),
+        "schedule_id": run_row.schedule_id,
+        "created_at": run_row.created_at.isoformat(),
+        "state_changed_at": run_row.state_changed_at.isoformat(),
+        "error": run_row.error,
+    }
+
+
+def _run_detail_json(session: Session, run_row: Run) -> dict[str, Any]:
+    """What `runs show` prints, as data: the run, each expected unit, the report and every email."""
+    from tongket.worker.report.completeness import run_completeness
+
+    done = run_completeness(session, run_row.id)
+    artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_row.id)).first()
+    deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_row.id).order_by(Delivery.id))
+    return {
+        **_run_json(run_row, run_row.scope_unit.code),
+        "unit_name": run_row.scope_unit.name,
+        "completeness": {
+            "expected": done.expected,
+            "reported": done.reported,
+            "on_time": done.on_time,
+            "late": done.late,
+            **{str(state): done.count(state) for state in UnitState if state != UnitState.COLLECTED},
+        },
+        "units": [
+            {
+                "code": u.code,
+                "name": u.name,
+                "state": str(u.state),
+                "reported_at": u.reported_at.isoformat() if u.reported_at else None,
+                "late": u.late,
+                "attempts": u.attempts,
+                "figures": u.figures,
+                "zeros": u.zeros,
+                "blank": u.blank,
+                "problems": list(u.problems),
+                "last_error": u.last_error,
+            }
+            for u in done.units
+        ],
+        "report": None
+        if artifact is None
+        else {"path": artifact.path, "sha256": artifact.sha256, "pages": artifact.pages, "bytes": artifact.bytes},
+        "deliveries": [
+            {
+                "id": d.id,
+                "email": d.email,
+                "state": str(d.state),
+                "attempts": d.attempts,
+                "generation": d.generation,
+                "message_id": d.message_id,
+                "content": str(d.content) if d.content else None,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "last_error": d.last_error,
+            }
+            for d in deliveries
+        ],
+    }

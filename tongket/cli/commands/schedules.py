@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from tongket.cli.console import console
-from tongket.models.db import migrate, session_scope
+from tongket.cli.console import console, ensure_schema, print_json
+from tongket.models.db import session_scope
 from tongket.models.tables import utcnow
 from tongket.scheduler import schedules
 from tongket.worker.settings import get_settings
@@ -19,11 +19,16 @@ app = typer.Typer(no_args_is_help=True, help="When reports are made (takes effec
 
 
 @app.command("list")
-def schedules_list() -> None:
+def schedules_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")] = False,
+) -> None:
     """Every schedule, with the next report it will make."""
     settings = get_settings()
     table = Table("id", "unit", "kind", "due", "time zone", "owners", "enabled", "next report", "last run")
     with session_scope(settings.db_url) as session:
+        if as_json:
+            print_json([_schedule_json(row) for row in schedules.rows(session, utcnow())])
+            return
         for row in schedules.rows(session, utcnow()):
             s = row.schedule
             upcoming = f"{row.next_period} on {_local(row.next_due, s.timezone)}" if row.next_due else ""
@@ -58,7 +63,7 @@ def schedules_add(
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
-    migrate(settings.db_url)
+    ensure_schema(settings.db_url)
     plan = schedules.Plan(
         unit, period_type, kind, lag_days, at, cron, timezone or settings.timezone, owner or [], not disabled
     )
@@ -121,6 +126,27 @@ def schedules_remove(schedule_id: int) -> None:
     with session_scope(get_settings().db_url) as session:
         kept = schedules.remove(session, schedule_id)
     console.print(f"Schedule {schedule_id} removed; its {kept} runs are kept.")
+
+
+def _schedule_json(row: schedules.Row) -> dict[str, object]:
+    s = row.schedule
+    return {
+        "id": s.id,
+        "unit": row.unit.code,
+        "unit_name": row.unit.name,
+        "kind": str(s.kind),
+        "period_type": str(s.period_type),
+        "due": row.when,
+        "lag_days": s.lag_days,
+        "at": s.due_time,
+        "cron": s.cron,
+        "timezone": s.timezone,
+        "owners": list(s.owners),
+        "enabled": s.enabled,
+        "next_period": row.next_period.id if row.next_period else None,
+        "next_due": row.next_due.isoformat() if row.next_due else None,
+        "last_run": row.last_run or None,
+    }
 
 
 def _local(moment: datetime, zone: str) -> str:

@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.cli.console import console
+from tongket.cli.console import REJECTED, console, print_json
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
@@ -23,13 +23,19 @@ KINDS = tuple(SourceKind)
 
 
 @app.command("list")
-def sources_list(unit: Annotated[str | None, typer.Option(help="Only this unit's sources.")] = None) -> None:
-    """The sources, by unit."""
+def sources_list(
+    unit: Annotated[str | None, typer.Option(help="Only this unit's sources.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")] = False,
+) -> None:
+    """The sources, by unit (request header values are never shown, only their names)."""
     table = Table("id", "unit", "name", "kind", "settings", "enabled")
     with session_scope(get_settings().db_url) as session:
         query = select(Source, Unit).join(Unit, Unit.id == Source.unit_id).order_by(Unit.code, Source.id)
         if unit:
             query = query.where(Source.unit_id == unit_by_code(session, unit).id)
+        if as_json:
+            print_json([_source_json(source, owner) for source, owner in session.execute(query)])
+            return
         for source, owner in session.execute(query):
             table.add_row(
                 str(source.id),
@@ -95,13 +101,21 @@ def sources_remove(source_id: int) -> None:
 
 @app.command("check")
 def sources_check(source_id: int, period: Annotated[str, typer.Option(help="Period to fetch, e.g. 2023.")]) -> None:
-    """Fetch from a source now and show what would be accepted or why not (nothing is stored)."""
+    """Fetch from a source now and show what would be accepted or why not (nothing is stored).
+
+    Exits 0 when the delivery would be accepted, 3 when it would be rejected or the source is broken,
+    1 when nothing could be fetched for now."""
     from tongket.worker.collect.check import check_source
 
     with session_scope(get_settings().db_url) as session:
-        for line in check_source(session, _source(session, source_id), Period.parse(period), get_settings()):
-            console.print(line)
+        checked = check_source(session, _source(session, source_id), Period.parse(period), get_settings())
         session.rollback()  # a check stores nothing
+    for line in checked.lines:
+        console.print(line, highlight=False)
+    if checked.verdict in ("rejected", "broken"):
+        raise typer.Exit(REJECTED)
+    if checked.verdict != "accepted":
+        raise typer.Exit(1)
 
 
 def _kind(text: str) -> SourceKind:
@@ -138,6 +152,20 @@ def _source(session: Session, source_id: int) -> Source:
     if source is None:
         raise ConfigError(f"no source {source_id}; `tongket sources list` shows them")
     return source
+
+
+def _source_json(source: Source, owner: Unit) -> dict[str, Any]:
+    shown = {k: v for k, v in source.settings.items() if k != "headers"}
+    if source.settings.get("headers"):
+        shown["headers"] = sorted(source.settings["headers"])  # names only: values are often tokens
+    return {
+        "id": source.id,
+        "unit": owner.code,
+        "unit_name": owner.name,
+        "kind": str(source.kind),
+        "settings": shown,
+        "enabled": source.enabled,
+    }
 
 
 def _shown(settings: dict[str, Any]) -> str:
