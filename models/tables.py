@@ -310,6 +310,8 @@ class Run(Base):
     # progresses, timed so that it waits a whole timeout again before the next one.
     redrives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     redriven_at: Mapped[datetime | None]
+    # Asked for before its period was over: every page says "Số liệu sơ bộ"; the final report is a new revision.
+    preliminary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     scope_unit: Mapped[Unit] = relationship()
     units: Mapped[list[RunUnit]] = relationship(back_populates="run", cascade="all, delete-orphan")

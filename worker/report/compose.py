@@ -98,6 +98,7 @@ def build_report(session: Session, run_id: int) -> Report:
         first_year=trend[0] if run.kind == ReportKind.MULTI_YEAR and len(trend) > 1 else None,
         cutoff=cutoff,
         warnings=_warnings(run.report_date, cutoff, given),
+        preliminary=run.preliminary,
         **_comparisons(run.kind, period, totals_of),
     )
     narrative = _narrative(given, default_narrative(draft))

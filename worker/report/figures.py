@@ -135,6 +135,7 @@ class Report:
     cutoff: date | None = None  # the date the figures are counted to ("Số liệu tính đến ngày …")
     warnings: tuple[str, ...] = ()  # for the operator, not printed (English)
     formed: tuple[tuple[str, str], ...] = ()  # (unit, what it was formed from): many units, so a table
+    preliminary: bool = False  # asked for before the period was over: "Số liệu sơ bộ" on every page
 
     @property
     def covers_festival(self) -> bool:
