@@ -72,7 +72,7 @@ def _strengths(report: Report) -> str:
         "được duy trì."
     )
     c = report.completeness
-    if len(report.units) > 1 and c.expected and c.collected == c.expected:
+    if len(report.units) > 1 and c.expected and c.collected == c.expected and not absent(report):
         text += f" 100% {_units(report)} gửi báo cáo số liệu hợp lệ."
     return text
 
@@ -88,7 +88,7 @@ def _weaknesses(report: Report) -> str:
             f"{format_int(len(c.rejected))} đơn vị gửi số liệu không hợp lệ, phải rà soát lại ({names(c.rejected)})"
         )
     # A fall is only a weakness when every unit reported; otherwise it is the missing figures talking.
-    falls = None if absent(report) else changes(report, report.previous, falls=True)
+    falls = None if absent(report) else changes(report, report.previous, falls=True, name="previous")
     if falls:
         parts.append(
             f"một số chỉ tiêu giảm so với {in_sentence(report.previous_label)}: " + "; ".join(falls[:MAX_CHANGES])
