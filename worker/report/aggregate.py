@@ -83,6 +83,7 @@ def aggregate(
     tree = _tree(period)
     reported = _reported(session, run_id, period, links)
     target_of = _targets(session, run_id, links)
+    own_units = set(session.scalars(select(RunUnit.unit_id).where(RunUnit.run_id == run_id)))
     trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
     per_unit: dict[str, Figures] = {}
     gaps: set[tuple[str, str]] = set()
@@ -99,7 +100,7 @@ def aggregate(
             if not complete and value is not None:
                 gaps.add((unit_code, code))
     per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
-    coverage, partial = _coverage(session, data_periods(period), kinds, reported, tree, set(target_of))
+    coverage, partial = _coverage(session, data_periods(period), kinds, reported, tree, target_of, own_units)
     stocks = frozenset(c for c, k in kinds.items() if k == IndicatorKind.STOCK)
     return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps), coverage, partial, stocks)
 
@@ -110,7 +111,8 @@ def _coverage(
     kinds: dict[str, IndicatorKind],
     reported: dict[int, Reported],
     tree: _Tree,
-    unit_ids: set[int],
+    unit_ids: dict[int, str],
+    own: set[int],
 ) -> tuple[dict[str, Coverage], dict[str, frozenset[str]]]:
     """Per sub-period: who its levels need and who reported; and the indicators whose total misses a unit."""
     units = session.execute(
@@ -127,7 +129,11 @@ def _coverage(
             resolve = resolvers.get(uid)
             return resolve is not None and any(resolve(part.id, c, k)[0] is not None for c, k in kinds.items())
 
-        coverage[part.id] = Coverage(tuple(u.name for u in at_end), tuple(u.name for u in at_end if gave(u.id)))
+        coverage[part.id] = Coverage(
+            tuple(u.name for u in at_end),
+            tuple(u.name for u in at_end if gave(u.id)),
+            across_reform=any(u.id not in own for u in at_end),
+        )
         missing_level = any(not gave(u.id) for u in at_end)
         missing_count = any(not gave(u.id) for u in during)
         partial[part.id] = frozenset(

@@ -101,7 +101,7 @@ def build_report(session: Session, run_id: int) -> Report:
         warnings=_warnings(run.report_date, cutoff, given),
         preliminary=run.preliminary,
         coverage=found.end_coverage,
-        partial=figures.partial_totals(),
+        partial=_partial(figures),
         **_comparisons(run.kind, period, totals_of),
     )
     draft = replace(draft, uncompared=_uncompared(draft, period, figures, totals_of, pairs, measures))
@@ -183,9 +183,14 @@ def _uncompared(
     }
 
 
+def _partial(figures: Aggregates) -> frozenset[str]:
+    """The totals printed that miss a unit they need (a total nobody reported is a dash anyway)."""
+    return frozenset(c for c in figures.partial_totals() if figures.totals.get(c) is not None)
+
+
 def _partial_note(figures: Aggregates) -> tuple[str, ...]:
     """The footnote of the totals marked "*": which units they miss."""
-    if not figures.partial_totals():
+    if not _partial(figures):
         return ()
     missing = figures.end_coverage.missing or tuple(
         dict.fromkeys(name for part in figures.coverage.values() for name in part.missing)

@@ -59,6 +59,7 @@ class Coverage:
 
     needed: tuple[str, ...] = ()
     reported: tuple[str, ...] = ()
+    across_reform: bool = False  # some needed units are not the run's own (predecessors or successors)
 
     @property
     def missing(self) -> tuple[str, ...]:

@@ -70,8 +70,8 @@ def _lead(report: Report) -> list[str]:
         lines.append(f"Chưa có số liệu hợp lệ cho {report.period_label}; các bảng ghi dấu “—” ở ô chưa có số liệu.")
     elif absent(report):
         lines.append(
-            f"Do còn {format_int(absent(report))} đơn vị chưa có số liệu hợp lệ, tổng số kỳ này và mức "
-            "tăng, giảm so với các kỳ trước chỉ tính trên số liệu đã có."
+            f"Do còn {format_int(absent(report))} đơn vị chưa có số liệu hợp lệ, các tổng số có dấu * chỉ tính "
+            "trên số liệu đã có và chưa được so sánh tăng, giảm với các kỳ trước."
         )
     return lines
 
@@ -88,8 +88,7 @@ def _coverage(report: Report) -> str:
     rate = format_percent(len(reported) * 100.0 / len(needed))
     text = f", tổng hợp từ báo cáo của {format_int(len(reported))}/{format_int(len(needed))} {words} (đạt {rate})"
     missing = [n for n in needed if n not in set(reported)]
-    own = {u.name for u in report.units}
-    if missing and all(n in own for n in missing):
+    if missing and not (report.coverage and report.coverage.across_reform):
         text += (
             f"; {format_int(len(missing))} đơn vị chưa có số liệu hợp lệ, có tên tại Bảng "
             f"{report.completeness_table} (phụ lục)"
@@ -106,7 +105,7 @@ def _covered(report: Report) -> tuple[tuple[str, ...], tuple[str, ...]]:
     own = tuple(u.name for u in report.units)
     given = tuple(u.name for u in report.units if u.name not in {*c.missing, *c.rejected, *c.failed})
     cover = report.coverage
-    if cover is None or not cover.needed or (set(cover.needed) == set(own) and set(cover.reported) >= set(given)):
+    if cover is None or not cover.needed or (not cover.across_reform and set(cover.reported) >= set(given)):
         return own, given
     return cover.needed, cover.reported
 
@@ -149,7 +148,10 @@ def _levels(report: Report) -> list[str]:
         return []
     lines = [f"Tính đến {cutoff_text(report)}, {whole(report)} đã xây dựng, duy trì " + "; ".join(items) + "."]
     if before is not None and label and changes(report, before, name=name) is None:
-        lines.append(f"Chưa có số liệu {label} để so sánh.")
+        if any(before.get(code) is not None for code in report.uncompared.get(name, ())):
+            lines.append(f"Do số liệu chưa đầy đủ, chưa so sánh với {label}.")
+        else:
+            lines.append(f"Chưa có số liệu {label} để so sánh.")
     return lines + _other_comparisons(report)
 
 
