@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import REPORT_DATE, district
+from tongket.cli.demo import load_demo
 from tongket.models.catalogue import load_catalogue
 from tongket.models.periods import Period
 from tongket.models.tables import Indicator, Run, RunUnit, Submission, SubmissionStatus, Unit, UnitState, Value
@@ -89,6 +91,7 @@ def test_a_review_across_the_reform_counts_the_communes_that_followed(vn: Sessio
     # 600 -> 52 is no fall: it is five communes missing. Neither the sentence nor "Hạn chế" may say it fell.
     assert "giảm 548" not in text and "-548" not in text and "91,3%" not in text
     assert "security_teams" in report.uncompared["first_year"]
+    assert report.narrative.weaknesses.startswith("Còn 5 đơn vị chưa có số liệu (xã Hiệp Thạnh, xã Tân Hội")
 
 
 def test_once_every_successor_reported_the_review_is_complete(vn: Session) -> None:
@@ -141,3 +144,20 @@ def test_a_previous_period_with_a_missing_commune_is_not_compared(session: Sessi
     assert "security_teams" in report.uncompared["previous"] and not report.partial
     assert "tăng 13" not in text and "+13" not in text and "130" not in text
     assert "23 tổ an ninh nhân dân" in text
+
+
+@pytest.mark.parametrize("period_id", ["2023-05", "2023Q2", "2023S1"])
+def test_a_report_without_figures_asserts_nothing(session: Session, tmp_path: Path, period_id: str) -> None:
+    """The demo has yearly figures only: its monthly, quarterly and half-year reports have none at all."""
+    request = load_demo(session, tmp_path / "dropbox")
+    run = collected_run(session, request.scope, period_id)
+
+    report = build_report(session, run.id)
+    text = pdf_text(render_report(report))
+
+    assert report.narrative.situation.startswith(f"Trong {report.period_label}, chưa có số liệu báo cáo của các xã")
+    assert "chưa có căn cứ để đánh giá tình hình an ninh chính trị" in text
+    for claim in ("ổn định", "được duy trì", "phối hợp chặt chẽ", "Ngày hội toàn dân bảo vệ an ninh Tổ quốc” ở khu"):
+        assert claim not in text, claim
+    assert "Chưa đánh giá được do chưa có số liệu báo cáo." in text
+    assert report.narrative.weaknesses == "Chưa có số liệu báo cáo của các xã, thị trấn."

@@ -66,7 +66,7 @@ def cutoff_text(report: Report) -> str:
 def _lead(report: Report) -> list[str]:
     c = report.completeness
     lines = [f"Số liệu trong báo cáo tính đến {cutoff_text(report)}" + _coverage(report) + "."]
-    if c.expected and not _reported(report):
+    if c.expected and not any_figures(report):
         lines.append(f"Chưa có số liệu hợp lệ cho {report.period_label}; các bảng ghi dấu “—” ở ô chưa có số liệu.")
     elif absent(report):
         lines.append(
@@ -110,7 +110,8 @@ def _covered(report: Report) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return cover.needed, cover.reported
 
 
-def _reported(report: Report) -> bool:
+def any_figures(report: Report) -> bool:
+    """Whether any commune figure was reported for the period."""
     return any(report.totals.get(i.code) is not None for i in commune_indicators(report))
 
 
