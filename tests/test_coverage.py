@@ -16,7 +16,17 @@ from tests.factories import REPORT_DATE, district
 from tongket.cli.demo import load_demo
 from tongket.models.catalogue import load_catalogue
 from tongket.models.periods import Period
-from tongket.models.tables import Indicator, Run, RunUnit, Submission, SubmissionStatus, Unit, UnitState, Value
+from tongket.models.tables import (
+    Artifact,
+    Indicator,
+    Run,
+    RunUnit,
+    Submission,
+    SubmissionStatus,
+    Unit,
+    UnitState,
+    Value,
+)
 from tongket.models.units import unit_by_code
 from tongket.models.vn_units import import_vn_units
 from tongket.scheduler.guards import kind_of
@@ -24,6 +34,7 @@ from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
+from tongket.worker.runs.pipeline import digest
 
 # The fifteen communes of the former Đức Trọng district, as FACTS lists them.
 LEGACY = [
@@ -92,6 +103,9 @@ def test_a_review_across_the_reform_counts_the_communes_that_followed(vn: Sessio
     assert "giảm 548" not in text and "-548" not in text and "91,3%" not in text
     assert "security_teams" in report.uncompared["first_year"]
     assert report.narrative.weaknesses.startswith("Còn 5 đơn vị chưa có số liệu (xã Hiệp Thạnh, xã Tân Hội")
+    # The email says the same: 1 of 6, and who is missing.
+    said = digest(report, Artifact(pages=1))
+    assert (said["collected"], said["expected"]) == (1, 6) and "xã Hiệp Thạnh" in said["missing"]
 
 
 def test_once_every_successor_reported_the_review_is_complete(vn: Session) -> None:

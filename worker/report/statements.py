@@ -81,7 +81,7 @@ def _coverage(report: Report) -> str:
     need (across a reform, the units of that day) and those that reported; nothing for a unit's own report."""
     if len(report.units) < 2:
         return ""
-    needed, reported = _covered(report)
+    needed, reported = covered(report)
     if not needed:
         return ""
     words = unit_words(list(needed))
@@ -98,7 +98,7 @@ def _coverage(report: Report) -> str:
     return text
 
 
-def _covered(report: Report) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def covered(report: Report) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The units the report's figures need and those that reported, as what was collected says (the run's
     own units) unless the figures' coverage says less."""
     c = report.completeness

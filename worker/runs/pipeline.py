@@ -21,6 +21,7 @@ from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
 from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
+from tongket.worker.report.statements import covered
 from tongket.worker.report.wording import lower_first
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
@@ -52,6 +53,7 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
 def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
     """What the email says of a report, kept with the artifact so mail needs no second aggregation."""
     stocks = [i for i in report.indicators if i.kind == IndicatorKind.STOCK][:6]
+    needed, reported = covered(report)
     return {
         "summary": report.heading.summary,
         "summary_lower": report.heading.summary[:1].lower() + report.heading.summary[1:],
@@ -63,13 +65,20 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "key_figures": [
             {"name": i.name, "measure": i.measure, "value": format_int(report.totals.get(i.code))} for i in stocks
         ],
-        "expected": report.completeness.expected,
-        "collected": report.completeness.collected,
+        # What the figures cover (across a reform, the communes that followed), as the report's own line says.
+        "expected": len(needed),
+        "collected": len(reported),
         "rejected": [lower_first(name) for name in report.completeness.rejected],  # named mid-sentence
-        "missing": [lower_first(name) for name in report.completeness.missing],
+        "missing": [lower_first(name) for name in (*report.completeness.missing, *_successors_missing(report))],
         "filename": f"Báo cáo {report.heading.summary[:60].rstrip()} - {report.scope_name}.pdf",
         "warnings": list(report.warnings),
     }
+
+
+def _successors_missing(report: Report) -> tuple[str, ...]:
+    """The units a report across a reform needs besides its own that have not reported."""
+    cover = report.coverage
+    return cover.missing if cover is not None and cover.across_reform else ()
 
 
 def _domain(settings: Settings) -> str:
