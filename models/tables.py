@@ -269,6 +269,8 @@ class Schedule(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Prose blocks for every run of this schedule (signer, recipients, tasks…); a run's own narrative wins.
     narrative: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    # The share of communes (percent) a report needs before its recipients get it; None: the kind's default.
+    min_coverage: Mapped[int | None] = mapped_column(Integer)
 
 
 class Recipient(Base):

@@ -135,6 +135,8 @@ def prepare(
         "run_id": delivery.run_id,
         "delivery_id": delivery.id,
         "contact": report.contact,
+        # A held report goes first to the owners only (generation 0), with what is missing and their choices.
+        "held": report.digest.get("held") if delivery.generation == 0 else None,
     }
     data = b"" if notice else compose(envelope, context, report.pdf, report.sha256, report.digest["filename"])
     content = DeliveryContent.REPORT

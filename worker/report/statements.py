@@ -149,11 +149,15 @@ def _levels(report: Report) -> list[str]:
         return []
     lines = [f"Tính đến {cutoff_text(report)}, {whole(report)} đã xây dựng, duy trì " + "; ".join(items) + "."]
     if before is not None and label and changes(report, before, name=name) is None:
-        if any(before.get(code) is not None for code in report.uncompared.get(name, ())):
-            lines.append(f"Do số liệu chưa đầy đủ, chưa so sánh với {label}.")
-        else:
-            lines.append(f"Chưa có số liệu {label} để so sánh.")
+        lines.append(_not_compared(report, name, label, before))
     return lines + _other_comparisons(report)
+
+
+def _not_compared(report: Report, name: str, label: str, before: dict[str, int | None]) -> str:
+    """Why a comparison states no change: the earlier figures are missing, or one side is incomplete."""
+    if any(before.get(code) is not None for code in report.uncompared.get(name, ())):
+        return f"Do số liệu chưa đầy đủ, chưa so sánh với {label}."
+    return f"Chưa có số liệu {label} để so sánh."
 
 
 def _partial(report: Report, ind: IndicatorInfo) -> str:
@@ -179,7 +183,7 @@ def _other_comparisons(report: Report) -> list[str]:
             continue
         moved = changes(report, before, name=name)
         if moved is None:
-            lines.append(f"Chưa có số liệu {in_sentence(label)} để so sánh.")
+            lines.append(_not_compared(report, name, in_sentence(label), before))
         elif moved:
             lines.append(f"So với {in_sentence(label)}: " + "; ".join(moved[:MAX_CHANGES]) + ".")
     return lines

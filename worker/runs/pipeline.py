@@ -15,6 +15,7 @@ from tongket.models.tables import (
     IndicatorKind,
     Run,
     RunState,
+    Schedule,
 )
 from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering
 from tongket.worker.render import render_report
@@ -23,6 +24,7 @@ from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
 from tongket.worker.report.statements import covered
 from tongket.worker.report.wording import lower_first
+from tongket.worker.runs.hold import hold_reason, min_coverage, owners_deliveries
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
 from tongket.worker.store import store_artifact
@@ -41,8 +43,12 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
         artifact = store_artifact(
             session, run, render_report(report, settings.font, settings.font_dir), settings.reports_dir
         )
-        artifact.digest = digest(report, artifact)
-    deliveries = create_deliveries(session, run, _domain(settings))
+        schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
+        artifact.digest = {**digest(report, artifact), "held": hold_reason(report, min_coverage(run, schedule))}
+    if artifact.digest.get("held"):
+        deliveries = owners_deliveries(session, run, _domain(settings))
+    else:
+        deliveries = create_deliveries(session, run, _domain(settings))
     if not deliveries:
         transition(session, run_id, RunState.RENDERING, RunState.DONE)
         return []

@@ -1,4 +1,4 @@
-"""run: a preliminary report, asked for before its period was over
+"""run: a preliminary report, asked for before its period was over; schedule: the coverage its reports need
 
 Revision ID: 0009
 Revises: 0005
@@ -18,8 +18,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.add_column(sa.Column("preliminary", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("schedule", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("min_coverage", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("schedule", schema=None) as batch_op:
+        batch_op.drop_column("min_coverage")
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_column("preliminary")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -60,6 +61,31 @@ def runs_show(run_id: int) -> None:
             )
         _print_completeness(session, run_id)
     print_outputs(run_id)
+
+
+@app.command("release")
+def runs_release(
+    run_id: int, timeout: Annotated[float, typer.Option(help="Seconds to wait for the emails.")] = 300
+) -> None:
+    """Send a report held below its coverage threshold to its recipients, as it is (once)."""
+    from tongket.cli.commands.resend import _wait
+    from tongket.cli.embedded import embedded_worker
+    from tongket.worker.app import app as celery_app
+    from tongket.worker.runs.hold import release
+
+    settings = get_settings()
+    with session_scope(settings.db_url) as session:
+        ids = [d.id for d in release(session, run_id, settings.mail_from)]
+    if not ids:
+        console.print(f"Run {run_id} was released before: nothing more is sent.")
+        return
+    for delivery_id in ids:
+        celery_app.send_task("tongket.deliver", args=[delivery_id])
+    log = settings.data_dir / "logs" / "embedded-worker.log"
+    with embedded_worker(log) if settings.embedded_broker else nullcontext():
+        settled = _wait(settings.db_url, ids, timeout)
+    for delivery in settled:
+        console.print(f"Email to {delivery.email}: {delivery.state}")
 
 
 def _print_completeness(session: Session, run_id: int) -> None:
