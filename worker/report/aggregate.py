@@ -87,9 +87,10 @@ def aggregate(
     trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
     per_unit: dict[str, Figures] = {}
     gaps: set[tuple[str, str]] = set()
+    resolvers: dict[int, _Resolver] = {}  # kept: coverage asks the same pieces again
     for unit_id, values in reported.items():
         unit_code = target_of[unit_id]
-        resolve = _Resolver(values, tree)
+        resolve = resolvers[unit_id] = _Resolver(values, tree)
         for part in parts:
             for code, kind in kinds.items():
                 trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
@@ -100,7 +101,7 @@ def aggregate(
             if not complete and value is not None:
                 gaps.add((unit_code, code))
     per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
-    coverage, partial = _coverage(session, data_periods(period), kinds, reported, tree, target_of, own_units)
+    coverage, partial = _coverage(session, data_periods(period), kinds, resolvers, target_of, own_units)
     stocks = frozenset(c for c, k in kinds.items() if k == IndicatorKind.STOCK)
     return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps), coverage, partial, stocks)
 
@@ -109,8 +110,7 @@ def _coverage(
     session: Session,
     parts: list[Period],
     kinds: dict[str, IndicatorKind],
-    reported: dict[int, Reported],
-    tree: _Tree,
+    resolvers: dict[int, _Resolver],
     unit_ids: dict[int, str],
     own: set[int],
 ) -> tuple[dict[str, Coverage], dict[str, frozenset[str]]]:
@@ -118,7 +118,6 @@ def _coverage(
     units = session.execute(
         select(Unit.id, Unit.name, Unit.valid_from, Unit.valid_to).where(Unit.id.in_(unit_ids)).order_by(Unit.code)
     ).all()
-    resolvers = {uid: _Resolver(values, tree) for uid, values in reported.items()}
     coverage: dict[str, Coverage] = {}
     partial: dict[str, frozenset[str]] = {}
     for part in parts:
