@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import REPORT_DATE, district, drop_form
+from tests.processes import environment, tongket
 from tongket.models.errors import TongketError
 from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, DeliveryState, Run, RunState, Schedule, Unit
@@ -66,6 +67,15 @@ def _send(session: Session, settings: Settings, follow: object) -> None:
         assert flow.deliver(*task.args, settings).state == DeliveryState.SENT
 
 
+def _cli(settings: Settings, *args: str) -> str:
+    """What an operator sees (the database is the test's, in the data dir's parent)."""
+    env = environment(settings.data_dir.parent)
+    env["COLUMNS"] = "250"
+    result = tongket(*args, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return " ".join(result.stdout.split())
+
+
 def _mails(settings: Settings) -> dict[str, tuple[str, str]]:
     """Address -> (subject, body) of every email in the outbox."""
     found = {}
@@ -91,6 +101,11 @@ def test_below_the_threshold_only_the_owners_hear_and_release_sends_once(session
     assert f"tongket runs release {run.id}" in body and "tongket run --unit 678 --period 2023 --force" in body
     with pytest.raises(TongketError, match="held below its coverage threshold"):
         resend(session, run.id, settings.mail_from)
+    session.commit()
+    listed = _cli(settings, "runs", "list")
+    assert f"{run.id} │ 678" in listed and "held: coverage 1/4 (25%), below threshold 90%" in listed, listed
+    shown = _cli(settings, "runs", "show", str(run.id))
+    assert "Held: the recipients did not get it: coverage 1/4 (25%), below 90%" in shown, shown
 
     deliveries = release(session, run.id, settings.mail_from)
     assert [d.email for d in deliveries] == [RECIPIENT]

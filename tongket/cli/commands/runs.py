@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,7 +14,7 @@ from tongket.cli.commands.jobs import print_outputs
 from tongket.cli.console import console
 from tongket.models.db import session_scope
 from tongket.models.errors import TongketError
-from tongket.models.tables import Run, Unit, UnitState
+from tongket.models.tables import Artifact, Run, Unit, UnitState
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="See what ran.")
@@ -23,12 +23,16 @@ app = typer.Typer(no_args_is_help=True, help="See what ran.")
 @app.command("list")
 def runs_list(limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20) -> None:
     """The newest runs."""
-    table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)")
+    table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)", "note")
     with session_scope(get_settings().db_url) as session:
         rows = session.execute(
-            select(Run, Unit.code).join(Unit, Unit.id == Run.scope_unit_id).order_by(Run.id.desc()).limit(limit)
+            select(Run, Unit.code, Artifact.digest)
+            .join(Unit, Unit.id == Run.scope_unit_id)
+            .outerjoin(Artifact, Artifact.run_id == Run.id)
+            .order_by(Run.id.desc())
+            .limit(limit)
         ).all()
-        for run_row, code in rows:
+        for run_row, code, digest in rows:
             table.add_row(
                 str(run_row.id),
                 code,
@@ -37,8 +41,18 @@ def runs_list(limit: Annotated[int, typer.Option(help="How many of the newest ru
                 str(run_row.revision),
                 run_row.state,
                 f"{run_row.created_at:%Y-%m-%d %H:%M}",
+                _note(run_row, digest or {}),
             )
     console.print(table)
+
+
+def _note(run: Run, digest: dict[str, Any]) -> str:
+    """What an operator should know at a glance: a preliminary report, one held from its recipients."""
+    notes = ["preliminary"] if run.preliminary else []
+    held = digest.get("held")
+    if held and not digest.get("released"):
+        notes.append(f"held: coverage {held['coverage']}, below threshold {held['threshold']}")
+    return "; ".join(notes)
 
 
 @app.command("show")
