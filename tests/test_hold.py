@@ -133,3 +133,16 @@ def test_a_one_off_run_with_nothing_collected_is_emailed_to_nobody(session: Sess
     assert session.scalar(select(Run.state).where(Run.id == run.id)) == RunState.DONE
     held = session.scalars(select(Artifact.digest)).one()["held"]
     assert held["nothing"] and held["coverage"] == "0/3 (0%)"
+
+
+def test_a_schedules_threshold_is_a_percentage(session: Session) -> None:
+    from tongket.models.errors import ConfigError
+    from tongket.scheduler import schedules
+
+    district(session)
+    with pytest.raises(ConfigError, match="--min-coverage 150: write a percentage from 0 to 100"):
+        schedules.add(session, schedules.Plan("678", "month", min_coverage=150))
+    added = schedules.add(session, schedules.Plan("678", "month", min_coverage=70))
+    assert added.min_coverage == 70
+    assert schedules.edit(session, added.id, schedules.Change(min_coverage=95)).min_coverage == 95
+    assert schedules.edit(session, added.id, schedules.Change(lag_days=3)).min_coverage == 95  # left as it was
