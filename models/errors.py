@@ -48,6 +48,10 @@ class RunExists(TongketError):
         self.run_id, self.state = run_id, state
 
 
+class RunRefused(TongketError):
+    """A report nobody should get: the message says why, and what to ask for instead."""
+
+
 class DeliveryFailed(TongketError):
     """The mail server refused a message for good."""
 

@@ -269,6 +269,8 @@ class Schedule(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Prose blocks for every run of this schedule (signer, recipients, tasks…); a run's own narrative wins.
     narrative: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    # The share of communes (percent) a report needs before its recipients get it; None: the kind's default.
+    min_coverage: Mapped[int | None] = mapped_column(Integer)
 
 
 class Recipient(Base):
@@ -310,6 +312,8 @@ class Run(Base):
     # progresses, timed so that it waits a whole timeout again before the next one.
     redrives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     redriven_at: Mapped[datetime | None]
+    # Asked for before its period was over: every page says "Số liệu sơ bộ"; the final report is a new revision.
+    preliminary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     scope_unit: Mapped[Unit] = relationship()
     units: Mapped[list[RunUnit]] = relationship(back_populates="run", cascade="all, delete-orphan")

@@ -1,5 +1,8 @@
 """Planning a run: the one way every entry point (the beat's tick, a one-off job, the CLI, the demo) makes one.
 
+Every run passes the guards first (`guards.py`): a report nobody should get is refused with what to ask
+for instead.
+
 The run's unique key (scope, kind, period, revision) settles races: of two planners at once, one inserts
 and the other gets RunExists naming the winner.
 """
@@ -17,6 +20,7 @@ from tongket.models.db import upsert
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
 from tongket.models.tables import Run, Unit
+from tongket.scheduler.guards import check
 
 RUN_KEY = ("scope_unit_id", "kind", "period_id", "revision")
 
@@ -31,11 +35,17 @@ def plan_run(
     narrative: dict[str, Any] | None = None,
     schedule_id: int | None = None,
     force: bool = False,
+    preliminary: bool = False,
+    today: date | None = None,
 ) -> Run:
     """Create the run for (scope, kind, period): revision 0, or the next one with `force`; RunExists if
-    there is one already (or another planner made it meanwhile) and force is not set."""
+    there is one already (or another planner made it meanwhile) and force is not set. A preliminary run
+    (of a period not yet over) does not stand in for the final report: the final one is its next revision.
+    RunRefused if the guards refuse it; `today` is the local day (the machine's by default)."""
+    check(session, scope=scope, kind=kind, period=period, today=today or date.today(), preliminary=preliminary)
     latest = _latest(session, scope.id, kind, period)
-    if latest is not None and not force:
+    superseded = latest is not None and latest.preliminary and not preliminary
+    if latest is not None and not force and not superseded:
         raise RunExists(latest.id, latest.state)
     row = {
         "scope_unit_id": scope.id,
@@ -45,6 +55,7 @@ def plan_run(
         "report_date": report_date,
         "narrative": narrative or {},
         "schedule_id": schedule_id,
+        "preliminary": preliminary,
     }
     created = upsert(session, Run, [row], key=RUN_KEY)
     if not created:  # another planner inserted this revision between our read and our insert

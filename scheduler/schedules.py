@@ -33,6 +33,7 @@ class Plan:
     timezone: str = "Asia/Ho_Chi_Minh"
     owners: Sequence[str] = ()
     enabled: bool = True
+    min_coverage: int | None = None  # percent of communes before recipients get a report; None: the kind's
 
 
 def add(session: Session, plan: Plan) -> Schedule:
@@ -64,6 +65,7 @@ def add(session: Session, plan: Plan) -> Schedule:
         timezone=plan.timezone,
         owners=owners,
         enabled=plan.enabled,
+        min_coverage=_coverage(plan.min_coverage),
     )
     session.add(schedule)
     session.flush()
@@ -79,6 +81,7 @@ class Change:
     cron: str | None = None  # "" switches back to lag_days/due_time
     timezone: str | None = None
     owners: Sequence[str] | None = None
+    min_coverage: int | None = None
 
 
 def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
@@ -92,8 +95,16 @@ def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
     owners = _check_owners(schedule.owners if change.owners is None else change.owners)
     schedule.lag_days, schedule.due_time, schedule.cron = lag, at, cron
     schedule.timezone, schedule.owners = zone, owners
+    if change.min_coverage is not None:
+        schedule.min_coverage = _coverage(change.min_coverage)
     session.flush()
     return schedule
+
+
+def _coverage(percent: int | None) -> int | None:
+    if percent is not None and not 0 <= percent <= 100:
+        raise ConfigError(f"--min-coverage {percent}: write a percentage from 0 to 100, e.g. 80")
+    return percent
 
 
 def _check_owners(owners: Sequence[str]) -> list[str]:

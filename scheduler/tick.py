@@ -9,20 +9,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.errors import ConfigError, RunExists
+from tongket.models.errors import ConfigError, RunExists, RunRefused
 from tongket.models.periods import PeriodType
 from tongket.models.tables import ReportKind, Schedule, Unit
 from tongket.scheduler.due import DueRule, due_between, rule
+from tongket.scheduler.guards import KIND_OF_PERIOD, no_recipients
 from tongket.scheduler.plan import plan_run
 
 log = logging.getLogger(__name__)
 
-KIND_OF = {
-    PeriodType.MONTH: ReportKind.MONTHLY,
-    PeriodType.QUARTER: ReportKind.QUARTERLY,
-    PeriodType.HALF: ReportKind.HALF_YEAR,
-    PeriodType.YEAR: ReportKind.ANNUAL,
-}
+# What a schedule reports on: multi-year reviews are one-off runs.
+KIND_OF: dict[PeriodType, ReportKind] = {p: k for p, k in KIND_OF_PERIOD.items() if p is not PeriodType.YEARS}
 
 
 def rule_of(schedule: Schedule) -> DueRule:
@@ -59,9 +56,15 @@ def plan_due(session: Session, now: datetime, horizon: timedelta) -> list[int]:
                         period=period,
                         report_date=when.local_day(due),
                         schedule_id=schedule.id,
+                        today=when.local_day(now),
                     )
                 except RunExists:
                     continue  # planned already: by an earlier tick, another process or an operator
+                except RunRefused as refused:  # e.g. a period when the scope had no communes
+                    log.warning("schedule %s: no run for %s: %s", schedule.id, period, refused)
+                    continue
                 log.info("schedule %s: planned run %s for %s (due %s)", schedule.id, run.id, period, due)
+                if (nobody := no_recipients(session, scope, schedule.id)) is not None:
+                    log.warning("schedule %s, run %s: %s", schedule.id, run.id, nobody)
                 created.append(run.id)
     return created

@@ -12,6 +12,7 @@ from tests.factories import REPORT_DATE, district
 from tests.test_deliveries import csv_bytes
 from tongket.models.periods import Period
 from tongket.models.tables import Unit
+from tongket.scheduler.guards import kind_of
 from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.ingest import ingest
@@ -37,9 +38,8 @@ def months(session: Session, unit: Unit, year: int, upto: int = 12, skip: tuple[
 def totals(
     session: Session, scope: Unit, period: str, tmp_path: Path, kinds: dict[str, str] = KINDS
 ) -> dict[str, int | None]:
-    run = plan_run(
-        session, scope=scope, kind="annual", period=Period.parse(period), report_date=REPORT_DATE, force=True
-    )
+    parsed = Period.parse(period)
+    run = plan_run(session, scope=scope, kind=kind_of(parsed), period=parsed, report_date=REPORT_DATE, force=True)
     states.start_run(session, run.id, collect_minutes=0)
     settings = Settings(data_dir=tmp_path, database_url="sqlite://")
     for unit in scope_units(session, scope):

@@ -79,13 +79,19 @@ def test_a_one_off_run_through_flowers_api(pg_url: str, redis_url: str, tmp_path
         # A wrong code fails the job with the same suggestion the command line gives, shown in Flower.
         wrong = httpx.post(send, json={"args": ["6788", "2023"]}, auth=auth, timeout=10).json()["task-id"]
 
-        def refused() -> bool:
-            task = httpx.get(f"{base}/api/task/info/{wrong}", auth=auth, timeout=5)
+        def failed(task_id: str) -> bool:
+            task = httpx.get(f"{base}/api/task/info/{task_id}", auth=auth, timeout=5)
             return task.status_code == 200 and task.json().get("state") == "FAILURE"
 
-        wait_until(refused, 30, "the wrong request to fail", 0.5)
+        wait_until(lambda: failed(wrong), 30, "the wrong request to fail", 0.5)
         info = httpx.get(f"{base}/api/task/info/{wrong}", auth=auth, timeout=5).json()
         assert "no unit has code '6788'; did you mean 678" in info["exception"], info
+
+        # A request the guards refuse fails at once, saying what to ask for instead; nothing is collected.
+        span = httpx.post(send, json={"args": ["678", "1900..2100"]}, auth=auth, timeout=10).json()["task-id"]
+        wait_until(lambda: failed(span), 30, "the 200-year request to fail", 0.5)
+        info = httpx.get(f"{base}/api/task/info/{span}", auth=auth, timeout=5).json()
+        assert "a review covers at most 30: write e.g. 1900..1929" in info["exception"], info
     finally:
         end(work)
         end(flower)

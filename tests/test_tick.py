@@ -103,9 +103,8 @@ def test_an_existing_run_for_the_period_is_left_alone(session: Session) -> None:
 
     scope, _ = district(session)
     schedules(session, scope, created=local(2026, 1, 1))
-    one_off = plan_run(
-        session, scope=scope, kind="monthly", period=Period.parse("2026-12"), report_date=local(2026, 12, 31).date()
-    )
+    on = local(2027, 1, 1).date()  # asked for once the month is over, before the schedule's due time
+    one_off = plan_run(session, scope=scope, kind="monthly", period=Period.parse("2026-12"), report_date=on, today=on)
     plan_due(session, local(2027, 1, 1, 8, 30), HORIZON)
     assert planned(session)[("monthly", "2026-12")] == 1
     assert session.scalar(select(Run.schedule_id).where(Run.id == one_off.id)) is None

@@ -108,5 +108,5 @@ def prune(self: DbTask) -> None:
 
 
 @app.task(name="tongket.request_run", base=DbTask, bind=True)
-def request_run(self: DbTask, unit_code: str, period: str, kind: str | None = None) -> None:
-    self.in_session(control.request_run, unit_code, period, kind, utcnow(), get_settings())
+def request_run(self: DbTask, unit_code: str, period: str, kind: str | None = None, preliminary: bool = False) -> None:
+    self.in_session(control.request_run, unit_code, period, kind, utcnow(), get_settings(), preliminary)

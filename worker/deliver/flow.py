@@ -185,6 +185,8 @@ def prepare(
         "run_id": delivery.run_id,
         "delivery_id": delivery.id,
         "contact": contact,
+        # A held report goes first to the owners only (generation 0), with what is missing and their choices.
+        "held": report.digest.get("held") if delivery.generation == 0 else None,
     }
     filename = report.digest["filename"]
     ascii_name = report.digest.get("ascii_filename") or ascii_filename(filename)  # a report stored before it

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.addresses import valid_email, valid_name
 from tongket.models.errors import ConfigError, TongketError
-from tongket.models.tables import Delivery, Recipient, Run, RunState, Schedule, Unit
+from tongket.models.tables import Artifact, Delivery, Recipient, Run, RunState, Schedule, Unit
 from tongket.worker.deliver.deliveries import create_deliveries, mail_domain, next_generation
 
 
@@ -66,6 +66,12 @@ def resend(session: Session, run_id: int, mail_from: str, to: str | None = None)
         raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
     if run.state not in (RunState.DELIVERING, RunState.DONE):
         raise TongketError(f"run {run_id} is {run.state}: it has no report to send")
+    digest = session.scalars(select(Artifact.digest).where(Artifact.run_id == run_id)).first() or {}
+    if to is None and digest.get("held") and not digest.get("released"):
+        raise TongketError(
+            f"run {run_id} is held below its coverage threshold: `tongket runs release {run_id}` sends it "
+            "to the recipients, or use --to"
+        )
     deliveries = create_deliveries(
         session,
         run,

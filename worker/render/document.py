@@ -33,6 +33,7 @@ from tongket.worker.report.numbers import nfc
 MOVEMENT = "Phong trào Toàn dân bảo vệ an ninh Tổ quốc"
 PAGE_NUMBER_Y = PAGE_HEIGHT - 12 * mm  # inside the 20 mm top margin
 DRAFT = "DỰ THẢO"
+PRELIMINARY = "Số liệu sơ bộ"
 
 
 def render_report(report: Report, font: str = "auto", font_dir: Path | None = None) -> bytes:
@@ -73,8 +74,11 @@ def _page_templates(report: Report, styles: Styles) -> list[PageTemplate]:
 
     stamp = _date_stamp(report.heading.issued_on)
     first_page = _draft_mark(stamp, styles) if report.heading.is_draft else stamp
+    later_page = _page_number(styles)
+    if report.preliminary:
+        first_page, later_page = _preliminary_mark(first_page, styles), _preliminary_mark(later_page, styles)
     first = PageTemplate("first", [frame()], onPage=first_page, autoNextPageTemplate="later")
-    later = PageTemplate("later", [frame()], onPage=_page_number(styles))
+    later = PageTemplate("later", [frame()], onPage=later_page)
     return [first, later]
 
 
@@ -101,6 +105,21 @@ def _draft_mark(
         right = LEFT_MARGIN + FRAME_WIDTH
         canvas.rect(right - width, PAGE_NUMBER_Y - 2 * mm, width, 7 * mm)
         canvas.drawCentredString(right - width / 2, PAGE_NUMBER_Y, DRAFT)
+        canvas.restoreState()
+
+    return draw
+
+
+def _preliminary_mark(
+    then: Callable[[Canvas, BaseDocTemplate], None], styles: Styles
+) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """ "Số liệu sơ bộ" in the top margin of every page, at the left: the period was not over."""
+
+    def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        then(canvas, doc)
+        canvas.saveState()
+        canvas.setFont(styles.fonts.bold_italic, BODY_SIZE)
+        canvas.drawString(LEFT_MARGIN, PAGE_NUMBER_Y, PRELIMINARY)
         canvas.restoreState()
 
     return draw

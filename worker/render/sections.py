@@ -55,7 +55,7 @@ def partial_note(report: Report, styles: Styles) -> list[Flowable]:
     text = (
         f"Kỳ này còn {format_int(absent)}/{format_int(c.expected)} đơn vị chưa có số liệu hợp lệ "
         f"(xem Bảng {report.completeness_table}, phụ lục); "
-        "tổng số và mức tăng, giảm chỉ tính trên số liệu đã có."
+        "các tổng số có dấu * chỉ tính trên số liệu đã có và không được so sánh tăng, giảm."
     )
     return [Spacer(1, 2), Paragraph(text, styles.note)]
 

@@ -28,7 +28,7 @@ STATE_MARKS = {
 }
 UNIT_COLUMNS = 6  # indicator columns per per-unit table: more would not fit a portrait page
 TOTAL_LABEL = "Tổng cộng"
-_NUMBER_CHARS = "0123456789.,+-%—"
+_NUMBER_CHARS = "0123456789.,+-%—*"
 TABLE_START = 45 * mm  # room needed for a caption, a header and some rows at the foot of a page
 
 
@@ -79,18 +79,21 @@ def _fit_numbers(rows: list[list[object]], widths: Sequence[float], font: str, s
 # --- Bảng 1: main results -------------------------------------------------------------------------------
 
 
-def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None]]]:
-    """(group heading, column heading, totals) for each comparison the report carries: a multi-year review
-    compares with its first year (and a previous range of years where there are figures)."""
+def _comparisons(report: Report) -> list[tuple[str, str, dict[str, int | None], frozenset[str]]]:
+    """(group heading, column heading, totals, codes not compared) for each comparison the report carries:
+    a multi-year review compares with its first year (and a previous range of years where there are figures)."""
     found = []
+    skip = report.uncompared
     if report.first_year is not None:
-        found.append(("So với năm đầu giai đoạn", f"Năm {para(report.first_year.label)}", report.first_year.totals))
+        first = report.first_year
+        found.append(("So với năm đầu giai đoạn", f"Năm {para(first.label)}", first.totals, skip.get("first_year")))
     if report.previous is not None:
         group = "So với năm trước" if report.kind == ReportKind.ANNUAL else "So với kỳ trước"
-        found.append((group, para(report.previous_label or "Kỳ trước"), report.previous))
+        found.append((group, para(report.previous_label or "Kỳ trước"), report.previous, skip.get("previous")))
     if report.year_earlier is not None:
-        found.append(("So với cùng kỳ năm trước", para(report.year_earlier_label or "Cùng kỳ"), report.year_earlier))
-    return found
+        label = para(report.year_earlier_label or "Cùng kỳ")
+        found.append(("So với cùng kỳ năm trước", label, report.year_earlier, skip.get("year_earlier")))
+    return [(group, column, before, not_compared or frozenset()) for group, column, before, not_compared in found]
 
 
 def totals_table(report: Report, styles: Styles) -> Table:
@@ -105,11 +108,13 @@ def totals_table(report: Report, styles: Styles) -> Table:
         value = report.totals.get(ind.code)
         kind = KIND_LABELS[ind.kind]
         row: list[object] = [str(n), fitted(ind.name, cell, widths[1]), fitted(ind.measure, centre, widths[2])]
-        row += [fitted(kind, centre, widths[3]), format_int(value)]
-        for _, _, before in comps:
+        row += [fitted(kind, centre, widths[3]), format_int(value) + _mark(report, ind.code)]
+        for _, _, before, not_compared in comps:
             old = before.get(ind.code)
-            # A count of events over the whole period is not comparable with one earlier year.
-            if before is not report.previous and before is not report.year_earlier and ind.kind != IndicatorKind.STOCK:
+            # A count of events over the whole period is not comparable with one earlier year; nor a total
+            # that misses a unit, or an indicator whose measure changed in between.
+            first_year = before is not report.previous and before is not report.year_earlier
+            if (first_year and ind.kind != IndicatorKind.STOCK) or ind.code in not_compared:
                 row += [format_int(old), NOT_REPORTED, NOT_REPORTED]
                 continue
             diff = None if value is None or old is None else value - old
@@ -123,12 +128,17 @@ def totals_table(report: Report, styles: Styles) -> Table:
     return table
 
 
+def _mark(report: Report, code: str) -> str:
+    """ "*" after a total that misses a unit it needs; the notes say which."""
+    return "*" if code in report.partial and report.totals.get(code) is not None else ""
+
+
 def _smaller(style: ParagraphStyle, size: float) -> ParagraphStyle:
     return ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size, leading=size * 1.2)
 
 
 def _totals_header(
-    comps: Sequence[tuple[str, str, object]], head: ParagraphStyle, header_rows: int
+    comps: Sequence[tuple[str, str, object, object]], head: ParagraphStyle, header_rows: int
 ) -> list[list[object]]:
     def h(text: str) -> Paragraph:
         return Paragraph(text, head)
@@ -137,7 +147,7 @@ def _totals_header(
     if not comps:
         return [first]
     second: list[object] = [""] * 5
-    for group, column, _ in comps:
+    for group, column, *_ in comps:
         first += [h(group), "", ""]
         second += [h(column), h("Tăng (+), giảm (-)"), h("Tỷ lệ tăng, giảm")]
     return [first, second]

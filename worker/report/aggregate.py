@@ -6,6 +6,11 @@ resolved from the coarsest submission that covers it: stocks (levels) take the v
 period, i.e. of its last piece; flows are summed over the pieces. Pieces are tried level by level
 (years -> halves -> quarters -> months), so a commune that sent Q1 as a quarter and April-December as months
 still adds up. A missing value stays None ("not reported"), never 0. Over units, values are summed.
+
+Coverage: for every sub-period, which units its figures need (lineage included: predecessors before a
+reform, successors after it) and which of them reported. A level needs the units that existed at the
+sub-period's end; a count of events needs every unit that existed during it. A total over a unit that
+did not report is incomplete, and says so.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session
 from tongket.models.lineage import Link
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import Indicator, IndicatorKind, RunUnit, Submission, SubmissionStatus, Unit, Value
+from tongket.worker.report.figures import Coverage
 
 Figures = dict[str, int | None]
 Reported = dict[str, dict[str, int]]  # period id -> indicator code -> value, for one unit
@@ -41,6 +47,26 @@ class Aggregates:
     totals: Figures  # indicator code -> total over the whole period and all units
     # (unit code, indicator code) whose flow over the whole period misses some pieces (e.g. months not sent)
     incomplete: frozenset[tuple[str, str]] = field(default=frozenset())
+    # sub-period id -> who its levels need (the units at its end) and who reported
+    coverage: dict[str, Coverage] = field(default_factory=dict)
+    # sub-period id -> indicator codes whose total there misses a unit it needs
+    partial: dict[str, frozenset[str]] = field(default_factory=dict)
+    stocks: frozenset[str] = frozenset()  # the codes of levels
+
+    @property
+    def end_coverage(self) -> Coverage:
+        """Who the period's levels (at its end) need and who reported: what the report's figures cover."""
+        return self.coverage[list(self.coverage)[-1]] if self.coverage else Coverage()
+
+    def partial_totals(self) -> frozenset[str]:
+        """Indicator codes whose total over the whole period misses a unit it needs: a level when the last
+        sub-period's is, a count when any sub-period's is or a unit's own count misses some pieces."""
+        if not self.partial:
+            return frozenset()
+        last = self.partial[list(self.partial)[-1]]
+        flows = {code for part in self.partial.values() for code in part} - self.stocks
+        gaps = {code for _, code in self.incomplete}
+        return frozenset((last & self.stocks) | flows | gaps)
 
 
 def data_periods(period: Period) -> list[Period]:
@@ -57,12 +83,14 @@ def aggregate(
     tree = _tree(period)
     reported = _reported(session, run_id, period, links)
     target_of = _targets(session, run_id, links)
+    own_units = set(session.scalars(select(RunUnit.unit_id).where(RunUnit.run_id == run_id)))
     trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
     per_unit: dict[str, Figures] = {}
     gaps: set[tuple[str, str]] = set()
+    resolvers: dict[int, _Resolver] = {}  # kept: coverage asks the same pieces again
     for unit_id, values in reported.items():
         unit_code = target_of[unit_id]
-        resolve = _Resolver(values, tree)
+        resolve = resolvers[unit_id] = _Resolver(values, tree)
         for part in parts:
             for code, kind in kinds.items():
                 trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
@@ -73,7 +101,44 @@ def aggregate(
             if not complete and value is not None:
                 gaps.add((unit_code, code))
     per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
-    return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps))
+    coverage, partial = _coverage(session, data_periods(period), kinds, resolvers, target_of, own_units)
+    stocks = frozenset(c for c, k in kinds.items() if k == IndicatorKind.STOCK)
+    return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps), coverage, partial, stocks)
+
+
+def _coverage(
+    session: Session,
+    parts: list[Period],
+    kinds: dict[str, IndicatorKind],
+    resolvers: dict[int, _Resolver],
+    unit_ids: dict[int, str],
+    own: set[int],
+) -> tuple[dict[str, Coverage], dict[str, frozenset[str]]]:
+    """Per sub-period: who its levels need and who reported; and the indicators whose total misses a unit."""
+    units = session.execute(
+        select(Unit.id, Unit.name, Unit.valid_from, Unit.valid_to).where(Unit.id.in_(unit_ids)).order_by(Unit.code)
+    ).all()
+    coverage: dict[str, Coverage] = {}
+    partial: dict[str, frozenset[str]] = {}
+    for part in parts:
+        at_end = [u for u in units if u.valid_from <= part.end and (u.valid_to is None or u.valid_to >= part.end)]
+        during = [u for u in units if u.valid_from <= part.end and (u.valid_to is None or u.valid_to >= part.start)]
+
+        def gave(uid: int, *, part: Period = part) -> bool:
+            resolve = resolvers.get(uid)
+            return resolve is not None and any(resolve(part.id, c, k)[0] is not None for c, k in kinds.items())
+
+        coverage[part.id] = Coverage(
+            tuple(u.name for u in at_end),
+            tuple(u.name for u in at_end if gave(u.id)),
+            across_reform=any(u.id not in own for u in at_end),
+        )
+        missing_level = any(not gave(u.id) for u in at_end)
+        missing_count = any(not gave(u.id) for u in during)
+        partial[part.id] = frozenset(
+            c for c, k in kinds.items() if (missing_level if k == IndicatorKind.STOCK else missing_count)
+        )
+    return coverage, partial
 
 
 def _add(total: int | None, value: int | None) -> int | None:

@@ -28,7 +28,7 @@ from tongket.models.tables import (
     Schedule,
     Unit,
 )
-from tongket.worker.report.aggregate import aggregate, data_periods
+from tongket.worker.report.aggregate import Aggregates, aggregate, data_periods
 from tongket.worker.report.completeness import run_completeness
 from tongket.worker.report.figures import (
     Heading,
@@ -42,8 +42,8 @@ from tongket.worker.report.indicators import active_indicators
 from tongket.worker.report.issuer import issuer
 from tongket.worker.report.numbers import curly_quotes
 from tongket.worker.report.prose import default_narrative
-from tongket.worker.report.statements import COMMENDED, TASKS_SET, statements
-from tongket.worker.report.succession import fold, footnotes, successions
+from tongket.worker.report.statements import COMMENDED, TASKS_SET, names, statements
+from tongket.worker.report.succession import fold, footnotes, measure_changed, successions
 from tongket.worker.report.wording import lower_first, next_label, period_label, short_label, summary_line
 
 # How many periods (this one included) the trend chart of a short report looks back over.
@@ -69,6 +69,7 @@ def build_report(session: Session, run_id: int) -> Report:
     figures = fold(found, pairs)
     done = run_completeness(session, run_id, found.per_unit, kinds)
     renamed = footnotes(pairs, indicators)
+    measures = {i.code: i.measure for i in indicators}
     indicators = tuple(i for i in indicators if i.code not in pairs)
     totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
     units = tuple(
@@ -92,14 +93,18 @@ def build_report(session: Session, run_id: int) -> Report:
         units=units,
         completeness=done.for_report(),
         narrative=_BLANK,
-        notes=(*given.get("notes", ()), *formed_notes, *history.notes, *renamed),
+        notes=(*given.get("notes", ()), *formed_notes, *history.notes, *renamed, *_partial_note(figures)),
         formed=formed_rows,
         next_label=next_label(run.kind, period),
         first_year=trend[0] if run.kind == ReportKind.MULTI_YEAR and len(trend) > 1 else None,
         cutoff=cutoff,
         warnings=_warnings(run.report_date, cutoff, given),
+        preliminary=run.preliminary,
+        coverage=found.end_coverage,
+        partial=_partial(figures),
         **_comparisons(run.kind, period, totals_of),
     )
+    draft = replace(draft, uncompared=_uncompared(draft, period, figures, totals_of, pairs, measures))
     narrative = _narrative(given, default_narrative(draft))
     report = replace(draft, narrative=narrative, totals={**draft.totals, TASKS_SET: len(narrative.tasks)})
     return replace(report, statements=statements(report))
@@ -126,7 +131,8 @@ def _with_history(period: Period) -> Period:
 
 
 class _Earlier:
-    """Totals of the run's units over other periods, each aggregated once; None where nothing was reported."""
+    """Totals of the run's units over other periods, each aggregated once; None where nothing was reported.
+    `partial(period)` names the indicators whose total there misses a unit it needs."""
 
     def __init__(
         self,
@@ -138,13 +144,59 @@ class _Earlier:
     ) -> None:
         self._session, self._run_id, self._kinds, self._links, self._pairs = session, run_id, kinds, links, pairs
         self._seen: dict[str, Figures | None] = {}
+        self._partial: dict[str, frozenset[str]] = {}
 
     def __call__(self, period: Period) -> Figures | None:
         if period.id not in self._seen:
-            found = aggregate(self._session, self._run_id, period, self._kinds, self._links)
-            totals = fold(found, self._pairs).totals
+            found = fold(aggregate(self._session, self._run_id, period, self._kinds, self._links), self._pairs)
+            totals = found.totals
             self._seen[period.id] = totals if any(v is not None for v in totals.values()) else None
+            self._partial[period.id] = found.partial_totals()
         return self._seen[period.id]
+
+    def partial(self, period: Period) -> frozenset[str]:
+        self(period)
+        return self._partial[period.id]
+
+
+def _uncompared(
+    report: Report,
+    period: Period,
+    figures: Aggregates,
+    totals_of: _Earlier,
+    pairs: dict[str, Indicator],
+    measures: dict[str, str],
+) -> dict[str, frozenset[str]]:
+    """Per comparison the report shows, the indicators whose change it must not state: either side misses
+    a unit, or the indicator's measure changed between the two (a "ban" is no "tổ")."""
+    found = {}
+    if report.first_year is not None:
+        first = data_periods(period)[0]
+        found["first_year"] = (first, figures.partial.get(first.id, frozenset()))
+    if report.previous is not None:
+        found["previous"] = (period.previous(), totals_of.partial(period.previous()))
+    if report.year_earlier is not None:
+        found["year_earlier"] = (period.year_earlier(), totals_of.partial(period.year_earlier()))
+    return {
+        name: report.partial | earlier | measure_changed(pairs, measures, earlier_period, period)
+        for name, (earlier_period, earlier) in found.items()
+    }
+
+
+def _partial(figures: Aggregates) -> frozenset[str]:
+    """The totals printed that miss a unit they need (a total nobody reported is a dash anyway)."""
+    return frozenset(c for c in figures.partial_totals() if figures.totals.get(c) is not None)
+
+
+def _partial_note(figures: Aggregates) -> tuple[str, ...]:
+    """The footnote of the totals marked "*": which units they miss."""
+    if not _partial(figures):
+        return ()
+    missing = figures.end_coverage.missing or tuple(
+        dict.fromkeys(name for part in figures.coverage.values() for name in part.missing)
+    )
+    whom = f": chưa có số liệu của {names(missing)}" if missing else ": một số đơn vị chưa báo cáo đủ các tháng"
+    return (f"Số liệu có dấu * là tổng số chưa đầy đủ{whom}; không so sánh tăng, giảm đối với các số liệu này.",)
 
 
 def _comparisons(kind: ReportKind, period: Period, totals_of: _Earlier) -> dict[str, Any]:

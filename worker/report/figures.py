@@ -54,6 +54,24 @@ class Completeness:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """The units a figure needs and those of them that reported, by name (in code order)."""
+
+    needed: tuple[str, ...] = ()
+    reported: tuple[str, ...] = ()
+    across_reform: bool = False  # some needed units are not the run's own (predecessors or successors)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        given = set(self.reported)
+        return tuple(n for n in self.needed if n not in given)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True)
 class Narrative:
     """The prose blocks; defaults are generated from the figures, an operator may supply any of them.
 
@@ -135,6 +153,12 @@ class Report:
     cutoff: date | None = None  # the date the figures are counted to ("Số liệu tính đến ngày …")
     warnings: tuple[str, ...] = ()  # for the operator, not printed (English)
     formed: tuple[tuple[str, str], ...] = ()  # (unit, what it was formed from): many units, so a table
+    preliminary: bool = False  # asked for before the period was over: "Số liệu sơ bộ" on every page
+    coverage: Coverage | None = None  # the units the figures at the period's end need, and who reported
+    partial: frozenset[str] = frozenset()  # codes whose total misses a unit: marked where it is printed
+    # comparison ("first_year", "previous", "year_earlier") -> codes whose change is not shown: a side is
+    # incomplete, or the indicator's measure changed in between (ban -> tổ)
+    uncompared: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def covers_festival(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tongket.models.tables import ReportKind
 from tongket.worker.report.figures import Narrative, Report
 from tongket.worker.report.numbers import format_int
-from tongket.worker.report.statements import MAX_CHANGES, absent, changes, names
+from tongket.worker.report.statements import MAX_CHANGES, absent, any_figures, changes, names
 from tongket.worker.report.wording import DIRECTIVE, MOVEMENT, in_sentence, lower_first, unit_words
 
 _SHORT_KINDS = (ReportKind.MONTHLY, ReportKind.QUARTERLY)
@@ -18,6 +18,8 @@ _SHORT_KINDS = (ReportKind.MONTHLY, ReportKind.QUARTERLY)
 
 def default_narrative(report: Report) -> Narrative:
     where = lower_first(report.scope_name)
+    if not any_figures(report):
+        return _without_figures(report, where)
     return Narrative(
         situation=_situation(report, where),
         results="",
@@ -30,6 +32,33 @@ def default_narrative(report: Report) -> Narrative:
         tasks=_tasks(report),
         proposals=_proposals(report),
     )
+
+
+def _without_figures(report: Report, where: str) -> Narrative:
+    """With no figure at all, the report asserts nothing about the situation or the movement's results:
+    it says what is missing and what to do about it."""
+    units = _units(report)
+    whose = f"các {units}" if len(report.units) > 1 else "đơn vị"
+    situation = (
+        f"Trong {report.period_label}, chưa có số liệu báo cáo của {whose} nên chưa có căn cứ để đánh giá "
+        f"tình hình an ninh chính trị, trật tự an toàn xã hội và kết quả thực hiện phong trào trên địa bàn {where}."
+    )
+    if report.completeness.expected == 0:
+        situation += f" Kỳ này không có {units} nào thuộc diện phải báo cáo."
+    return Narrative(
+        situation=situation,
+        results="",
+        strengths="Chưa đánh giá được do chưa có số liệu báo cáo.",
+        weaknesses=_weaknesses(report) if _own_absent(report) else f"Chưa có số liệu báo cáo của {whose}.",
+        lessons="" if report.kind in _SHORT_KINDS else "Chưa rút ra được do chưa có số liệu báo cáo.",
+        tasks=_tasks(report),
+        proposals=_proposals(report),
+    )
+
+
+def _own_absent(report: Report) -> bool:
+    c = report.completeness
+    return bool(c.missing or c.failed or c.rejected)
 
 
 def _units(report: Report) -> str:
@@ -72,7 +101,7 @@ def _strengths(report: Report) -> str:
         "được duy trì."
     )
     c = report.completeness
-    if len(report.units) > 1 and c.expected and c.collected == c.expected:
+    if len(report.units) > 1 and c.expected and c.collected == c.expected and not absent(report):
         text += f" 100% {_units(report)} gửi báo cáo số liệu hợp lệ."
     return text
 
@@ -83,12 +112,15 @@ def _weaknesses(report: Report) -> str:
     if c.missing or c.failed:
         unreported = c.missing + c.failed
         parts.append(f"còn {format_int(len(unreported))} đơn vị chưa gửi báo cáo ({names(unreported)})")
+    elif report.coverage is not None and report.coverage.missing:  # e.g. the communes formed by a reform
+        missing = report.coverage.missing
+        parts.append(f"còn {format_int(len(missing))} đơn vị chưa có số liệu ({names(missing)})")
     if c.rejected:
         parts.append(
             f"{format_int(len(c.rejected))} đơn vị gửi số liệu không hợp lệ, phải rà soát lại ({names(c.rejected)})"
         )
     # A fall is only a weakness when every unit reported; otherwise it is the missing figures talking.
-    falls = None if absent(report) else changes(report, report.previous, falls=True)
+    falls = None if absent(report) else changes(report, report.previous, falls=True, name="previous")
     if falls:
         parts.append(
             f"một số chỉ tiêu giảm so với {in_sentence(report.previous_label)}: " + "; ".join(falls[:MAX_CHANGES])

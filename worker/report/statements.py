@@ -66,33 +66,52 @@ def cutoff_text(report: Report) -> str:
 def _lead(report: Report) -> list[str]:
     c = report.completeness
     lines = [f"Số liệu trong báo cáo tính đến {cutoff_text(report)}" + _coverage(report) + "."]
-    if c.expected and not _reported(report):
+    if c.expected and not any_figures(report):
         lines.append(f"Chưa có số liệu hợp lệ cho {report.period_label}; các bảng ghi dấu “—” ở ô chưa có số liệu.")
     elif absent(report):
         lines.append(
-            f"Do còn {format_int(absent(report))} đơn vị chưa có số liệu hợp lệ, tổng số kỳ này và mức "
-            "tăng, giảm so với các kỳ trước chỉ tính trên số liệu đã có."
+            f"Do còn {format_int(absent(report))} đơn vị chưa có số liệu hợp lệ, các tổng số có dấu * chỉ tính "
+            "trên số liệu đã có và chưa được so sánh tăng, giảm với các kỳ trước."
         )
     return lines
 
 
 def _coverage(report: Report) -> str:
-    """ ", tổng hợp từ báo cáo của 15/15 xã, thị trấn (đạt 100%)"; nothing for a unit's own report."""
-    c = report.completeness
+    """ ", tổng hợp từ báo cáo của 15/15 xã, thị trấn (đạt 100%)": the units the figures at the period's end
+    need (across a reform, the units of that day) and those that reported; nothing for a unit's own report."""
     if len(report.units) < 2:
         return ""
-    words = unit_words([u.name for u in report.units])
-    rate = format_percent(c.collected * 100.0 / c.expected) if c.expected else "0%"
-    text = f", tổng hợp từ báo cáo của {format_int(c.collected)}/{format_int(c.expected)} {words} (đạt {rate})"
-    if absent(report):
+    needed, reported = covered(report)
+    if not needed:
+        return ""
+    words = unit_words(list(needed))
+    rate = format_percent(len(reported) * 100.0 / len(needed))
+    text = f", tổng hợp từ báo cáo của {format_int(len(reported))}/{format_int(len(needed))} {words} (đạt {rate})"
+    missing = [n for n in needed if n not in set(reported)]
+    if missing and not (report.coverage and report.coverage.across_reform):
         text += (
-            f"; {format_int(absent(report))} đơn vị chưa có số liệu hợp lệ, có tên tại Bảng "
+            f"; {format_int(len(missing))} đơn vị chưa có số liệu hợp lệ, có tên tại Bảng "
             f"{report.completeness_table} (phụ lục)"
         )
+    elif missing:
+        text += f"; chưa có số liệu của {names(missing)}"
     return text
 
 
-def _reported(report: Report) -> bool:
+def covered(report: Report) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The units the report's figures need and those that reported, as what was collected says (the run's
+    own units) unless the figures' coverage says less."""
+    c = report.completeness
+    own = tuple(u.name for u in report.units)
+    given = tuple(u.name for u in report.units if u.name not in {*c.missing, *c.rejected, *c.failed})
+    cover = report.coverage
+    if cover is None or not cover.needed or (not cover.across_reform and set(cover.reported) >= set(given)):
+        return own, given
+    return cover.needed, cover.reported
+
+
+def any_figures(report: Report) -> bool:
+    """Whether any commune figure was reported for the period."""
     return any(report.totals.get(i.code) is not None for i in commune_indicators(report))
 
 
@@ -106,20 +125,21 @@ def _activities(report: Report, area: str) -> list[str]:
             continue
         template = _ACTIVITIES.get(ind.code, "{name}: {n} {measure}")
         part = template.format(who=who, n=format_int(value), name=lower_first(ind.name), measure=ind.measure)
+        part += _partial(report, ind)
         text += (", " if part.startswith("thu hút") else "; ") + part if text else part
     return [f"Trong {report.period_label}, {text}."] if text else []
 
 
 def _levels(report: Report) -> list[str]:
     """The teams, clubs and members at the cut-off, each with its change against the main comparison."""
-    label, before = _base(report)
+    name, label, before = _base(report)
     items: list[str] = []
     for ind in commune_indicators(report):
         value = report.totals.get(ind.code)
         if ind.kind != IndicatorKind.STOCK or area_of(ind) != "models" or not value:
             continue
-        item = f"{format_int(value)} {lower_first(ind.name)}"
-        old = before.get(ind.code) if before else None
+        item = f"{format_int(value)} {lower_first(ind.name)}{_partial(report, ind)}"
+        old = before.get(ind.code) if before and ind.code not in report.uncompared.get(name, ()) else None
         if old is not None and old != value:
             verb = "tăng" if value > old else "giảm"
             item += f", {verb} {format_int(abs(value - old))} {ind.measure}"
@@ -128,45 +148,61 @@ def _levels(report: Report) -> list[str]:
     if not items:
         return []
     lines = [f"Tính đến {cutoff_text(report)}, {whole(report)} đã xây dựng, duy trì " + "; ".join(items) + "."]
-    if before is not None and label and changes(report, before) is None:
-        lines.append(f"Chưa có số liệu {label} để so sánh.")
+    if before is not None and label and changes(report, before, name=name) is None:
+        lines.append(_not_compared(report, name, label, before))
     return lines + _other_comparisons(report)
 
 
-def _base(report: Report) -> tuple[str, dict[str, int | None] | None]:
+def _not_compared(report: Report, name: str, label: str, before: dict[str, int | None]) -> str:
+    """Why a comparison states no change: the earlier figures are missing, or one side is incomplete."""
+    if any(before.get(code) is not None for code in report.uncompared.get(name, ())):
+        return f"Do số liệu chưa đầy đủ, chưa so sánh với {label}."
+    return f"Chưa có số liệu {label} để so sánh."
+
+
+def _partial(report: Report, ind: IndicatorInfo) -> str:
+    """After a total that misses a unit it needs, where a sentence cites it."""
+    return " (số liệu chưa đầy đủ)" if ind.code in report.partial else ""
+
+
+def _base(report: Report) -> tuple[str, str, dict[str, int | None] | None]:
     """The comparison told inline: a multi-year review's first year, else the previous period."""
     if report.kind == ReportKind.MULTI_YEAR and report.first_year is not None:
-        return f"năm {report.first_year.label} (năm đầu giai đoạn)", report.first_year.totals
-    return in_sentence(report.previous_label), report.previous
+        return "first_year", f"năm {report.first_year.label} (năm đầu giai đoạn)", report.first_year.totals
+    return "previous", in_sentence(report.previous_label), report.previous
 
 
 def _other_comparisons(report: Report) -> list[str]:
     """The comparisons not told inline: the same period a year earlier, or a previous range of years."""
-    pairs = [(report.year_earlier_label, report.year_earlier)]
+    pairs = [("year_earlier", report.year_earlier_label, report.year_earlier)]
     if report.kind == ReportKind.MULTI_YEAR and report.first_year is not None:
-        pairs.append((report.previous_label, report.previous))
+        pairs.append(("previous", report.previous_label, report.previous))
     lines = []
-    for label, before in pairs:
+    for name, label, before in pairs:
         if before is None or not label:
             continue
-        moved = changes(report, before)
+        moved = changes(report, before, name=name)
         if moved is None:
-            lines.append(f"Chưa có số liệu {in_sentence(label)} để so sánh.")
+            lines.append(_not_compared(report, name, in_sentence(label), before))
         elif moved:
             lines.append(f"So với {in_sentence(label)}: " + "; ".join(moved[:MAX_CHANGES]) + ".")
     return lines
 
 
-def changes(report: Report, before: dict[str, int | None] | None, falls: bool = False) -> list[str] | None:
-    """How the stock totals moved against an earlier period, largest relative change first (only the falls
-    when asked); None when nothing can be compared."""
+def changes(
+    report: Report, before: dict[str, int | None] | None, falls: bool = False, *, name: str
+) -> list[str] | None:
+    """How the stock totals moved against an earlier period (the comparison `name`), largest relative change
+    first (only the falls when asked); None when nothing can be compared. A total that misses a unit, on
+    either side, or an indicator whose measure changed in between, is not compared."""
     if before is None:
         return None
     moved: list[tuple[float, str]] = []
     known = False
+    skip = report.uncompared.get(name, frozenset())
     for ind in commune_indicators(report):
         now, old = report.totals.get(ind.code), before.get(ind.code)
-        if ind.kind != IndicatorKind.STOCK or now is None or old is None:
+        if ind.kind != IndicatorKind.STOCK or now is None or old is None or ind.code in skip:
             continue
         known = True
         if now != old and (not falls or now < old):
@@ -200,8 +236,10 @@ def _commended(report: Report) -> list[str]:
 
 
 def absent(report: Report) -> int:
+    """How many units the report's figures lack: of its own, or, across a reform, of those that followed."""
     c = report.completeness
-    return len(c.missing) + len(c.rejected) + len(c.failed)
+    own = len(c.missing) + len(c.rejected) + len(c.failed)
+    return max(own, len(report.coverage.missing)) if report.coverage is not None else own
 
 
 def commune_indicators(report: Report) -> list[IndicatorInfo]:

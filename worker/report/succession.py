@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongket.models.periods import Period
 from tongket.models.tables import Indicator, IndicatorKind
 from tongket.worker.report.aggregate import Aggregates, Figures
 from tongket.worker.report.figures import IndicatorInfo
@@ -38,12 +39,34 @@ def fold(figures: Aggregates, pairs: dict[str, Indicator]) -> Aggregates:
 
 
 def footnotes(pairs: dict[str, Indicator], indicators: tuple[IndicatorInfo, ...]) -> tuple[str, ...]:
-    names = {i.code: i.name for i in indicators}
-    return tuple(
-        f"Chỉ tiêu “{new.name}” có từ ngày {new.valid_from:%d/%m/%Y}; số liệu đến ngày "
-        f"{new.valid_from - timedelta(days=1):%d/%m/%Y} là của chỉ tiêu “{names[old]}” mà chỉ tiêu này thay thế."
-        for old, new in pairs.items()
-    )
+    by_code = {i.code: i for i in indicators}
+    notes = []
+    for old, new in pairs.items():
+        note = (
+            f"Chỉ tiêu “{new.name}” có từ ngày {new.valid_from:%d/%m/%Y}; số liệu đến ngày "
+            f"{new.valid_from - timedelta(days=1):%d/%m/%Y} là của chỉ tiêu “{by_code[old].name}” mà chỉ tiêu này "
+            "thay thế."
+        )
+        if by_code[old].measure != new.measure:
+            note += (
+                f" Hai chỉ tiêu khác đơn vị tính ({by_code[old].measure} và {new.measure}) nên không so sánh "
+                "tăng, giảm giữa số liệu trước và sau ngày này (ghi dấu “—”)."
+            )
+        notes.append(note)
+    return tuple(notes)
+
+
+def measure_changed(
+    pairs: dict[str, Indicator], measures: dict[str, str], earlier: Period, later: Period
+) -> frozenset[str]:
+    """Successor codes whose figure for `earlier` is its predecessor's, in another measure, and for `later`
+    its own (a "ban" is no "tổ"): the two are not comparable. `measures` maps codes to their measure."""
+
+    def measure(old: str, new: Indicator, period: Period) -> str:
+        # A period ending before the successor began has only the predecessor's figures.
+        return new.measure if period.end >= new.valid_from else measures.get(old, new.measure)
+
+    return frozenset(new.code for old, new in pairs.items() if measure(old, new, earlier) != measure(old, new, later))
 
 
 def _fold(values: Figures, pairs: dict[str, Indicator]) -> Figures:

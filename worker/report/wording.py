@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import ReportKind
+from tongket.scheduler.guards import kind_of
 
 MOVEMENT = "phong trào toàn dân bảo vệ an ninh Tổ quốc"
 DIRECTIVE = (
@@ -140,10 +141,4 @@ def phrases(text: str) -> list[str]:
 
 
 def default_kind(period: Period) -> ReportKind:
-    return {
-        PeriodType.MONTH: ReportKind.MONTHLY,
-        PeriodType.QUARTER: ReportKind.QUARTERLY,
-        PeriodType.HALF: ReportKind.HALF_YEAR,
-        PeriodType.YEAR: ReportKind.ANNUAL,
-        PeriodType.YEARS: ReportKind.MULTI_YEAR,
-    }[period.type]
+    return kind_of(period)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tongket.models.errors import RunExists, TongketError
 from tongket.models.periods import Period
 from tongket.models.tables import Delivery, DeliveryState, ReportKind, Run, RunState, utcnow
-from tongket.models.units import unit_by_code
+from tongket.scheduler.guards import no_recipients, scope_of
 from tongket.scheduler.plan import plan_run
 from tongket.scheduler.tick import plan_due
 from tongket.worker.report.wording import default_kind
@@ -43,21 +43,37 @@ def prune_old(session: Session, now: datetime, settings: Settings) -> Sequence[N
 
 
 def request_run(
-    session: Session, unit_code: str, period: str, kind: str | None, now: datetime, settings: Settings
+    session: Session,
+    unit_code: str,
+    period: str,
+    kind: str | None,
+    now: datetime,
+    settings: Settings,
+    preliminary: bool = False,
 ) -> Sequence[Next]:
     """Plan revision 0 of a report and start it. Asked again (a re-delivered message, a second click), it
-    starts the existing run's work again if that is still going, and otherwise does nothing."""
+    starts the existing run's work again if that is still going, and otherwise does nothing. A report
+    the guards refuse raises RunRefused, which says what to ask for instead."""
     parsed = Period.parse(period)
-    scope = unit_by_code(session, unit_code, on=parsed.end)
+    scope = scope_of(session, unit_code, parsed)
     report_kind = ReportKind(kind) if kind else default_kind(parsed)
+    today = now.astimezone(settings.zone).date()
     try:
         run = plan_run(
-            session, scope=scope, kind=report_kind, period=parsed, report_date=now.astimezone(settings.zone).date()
+            session,
+            scope=scope,
+            kind=report_kind,
+            period=parsed,
+            report_date=today,
+            preliminary=preliminary,
+            today=today,
         )
     except RunExists as exists:
         log.info("one-off %s %s %s: %s", unit_code, period, report_kind, exists)
         return [Next("tongket.start_run", (exists.run_id,))] if exists.state == RunState.PLANNED else []
     log.info("one-off run %s planned: %s %s for %s", run.id, report_kind, parsed, scope.code)
+    if (nobody := no_recipients(session, scope, None)) is not None:
+        log.warning("one-off run %s: %s", run.id, nobody)
     return [Next("tongket.start_run", (run.id,))]
 
 

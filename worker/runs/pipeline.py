@@ -14,6 +14,7 @@ from tongket.models.tables import (
     IndicatorKind,
     Run,
     RunState,
+    Schedule,
 )
 from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering, mail_domain
 from tongket.worker.deliver.filenames import attachment_names
@@ -21,7 +22,9 @@ from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
 from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
+from tongket.worker.report.statements import covered
 from tongket.worker.report.wording import lower_first
+from tongket.worker.runs.hold import hold_reason, min_coverage, owners_deliveries
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
 from tongket.worker.store import store_artifact
@@ -40,8 +43,13 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
         artifact = store_artifact(
             session, run, render_report(report, settings.font, settings.font_dir), settings.reports_dir
         )
-        artifact.digest = digest(report, artifact)
-    deliveries = create_deliveries(session, run, mail_domain(settings.mail_from))
+        schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
+        artifact.digest = {**digest(report, artifact), "held": hold_reason(report, min_coverage(run, schedule))}
+    domain = mail_domain(settings.mail_from)
+    if artifact.digest.get("held"):
+        deliveries = owners_deliveries(session, run, domain)
+    else:
+        deliveries = create_deliveries(session, run, domain)
     if not deliveries:
         transition(session, run_id, RunState.RENDERING, RunState.DONE, f"{artifact.path} stored; no recipients")
         return []
@@ -55,6 +63,7 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
     """What the email says of a report, kept with the artifact so mail needs no second aggregation."""
     stocks = [i for i in report.indicators if i.kind == IndicatorKind.STOCK][:6]
     names = attachment_names(report.kind, report.period_id, report.period_label, report.scope_name)
+    needed, reported = covered(report)
     return {
         "summary": report.heading.summary,
         "summary_lower": report.heading.summary[:1].lower() + report.heading.summary[1:],
@@ -66,10 +75,17 @@ def digest(report: Report, artifact: Artifact) -> dict[str, Any]:
         "key_figures": [
             {"name": i.name, "measure": i.measure, "value": format_int(report.totals.get(i.code))} for i in stocks
         ],
-        "expected": report.completeness.expected,
-        "collected": report.completeness.collected,
+        # What the figures cover (across a reform, the communes that followed), as the report's own line says.
+        "expected": len(needed),
+        "collected": len(reported),
         "rejected": [lower_first(name) for name in report.completeness.rejected],  # named mid-sentence
-        "missing": [lower_first(name) for name in report.completeness.missing],
+        "missing": [lower_first(name) for name in (*report.completeness.missing, *_successors_missing(report))],
         **dict(zip(("filename", "ascii_filename"), names, strict=True)),
         "warnings": list(report.warnings),
     }
+
+
+def _successors_missing(report: Report) -> tuple[str, ...]:
+    """The units a report across a reform needs besides its own that have not reported."""
+    cover = report.coverage
+    return cover.missing if cover is not None and cover.across_reform else ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -14,7 +14,6 @@ from tongket.models.db import migrate, session_scope
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, DeliveryState, ReportKind, RunState
-from tongket.models.units import unit_by_code
 from tongket.worker.settings import get_settings
 
 app = typer.Typer()
@@ -65,22 +64,36 @@ def run(
     force: Annotated[bool, typer.Option(help="Make a new run even if one exists.")] = False,
     report_date: Annotated[str | None, typer.Option("--date", help="Date printed on the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600,
+    preliminary: Annotated[bool, typer.Option(help="A period not yet over: every page says 'Số liệu sơ bộ'.")] = False,
 ) -> None:
     """Run one report now (a one-off job)."""
+    from tongket.scheduler.guards import no_recipients, scope_of
     from tongket.scheduler.plan import plan_run
     from tongket.worker.report.wording import default_kind
 
     settings = get_settings()
     parsed = Period.parse(period)
-    on = date.fromisoformat(report_date) if report_date else date.today()
+    today = datetime.now(settings.zone).date()
+    on = date.fromisoformat(report_date) if report_date else today
     ensure_schema(settings.db_url)
     with session_scope(settings.db_url) as session:
-        scope = unit_by_code(session, unit, on=parsed.end)
+        scope = scope_of(session, unit, parsed)
         created = plan_run(
-            session, scope=scope, kind=kind or default_kind(parsed), period=parsed, report_date=on, force=force
+            session,
+            scope=scope,
+            kind=kind or default_kind(parsed),
+            period=parsed,
+            report_date=on,
+            force=force,
+            preliminary=preliminary,
+            today=today,
         )
         run_id = created.id
-    console.print(f"Run {run_id} planned: {created.kind} {parsed.id} for {scope.name} ({scope.code}).")
+        nobody = no_recipients(session, scope, None)
+    what = "preliminary " if preliminary else ""
+    console.print(f"Run {run_id} planned: {what}{created.kind} {parsed.id} for {scope.name} ({scope.code}).")
+    if nobody is not None:
+        console.print(f"[yellow]Warning:[/yellow] {nobody}")
     if wait:
         _start_and_wait(run_id, timeout)
         print_outputs(run_id)
@@ -119,6 +132,12 @@ def print_outputs(run_id: int) -> None:
         deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)).all()
     if artifact is not None:
         console.print(f"PDF: {artifact.path} ({artifact.pages} pages, sha256 {artifact.sha256[:16]}…)")
+        if (held := artifact.digest.get("held")) and not artifact.digest.get("released"):
+            console.print(
+                f"[yellow]Held:[/yellow] the recipients did not get it: coverage {held['coverage']}, "
+                f"below {held['threshold']}; the schedule's owners decide (`tongket runs release {run_id}` "
+                "sends it as it is)."
+            )
         for warning in artifact.digest.get("warnings", ()):
             console.print(f"[yellow]Warning:[/yellow] {warning}")
     from tongket.worker.deliver.outbox import eml_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -25,15 +26,19 @@ def runs_list(
     limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20, as_json: AS_JSON = False
 ) -> None:
     """The newest runs."""
-    table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)")
+    table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)", "note")
     with session_scope(get_settings().db_url) as session:
         rows = session.execute(
-            select(Run, Unit.code).join(Unit, Unit.id == Run.scope_unit_id).order_by(Run.id.desc()).limit(limit)
+            select(Run, Unit.code, Artifact.digest)
+            .join(Unit, Unit.id == Run.scope_unit_id)
+            .outerjoin(Artifact, Artifact.run_id == Run.id)
+            .order_by(Run.id.desc())
+            .limit(limit)
         ).all()
         if as_json:
-            print_json([_run_json(run_row, code) for run_row, code in rows])
+            print_json([_run_json(run_row, code, digest) for run_row, code, digest in rows])
             return
-        for run_row, code in rows:
+        for run_row, code, digest in rows:
             table.add_row(
                 str(run_row.id),
                 code,
@@ -42,8 +47,18 @@ def runs_list(
                 str(run_row.revision),
                 run_row.state,
                 f"{run_row.created_at:%Y-%m-%d %H:%M}",
+                _note(run_row, digest or {}),
             )
     console.print(table)
+
+
+def _note(run: Run, digest: dict[str, Any]) -> str:
+    """What an operator should know at a glance: a preliminary report, one held from its recipients."""
+    notes = ["preliminary"] if run.preliminary else []
+    held = digest.get("held")
+    if held and not digest.get("released"):
+        notes.append(f"held: coverage {held['coverage']}, below threshold {held['threshold']}")
+    return "; ".join(notes)
 
 
 @app.command("show")
@@ -69,6 +84,31 @@ def runs_show(run_id: int, as_json: AS_JSON = False) -> None:
             )
         _print_completeness(session, run_id)
     print_outputs(run_id)
+
+
+@app.command("release")
+def runs_release(
+    run_id: int, timeout: Annotated[float, typer.Option(help="Seconds to wait for the emails.")] = 300
+) -> None:
+    """Send a report held below its coverage threshold to its recipients, as it is (once)."""
+    from tongket.cli.commands.resend import _wait
+    from tongket.cli.embedded import embedded_worker
+    from tongket.worker.app import app as celery_app
+    from tongket.worker.runs.hold import release
+
+    settings = get_settings()
+    with session_scope(settings.db_url) as session:
+        ids = [d.id for d in release(session, run_id, settings.mail_from)]
+    if not ids:
+        console.print(f"Run {run_id} was released before: nothing more is sent.")
+        return
+    for delivery_id in ids:
+        celery_app.send_task("tongket.deliver", args=[delivery_id])
+    log = settings.data_dir / "logs" / "embedded-worker.log"
+    with embedded_worker(log) if settings.embedded_broker else nullcontext():
+        settled = _wait(settings.db_url, ids, timeout)
+    for delivery in settled:
+        console.print(f"Email to {delivery.email}: {delivery.state}")
 
 
 def _print_completeness(session: Session, run_id: int) -> None:
@@ -104,7 +144,7 @@ def runs_cancel(run_id: int) -> None:
     console.print(f"Run {run_id} cancelled (it was {was}); work under way stops at its next step.")
 
 
-def _run_json(run_row: Run, unit_code: str) -> dict[str, Any]:
+def _run_json(run_row: Run, unit_code: str, digest: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": run_row.id,
         "unit": unit_code,
@@ -116,6 +156,8 @@ def _run_json(run_row: Run, unit_code: str) -> dict[str, Any]:
         "created_at": run_row.created_at.isoformat(),
         "state_changed_at": run_row.state_changed_at.isoformat(),
         "error": run_row.error,
+        "preliminary": run_row.preliminary,
+        "note": _note(run_row, digest or {}),
     }
 
 
@@ -127,7 +169,7 @@ def _run_detail_json(session: Session, run_row: Run) -> dict[str, Any]:
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_row.id)).first()
     deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_row.id).order_by(Delivery.id))
     return {
-        **_run_json(run_row, run_row.scope_unit.code),
+        **_run_json(run_row, run_row.scope_unit.code, artifact.digest if artifact else None),
         "unit_name": run_row.scope_unit.name,
         "completeness": {
             "expected": done.expected,

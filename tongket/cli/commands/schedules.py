@@ -60,12 +60,24 @@ def schedules_add(
     timezone: Annotated[str | None, typer.Option(help="Time zone; default TONGKET_TIMEZONE.")] = None,
     owner: Annotated[list[str] | None, typer.Option(help="Email told when a run fails; repeat for more.")] = None,
     disabled: Annotated[bool, typer.Option(help="Add it switched off.")] = False,
+    min_coverage: Annotated[
+        int | None, typer.Option(help="Percent of communes a report needs before recipients get it.")
+    ] = None,
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
     ensure_schema(settings.db_url)
     plan = schedules.Plan(
-        unit, period_type, kind, lag_days, at, cron, timezone or settings.timezone, owner or [], not disabled
+        unit,
+        period_type,
+        kind,
+        lag_days,
+        at,
+        cron,
+        timezone or settings.timezone,
+        owner or [],
+        not disabled,
+        min_coverage,
     )
     with session_scope(settings.db_url) as session:
         added = schedules.add(session, plan)
@@ -87,9 +99,12 @@ def schedules_edit(
     ] = None,
     timezone: Annotated[str | None, typer.Option(help="Time zone of the due time.")] = None,
     owner: Annotated[list[str] | None, typer.Option(help="Replaces the owners; repeat for more.")] = None,
+    min_coverage: Annotated[
+        int | None, typer.Option(help="Percent of communes a report needs before recipients get it.")
+    ] = None,
 ) -> None:
-    """Change when a schedule is due, or who hears of its failures; the next tick uses it."""
-    change = schedules.Change(lag_days, at, cron, timezone, owner)
+    """Change when a schedule is due, who hears of its failures, or the coverage its reports need."""
+    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage)
     with session_scope(get_settings().db_url) as session:
         edited = schedules.edit(session, schedule_id, change)
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == edited.id)
