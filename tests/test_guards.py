@@ -184,9 +184,9 @@ def test_the_cli_refuses_and_warns(tmp_path: Path) -> None:
     with session_scope(url) as session:
         load_demo(session, tmp_path / "dropbox")
     code, out = _cli(tmp_path, "run", "--unit", "678", "--period", "2030")
-    assert code == 2 and "error: 2030 has not begun" in out, out
+    assert code == 1 and "error: 2030 has not begun" in out, out
     code, out = _cli(tmp_path, "run", "--unit", "678", "--period", "2023", "--kind", "monthly")
-    assert code == 2 and "kind monthly cannot cover 2023 (a year): ask for kind annual" in out, out
+    assert code == 1 and "kind monthly cannot cover 2023 (a year): ask for kind annual" in out, out
     with session_scope(url) as session:
         session.execute(update(Recipient).values(enabled=False))
         assert _runs(session) == 0

@@ -95,7 +95,7 @@ def test_below_the_threshold_only_the_owners_hear_and_release_sends_once(session
     mails = _mails(settings)
     assert list(mails) == [OWNER]  # the recipient got nothing
     subject, body = mails[OWNER]
-    assert subject.startswith("[CHƯA GỬI - THIẾU SỐ LIỆU] BÁO CÁO")
+    assert subject.startswith("[CHƯA GỬI - THIẾU SỐ LIỆU] Huyện Đức Trọng, năm 2023:")
     assert "CHƯA được gửi tới nơi nhận: số liệu mới có của 1/4 (25%) đơn vị, dưới mức tối thiểu 90% để gửi" in body
     assert "Đơn vị chưa có số liệu: xã Thử 2, xã Thử 3, xã Thử 4." in body
     assert f"tongket runs release {run.id}" in body and "tongket run --unit 678 --period 2023 --force" in body
@@ -111,7 +111,7 @@ def test_below_the_threshold_only_the_owners_hear_and_release_sends_once(session
     assert [d.email for d in deliveries] == [RECIPIENT]
     _send(session, settings, [Next("tongket.deliver", (d.id,)) for d in deliveries])
     subject, body = _mails(settings)[RECIPIENT]
-    assert subject.startswith("BÁO CÁO") and "CHƯA được gửi" not in body
+    assert subject.startswith("Huyện Đức Trọng, năm 2023:") and "CHƯA được gửi" not in body
     assert release(session, run.id, settings.mail_from) == []  # released twice: nothing more
     assert len(session.scalars(select(Delivery).where(Delivery.email == RECIPIENT)).all()) == 1
 
