@@ -53,16 +53,37 @@ def aggregate(
 ) -> Aggregates:
     """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
     models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
+    return aggregate_window(session, run_id, [period], kinds, links)[period.id]
+
+
+def aggregate_window(
+    session: Session,
+    run_id: int,
+    periods: Sequence[Period],
+    kinds: dict[str, IndicatorKind],
+    links: Sequence[Link] = (),
+) -> dict[str, Aggregates]:
+    """aggregate() for several periods of one run at once (a report's period, the previous one, a year
+    earlier, its trend), by period id, from one query: each (unit, period) submission is chosen on its own,
+    so the figures are those each period would have alone."""
+    reported = _reported(session, run_id, periods, links)
+    target_of = _targets(session, run_id, links)
+    return {p.id: _roll_up(p, reported, target_of, kinds) for p in periods}
+
+
+def _roll_up(
+    period: Period, reported: dict[int, Reported], target_of: dict[int, str], kinds: dict[str, IndicatorKind]
+) -> Aggregates:
     parts = [p.id for p in data_periods(period)]
     tree = _tree(period)
-    reported = _reported(session, run_id, period, links)
-    target_of = _targets(session, run_id, links)
     trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
     per_unit: dict[str, Figures] = {}
     gaps: set[tuple[str, str]] = set()
     for unit_id, values in reported.items():
-        unit_code = target_of[unit_id]
         resolve = _Resolver(values, tree)
+        if not resolve.covers(period.id):
+            continue  # nothing of this period (the window's other periods were read too)
+        unit_code = target_of[unit_id]
         for part in parts:
             for code, kind in kinds.items():
                 trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
@@ -118,6 +139,10 @@ class _Resolver:
         self._covered = {a for pid in values if pid in tree.ancestors for a in (pid, *tree.ancestors[pid])}
         self._known: dict[tuple[str, str], tuple[int | None, bool]] = {}
 
+    def covers(self, piece: str) -> bool:
+        """Whether the unit reported anything for the piece or inside it."""
+        return piece in self._covered
+
     def __call__(self, piece: str, code: str, kind: IndicatorKind) -> tuple[int | None, bool]:
         if piece not in self._covered:
             return None, False
@@ -142,12 +167,12 @@ class _Resolver:
         return sum(given), all(complete for _, complete in found)
 
 
-def _reported(session: Session, run_id: int, period: Period, links: Sequence[Link]) -> dict[int, Reported]:
+def _reported(session: Session, run_id: int, periods: Sequence[Period], links: Sequence[Link]) -> dict[int, Reported]:
     """unit id -> period id -> indicator code -> value, from the newest accepted version of each (unit,
     period) submission: for a run's own units, as received by the time the unit was collected for this run;
     for the units linked to them across a reform, as stored (their figures are history)."""
     accepted = select(Submission.id, Submission.unit_id, Submission.period_id, Submission.version).where(
-        Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(period))
+        Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(periods))
     )
     as_of = func.coalesce(RunUnit.reported_at, RunUnit.updated_at)
     own = accepted.join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id)).where(
@@ -188,13 +213,15 @@ def _targets(session: Session, run_id: int, links: Sequence[Link]) -> dict[int, 
     return {**codes, **{lk.source_id: codes[lk.target_id] for lk in links if lk.target_id in codes}}
 
 
-def _period_ids(period: Period) -> list[str]:
-    """The ids of the period and of every finer period inside it."""
-    ids, level = [period.id], _FINER.get(period.type)
-    while level is not None:
-        ids += [p.id for p in period.subperiods(level)]
-        level = _FINER.get(level)
-    return ids
+def _period_ids(periods: Sequence[Period]) -> list[str]:
+    """The ids of the periods and of every finer period inside them."""
+    ids: dict[str, None] = {}
+    for period in periods:
+        ids[period.id], level = None, _FINER.get(period.type)
+        while level is not None:
+            ids |= dict.fromkeys(p.id for p in period.subperiods(level))
+            level = _FINER.get(level)
+    return list(ids)
 
 
 def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, IndicatorKind]) -> Figures:

@@ -6,18 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.tables import Indicator, IndicatorKind
+from tongket.models.catalogue import Entry, catalogue
+from tongket.models.tables import IndicatorKind
 from tongket.worker.report.aggregate import Aggregates, Figures
 from tongket.worker.report.figures import IndicatorInfo
 
 
-def successions(session: Session, codes: set[str]) -> dict[str, Indicator]:
+def successions(session: Session, codes: set[str]) -> dict[str, Entry]:
     """Predecessor code -> successor indicator, for the pairs that are both among the codes."""
-    rows = session.scalars(select(Indicator).where(Indicator.code.in_(codes)))
-    by_code = {i.code: i for i in rows}
+    by_code = {i.code: i for i in catalogue(session) if i.code in codes}
     return {
         i.code: by_code[i.successor_code]
         for i in by_code.values()
@@ -25,7 +24,7 @@ def successions(session: Session, codes: set[str]) -> dict[str, Indicator]:
     }
 
 
-def fold(figures: Aggregates, pairs: dict[str, Indicator]) -> Aggregates:
+def fold(figures: Aggregates, pairs: dict[str, Entry]) -> Aggregates:
     """Fold each predecessor's figures into its successor's."""
     if not pairs:
         return figures
@@ -37,7 +36,7 @@ def fold(figures: Aggregates, pairs: dict[str, Indicator]) -> Aggregates:
     )
 
 
-def footnotes(pairs: dict[str, Indicator], indicators: tuple[IndicatorInfo, ...]) -> tuple[str, ...]:
+def footnotes(pairs: dict[str, Entry], indicators: tuple[IndicatorInfo, ...]) -> tuple[str, ...]:
     names = {i.code: i.name for i in indicators}
     return tuple(
         f"Chỉ tiêu “{new.name}” có từ ngày {new.valid_from:%d/%m/%Y}; số liệu đến ngày "
@@ -46,7 +45,7 @@ def footnotes(pairs: dict[str, Indicator], indicators: tuple[IndicatorInfo, ...]
     )
 
 
-def _fold(values: Figures, pairs: dict[str, Indicator]) -> Figures:
+def _fold(values: Figures, pairs: dict[str, Entry]) -> Figures:
     """Levels (stocks) take the successor's figure where it has one; counts of events (flows) add up."""
     folded = {code: value for code, value in values.items() if code not in pairs}
     for old, new in pairs.items():
