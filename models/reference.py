@@ -58,9 +58,7 @@ def cached(session: Session, what: str, load: Callable[[Session], T]) -> T:
 
 @event.listens_for(Session, "do_orm_execute")
 def _touch_on_write(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and any(
-        m.class_ in _TRACKED for m in state.all_mappers
-    ):
+    if (state.is_insert or state.is_update or state.is_delete) and any(m.class_ in _TRACKED for m in state.all_mappers):
         touch(state.session)
 
 
