@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from tongket.models.tables import IndicatorKind, Unit
 from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once
+from tongket.worker.report import aggregate as aggregation
 from tongket.worker.report.aggregate import aggregate, aggregate_window
 from tongket.worker.report.compose import build_report
 from tongket.worker.settings import Settings
@@ -87,3 +89,23 @@ def test_the_window_gives_each_period_the_figures_it_has_alone(session: Session,
     assert window["2022-12"].totals == {"security_teams": None, "tips_to_police": None}
     assert window["2023"].incomplete == {("24902", "tips_to_police")}  # b sent no month after June
     assert "24902" not in window["2023S2"].per_unit
+
+
+def test_a_big_run_read_in_batches_of_units_has_the_same_figures(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scope, units = district(session, communes=5)
+    for k, unit in enumerate(units):
+        months(session, unit, 2023, skip=(k + 1,))  # each misses a different month
+    run_id = monthly_run(session, scope, tmp_path, "2023-12")
+    periods = [Period.parse(p) for p in ("2023", "2023S1", "2023-12")]
+    whole = aggregate_window(session, run_id, periods, KINDS)
+
+    monkeypatch.setattr(aggregation, "BATCH", 2)  # three queries of at most two units
+    with statements(session) as seen:
+        batched = aggregate_window(session, run_id, periods, KINDS)
+
+    assert len([s for s in seen if "from submission" in s]) == 3
+    assert batched == whole
+    assert whole["2023"].totals == {"security_teams": 5 * 22, "tips_to_police": 5 * 78 - (1 + 2 + 3 + 4 + 5)}
+    assert len(whole["2023"].incomplete) == 5

@@ -24,6 +24,7 @@ from tongket.models.tables import Indicator, IndicatorKind, RunUnit, Submission,
 
 Figures = dict[str, int | None]
 Reported = dict[str, dict[str, int]]  # period id -> indicator code -> value, for one unit
+BATCH = 250  # source units read per query by a big run: bounds its memory (a unit's ten years: ~2,300 values)
 
 # The next finer level a period is split into when it was not reported as a whole.
 _FINER = {
@@ -65,36 +66,50 @@ def aggregate_window(
 ) -> dict[str, Aggregates]:
     """aggregate() for several periods of one run at once (a report's period, the previous one, a year
     earlier, its trend), by period id, from one query: each (unit, period) submission is chosen on its own,
-    so the figures are those each period would have alone."""
-    reported = _reported(session, run_id, periods, links)
+    so the figures are those each period would have alone. A run with more than BATCH source units (a
+    province's, the country's review) is read BATCH units per query, so memory stays bounded."""
     target_of = _targets(session, run_id, links)
-    return {p.id: _roll_up(p, reported, target_of, kinds) for p in periods}
+    rolls = {p.id: _RollUp(p, kinds) for p in periods}
+    sources = sorted(target_of)
+    batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)] if len(sources) > BATCH else [None]
+    for batch in batches:
+        reported = _reported(session, run_id, periods, links, batch)
+        for roll in rolls.values():
+            roll.add(reported, target_of)
+    return {pid: roll.result() for pid, roll in rolls.items()}
 
 
-def _roll_up(
-    period: Period, reported: dict[int, Reported], target_of: dict[int, str], kinds: dict[str, IndicatorKind]
-) -> Aggregates:
-    parts = [p.id for p in data_periods(period)]
-    tree = _tree(period)
-    trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
-    per_unit: dict[str, Figures] = {}
-    gaps: set[tuple[str, str]] = set()
-    for unit_id, values in reported.items():
-        resolve = _Resolver(values, tree)
-        if not resolve.covers(period.id):
-            continue  # nothing of this period (the window's other periods were read too)
-        unit_code = target_of[unit_id]
-        for part in parts:
+class _RollUp:
+    """One period's totals, added up unit by unit (in batches of units)."""
+
+    def __init__(self, period: Period, kinds: dict[str, IndicatorKind]) -> None:
+        self._period, self._kinds, self._tree = period, kinds, _tree(period)
+        self._parts = [p.id for p in data_periods(period)]
+        self._trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in self._parts}
+        self._per_unit: dict[str, Figures] = {}
+        self._gaps: set[tuple[str, str]] = set()
+
+    def add(self, reported: dict[int, Reported], target_of: dict[int, str]) -> None:
+        kinds, trend, period_id = self._kinds, self._trend, self._period.id
+        for unit_id, values in reported.items():
+            resolve = _Resolver(values, self._tree)
+            if not resolve.covers(period_id):
+                continue  # nothing of this period (the window's other periods were read too)
+            unit_code = target_of[unit_id]
+            for part in self._parts:
+                for code, kind in kinds.items():
+                    trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
+            figures = self._per_unit.setdefault(unit_code, dict.fromkeys(kinds))
             for code, kind in kinds.items():
-                trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
-        figures = per_unit.setdefault(unit_code, dict.fromkeys(kinds))
-        for code, kind in kinds.items():
-            value, complete = resolve(period.id, code, kind)
-            figures[code] = _add(figures[code], value)
-            if not complete and value is not None:
-                gaps.add((unit_code, code))
-    per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
-    return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps))
+                value, complete = resolve(period_id, code, kind)
+                figures[code] = _add(figures[code], value)
+                if not complete and value is not None:
+                    self._gaps.add((unit_code, code))
+
+    def result(self) -> Aggregates:
+        per_unit = {c: figures for c, figures in self._per_unit.items() if any(v is not None for v in figures.values())}
+        totals = _over_period(self._trend, self._parts, self._kinds)
+        return Aggregates(self._trend, per_unit, totals, frozenset(self._gaps))
 
 
 def _add(total: int | None, value: int | None) -> int | None:
@@ -167,7 +182,9 @@ class _Resolver:
         return sum(given), all(complete for _, complete in found)
 
 
-def _reported(session: Session, run_id: int, periods: Sequence[Period], links: Sequence[Link]) -> dict[int, Reported]:
+def _reported(
+    session: Session, run_id: int, periods: Sequence[Period], links: Sequence[Link], units: Sequence[int] | None
+) -> dict[int, Reported]:
     """unit id -> period id -> indicator code -> value, from the newest accepted version of each (unit,
     period) submission: for a run's own units, as received by the time the unit was collected for this run;
     for the units linked to them across a reform, as stored (their figures are history)."""
@@ -179,6 +196,8 @@ def _reported(session: Session, run_id: int, periods: Sequence[Period], links: S
         Submission.received_at <= as_of
     )
     linked = {lk.source_id for lk in links if lk.source_id != lk.target_id}
+    if units is not None:  # one batch of the run's source units
+        own, linked = own.where(Submission.unit_id.in_(units)), linked & set(units)
     candidates = (own.union_all(accepted.where(Submission.unit_id.in_(linked))) if linked else own).subquery()
     ranked = select(
         candidates.c.id,
