@@ -93,6 +93,7 @@ class Base(DeclarativeBase):
 
 
 class Level(StrEnum):
+    COUNTRY = "country"  # the provinces' parent: a national report's scope
     PROVINCE = "province"
     DISTRICT = "district"
     COMMUNE = "commune"
