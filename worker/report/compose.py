@@ -157,9 +157,9 @@ class _Earlier:
 
     def __call__(self, period: Period) -> Figures | None:
         if period.id not in self._seen:
-            found = self._window.get(period.id) or aggregate(
-                self._session, self._run_id, period, self._kinds, self._links
-            )
+            found = self._window.get(period.id)
+            if found is None:  # a period _compared did not foresee
+                found = aggregate(self._session, self._run_id, period, self._kinds, self._links)
             totals = fold(found, self._pairs).totals
             self._seen[period.id] = totals if any(v is not None for v in totals.values()) else None
         return self._seen[period.id]
