@@ -41,7 +41,7 @@ CODE = Path(os.environ.get("TONGKET_BENCH_CODE", Path(__file__).resolve().parent
 sys.path.insert(0, str(CODE))  # the checkout whose code is measured (ours unless --before)
 
 import psycopg  # noqa: E402
-from sqlalchemy import func, insert, select, text, update  # noqa: E402
+from sqlalchemy import delete, func, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     _say(f"machine: {_uptime()}")
     province = args.province if args.quick else None
-    runs, province_run, province_communes = _prepare(args.database_url, province)
+    runs, province_run, province_communes = _prepare(args.database_url, province, older=bool(args.before))
     steps = [n for n in (QUICK_STEPS if args.quick else FULL_STEPS) if n <= len(runs)]
     codes = {"ours": CODE, **({"before": Path(args.before).resolve()} if args.before else {})}
     _say(f"prepared {len(runs):,} commune runs in {time.perf_counter() - started:.0f} s; load {_uptime()}")
@@ -132,8 +132,9 @@ def _uptime() -> str:
 # ---------------------------------------------------------------------------------------------- prepare
 
 
-def _prepare(url: str, province: str | None) -> tuple[list[int], int, int]:
-    """The database, units, forms and runs; returns the commune runs (in code order) and the province's run."""
+def _prepare(url: str, province: str | None, older: bool) -> tuple[list[int], int, int]:
+    """The database, units, forms and runs; returns the commune runs (in code order), the province's run and
+    how many communes it covers. For code older than the national level (older), without the country."""
     _create(url)
     migrate(url)
     from tongket.models.vn_units import import_vn_units
@@ -141,6 +142,9 @@ def _prepare(url: str, province: str | None) -> tuple[list[int], int, int]:
     with session_scope(url) as session:
         load_catalogue(session)
         summary = import_vn_units(session)
+        if older:  # code before the national level cannot read a unit of level "country"
+            session.execute(update(Unit).where(Unit.level == Level.PROVINCE).values(parent_id=None))
+            session.execute(delete(Unit).where(Unit.level == "country"))
     _say(f"units import vn: {summary.units_added:,} units, {summary.successions_added:,} successions")
     with session_scope(url) as session:
         communes = _communes(session, province)
