@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import resource
 import signal
 import sys
 import time
@@ -37,7 +38,7 @@ from tongket.models.periods import Period  # noqa: E402
 from tongket.models.tables import Level, ReportKind, Run, RunUnit, Unit, UnitState, utcnow  # noqa: E402
 from tongket.models.units import unit_by_code  # noqa: E402
 from tongket.scheduler.plan import plan_run  # noqa: E402
-from tongket.worker import aggregate as agg  # noqa: E402
+from tongket.worker.report import aggregate as agg  # noqa: E402
 from tongket.worker.report.indicators import active_indicators  # noqa: E402
 from tongket.worker.states import start_run  # noqa: E402
 
@@ -76,6 +77,7 @@ class Measure:
     repeats: int = 0
     note: str = ""
     plans: list[str] = field(default_factory=list)
+    peak_mb: float = 0.0  # the process's peak RSS so far (cases run smallest first)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measures: list[Measure] = []
     try:
         _prepare(args)
-        for case in _cases(args):
+        for case in (c for c in _cases(args) if args.only in c.label):
             measures.append(_measure(args.database_url, case, args.repeat))
             _say(_row(measures[-1]), started)
     except BenchTimeout:
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=3, help="timings are the best of this many")
     parser.add_argument("--skip-country", action="store_true", help="no whole-country cases")
     parser.add_argument("--plans", action="store_true", help="print the query plans")
+    parser.add_argument("--only", default="", help="only the cases whose label contains this text")
     parser.add_argument("--timeout", type=float, default=840, help="give up after this many seconds")
     return parser
 
@@ -237,14 +240,14 @@ def _country_run(session: Session, case: Case) -> int:
     scope = case.units[0]
     latest = session.scalar(
         select(Run.revision)
-        .where(Run.scope_unit_id == scope.id, Run.kind == "bench", Run.period_id == case.period.id)
+        .where(Run.scope_unit_id == scope.id, Run.kind == _kind(case.period), Run.period == case.period)
         .order_by(Run.revision.desc())
         .limit(1)
     )
     run = Run(
         scope_unit_id=scope.id,
-        kind="bench",
-        period_id=case.period.id,
+        kind=_kind(case.period),
+        period=case.period,
         report_date=date(2026, 1, 15),
         revision=0 if latest is None else latest + 1,
         state="collecting",
@@ -290,6 +293,7 @@ def _measure(url: str, case: Case, repeat: int) -> Measure:
         lineage_s,
         repeats,
         plans=plans,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
 
 
@@ -326,6 +330,17 @@ def _time_reported(session: Session, run_id: int, period: Period, links: Any, re
     if links is not None and "links" not in params:
         return None
     kwargs = {"links": links or ()} if "links" in params else {}
+    if "units" in params:  # read in batches of source units, as aggregate_window does
+        sources = sorted(agg._targets(session, run_id, links or ()))
+        size = agg.BATCH
+        batches = [sources[i : i + size] for i in range(0, len(sources), size)] if len(sources) > size else [None]
+
+        def batched() -> None:
+            for batch in batches:
+                reported(session, run_id, [period], links or (), batch)
+
+        best, _ = _best(batched, repeat)
+        return best
     try:
         best, _ = _best(lambda: reported(session, run_id, period, **kwargs), repeat)
     except TypeError:
@@ -391,7 +406,7 @@ def _row(m: Measure) -> str:
     lineage = f"{m.lineage:6.2f}" if m.lineage is not None else "     -"
     return (
         f"{m.label:<44} {m.period:>10} {m.units:>6} {m.sources:>7} {m.submissions:>10,} {m.values:>11,} "
-        f"{m.total:7.2f} {server} {fetch} {rollup} {lineage} {m.repeats:>3}"
+        f"{m.total:7.2f} {server} {fetch} {rollup} {lineage} {m.repeats:>3} {m.peak_mb:7.0f}"
     )
 
 
@@ -399,13 +414,14 @@ def _print(measures: list[Measure], plans: bool) -> None:
     print()
     print(
         f"{'case':<44} {'period':>10} {'units':>6} {'sources':>7} {'submissions':>10} {'values':>11} "
-        f"{'total s':>7} {'sql s':>6} {'fetch':>6} {'rollup':>6} {'lineage':>6} {'n':>3}"
+        f"{'total s':>7} {'sql s':>6} {'fetch':>6} {'rollup':>6} {'lineage':>6} {'n':>3} {'peak MB':>7}"
     )
     for m in measures:
         print(_row(m))
     print(
         "total: aggregate(), best of n; sql: server execution (EXPLAIN ANALYZE); fetch: _reported() minus sql "
-        "(transfer, rows -> dicts); rollup: total minus _reported(); lineage: lineage() itself, not in total"
+        "(transfer, rows -> dicts); rollup: total minus _reported(); lineage: lineage() itself, not in total; "
+        "peak MB: the process's peak RSS after the case"
     )
     if plans:
         for m in measures:

@@ -43,7 +43,6 @@ from tongket.worker.render.styles import (  # noqa: E402
     build_styles,
 )
 from tongket.worker.render.tables import column_groups  # noqa: E402
-from tongket.worker.render.text import format_signed  # noqa: E402
 from tongket.worker.report.figures import (  # noqa: E402
     Completeness,
     Heading,
@@ -53,7 +52,7 @@ from tongket.worker.report.figures import (  # noqa: E402
     Report,
     UnitFigures,
 )
-from tongket.worker.report.numbers import change_percent, format_int, format_percent
+from tongket.worker.report.numbers import change_percent, format_int, format_percent, format_signed  # noqa: E402
 
 OVERHEAD_BUDGET = 1.25
 RSS_BUDGET_MB = 300

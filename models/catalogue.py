@@ -1,9 +1,10 @@
-"""The indicator catalogue: a data file loaded into the database."""
+"""The indicator catalogue: a data file loaded into the database, and read back once per process."""
 
 from __future__ import annotations
 
 import tomllib
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.tables import EPOCH, Indicator
+from tongket.models.reference import cached
+from tongket.models.tables import EPOCH, Indicator, IndicatorKind, IndicatorLevel
 
 CATALOGUE = Path(__file__).with_name("data") / "indicators.toml"
 
@@ -53,6 +55,36 @@ def load_catalogue(session: Session, path: Path = CATALOGUE) -> int:
             changed += 1
     session.flush()
     return changed
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An indicator of the catalogue as reports read it."""
+
+    code: str
+    name: str
+    measure: str
+    kind: IndicatorKind
+    level: IndicatorLevel
+    position: int
+    valid_from: date
+    valid_to: date | None
+    successor_code: str | None
+
+    def valid_during(self, start: date, end: date) -> bool:
+        return self.valid_from <= end and (self.valid_to is None or self.valid_to >= start)
+
+
+def catalogue(session: Session) -> tuple[Entry, ...]:
+    """Every indicator in the database, in catalogue order; kept per process until the catalogue changes."""
+    return cached(session, "catalogue", _entries)
+
+
+def _entries(session: Session) -> tuple[Entry, ...]:
+    return tuple(
+        Entry(i.code, i.name, i.measure, i.kind, i.level, i.position, i.valid_from, i.valid_to, i.successor_code)
+        for i in session.scalars(select(Indicator).order_by(Indicator.position))
+    )
 
 
 def _date(value: str | date | None) -> date | None:

@@ -14,6 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tongket.models import reference  # noqa: F401  (its listeners keep the cached reference data true)
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

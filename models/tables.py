@@ -93,6 +93,7 @@ class Base(DeclarativeBase):
 
 
 class Level(StrEnum):
+    COUNTRY = "country"  # the provinces' parent: a national report's scope
     PROVINCE = "province"
     DISTRICT = "district"
     COMMUNE = "commune"
@@ -191,6 +192,17 @@ class UnitSuccession(Base):
     effective: Mapped[date] = mapped_column(Date)
     share: Mapped[float | None]
     is_default: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReferenceVersion(Base):
+    """One row: a token replaced by every write to the units, their succession or the indicator catalogue,
+    so that a process may keep those in memory and reload them only when the token changes (see
+    models.reference)."""
+
+    __tablename__ = "reference_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
 
 
 class Indicator(Base):

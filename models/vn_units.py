@@ -1,7 +1,8 @@
 """Importing Vietnam's administrative units from the `vietnamadminunits` package (MIT, an optional extra).
 
-Two hierarchies are loaded side by side, each with its validity: the legacy one (provinces, districts,
-communes; valid until 2025-06-30) and the 2025 one (provinces, communes; valid from 2025-07-01), plus the
+Two hierarchies are loaded side by side under the country (code VN), each with its validity: the legacy one
+(provinces, districts, communes; valid until 2025-06-30) and the 2025 one (provinces, communes; valid from
+2025-07-01), plus the
 old -> new succession of provinces and communes, splits marked with their default successor. A code may be
 carried by a legacy unit and by its 2025 successor (a merged unit keeps its host's code), so a unit is
 identified by (code, valid_from). Importing twice changes nothing.
@@ -27,6 +28,8 @@ from tongket.models.tables import EPOCH, Level, Unit, UnitSuccession
 
 REFORM = date(2025, 7, 1)
 LEGACY_END = date(2025, 6, 30)
+# The country: the parent of every province, legacy and 2025, so that a national report has a scope.
+COUNTRY = ("VN", "Toàn quốc")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def read_package() -> tuple[list[UnitRow], list[Succession], list[str]]:
         current = [dict(r) for r in db.execute("SELECT * FROM admin_units")]
     converter = json.loads((data / "converter_2025.json").read_text(encoding="utf-8"))
     successions, skipped = _successions(legacy, current, converter)
-    return [*_legacy_units(legacy), *_current_units(current)], successions, skipped
+    country = UnitRow(*COUNTRY, Level.COUNTRY, EPOCH, None, None)
+    return [country, *_legacy_units(legacy), *_current_units(current)], successions, skipped
 
 
 def _legacy_units(rows: list[dict[str, Any]]) -> Iterator[UnitRow]:
@@ -81,7 +85,7 @@ def _legacy_units(rows: list[dict[str, Any]]) -> Iterator[UnitRow]:
     for row in rows:
         province, district, commune = row["provinceCode"], row["districtCode"], row["wardCode"]
         for code, name, level, parent in (
-            (province, row["province"], Level.PROVINCE, None),
+            (province, row["province"], Level.PROVINCE, (COUNTRY[0], EPOCH)),
             (district, row["district"], Level.DISTRICT, (province, EPOCH)),
             (commune, row["ward"], Level.COMMUNE, (district, EPOCH)),
         ):
@@ -96,7 +100,7 @@ def _current_units(rows: list[dict[str, Any]]) -> Iterator[UnitRow]:
     for row in rows:
         if row["provinceCode"] not in provinces:
             provinces.add(row["provinceCode"])
-            yield UnitRow(row["provinceCode"], _nfc(row["province"]), Level.PROVINCE, REFORM, None, None)
+            yield UnitRow(row["provinceCode"], _nfc(row["province"]), Level.PROVINCE, REFORM, None, (COUNTRY[0], EPOCH))
         yield UnitRow(row["wardCode"], _nfc(row["ward"]), Level.COMMUNE, REFORM, None, (row["provinceCode"], REFORM))
 
 
@@ -138,7 +142,7 @@ def _upsert_units(session: Session, rows: list[UnitRow]) -> tuple[int, int]:
     """Insert new units and correct changed names or dates; parents are linked level by level."""
     existing = {(u.code, u.valid_from, u.level): u for u in session.scalars(select(Unit))}
     added = updated = 0
-    for level in (Level.PROVINCE, Level.DISTRICT, Level.COMMUNE):
+    for level in (Level.COUNTRY, Level.PROVINCE, Level.DISTRICT, Level.COMMUNE):
         ids = _ids(session)
         changed = []
         for row in (r for r in rows if r.level == level):

@@ -30,6 +30,7 @@ from tongket.worker.report.figures import Coverage
 
 Figures = dict[str, int | None]
 Reported = dict[str, dict[str, int]]  # period id -> indicator code -> value, for one unit
+BATCH = 250  # source units read per query by a big run: bounds its memory (a unit's ten years: ~2,300 values)
 
 # The next finer level a period is split into when it was not reported as a whole.
 _FINER = {
@@ -79,66 +80,104 @@ def aggregate(
 ) -> Aggregates:
     """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
     models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
-    parts = [p.id for p in data_periods(period)]
-    tree = _tree(period)
-    reported = _reported(session, run_id, period, links)
-    target_of = _targets(session, run_id, links)
-    own_units = set(session.scalars(select(RunUnit.unit_id).where(RunUnit.run_id == run_id)))
-    trend: dict[str, Figures] = {p: dict.fromkeys(kinds) for p in parts}
-    per_unit: dict[str, Figures] = {}
-    gaps: set[tuple[str, str]] = set()
-    resolvers: dict[int, _Resolver] = {}  # kept: coverage asks the same pieces again
-    for unit_id, values in reported.items():
-        unit_code = target_of[unit_id]
-        resolve = resolvers[unit_id] = _Resolver(values, tree)
-        for part in parts:
-            for code, kind in kinds.items():
-                trend[part][code] = _add(trend[part][code], resolve(part, code, kind)[0])
-        figures = per_unit.setdefault(unit_code, dict.fromkeys(kinds))
-        for code, kind in kinds.items():
-            value, complete = resolve(period.id, code, kind)
-            figures[code] = _add(figures[code], value)
-            if not complete and value is not None:
-                gaps.add((unit_code, code))
-    per_unit = {code: figures for code, figures in per_unit.items() if any(v is not None for v in figures.values())}
-    coverage, partial = _coverage(session, data_periods(period), kinds, resolvers, target_of, own_units)
-    stocks = frozenset(c for c, k in kinds.items() if k == IndicatorKind.STOCK)
-    return Aggregates(trend, per_unit, _over_period(trend, parts, kinds), frozenset(gaps), coverage, partial, stocks)
+    return aggregate_window(session, run_id, [period], kinds, links)[period.id]
 
 
-def _coverage(
+def aggregate_window(
     session: Session,
-    parts: list[Period],
+    run_id: int,
+    periods: Sequence[Period],
     kinds: dict[str, IndicatorKind],
-    resolvers: dict[int, _Resolver],
-    unit_ids: dict[int, str],
-    own: set[int],
-) -> tuple[dict[str, Coverage], dict[str, frozenset[str]]]:
-    """Per sub-period: who its levels need and who reported; and the indicators whose total misses a unit."""
-    units = session.execute(
-        select(Unit.id, Unit.name, Unit.valid_from, Unit.valid_to).where(Unit.id.in_(unit_ids)).order_by(Unit.code)
-    ).all()
-    coverage: dict[str, Coverage] = {}
-    partial: dict[str, frozenset[str]] = {}
-    for part in parts:
-        at_end = [u for u in units if u.valid_from <= part.end and (u.valid_to is None or u.valid_to >= part.end)]
-        during = [u for u in units if u.valid_from <= part.end and (u.valid_to is None or u.valid_to >= part.start)]
+    links: Sequence[Link] = (),
+) -> dict[str, Aggregates]:
+    """aggregate() for several periods of one run at once (a report's period, the previous one, a year
+    earlier, its trend), by period id, from one query: each (unit, period) submission is chosen on its own,
+    so the figures are those each period would have alone. A run with more than BATCH source units (a
+    province's, the country's review) is read BATCH units per query, so memory stays bounded."""
+    target_of = _targets(session, run_id, links)
+    context = _Context(session, run_id, kinds, target_of)
+    rolls = {p.id: _RollUp(p, context) for p in periods}
+    sources = sorted(target_of)
+    batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)] if len(sources) > BATCH else [None]
+    for batch in batches:
+        reported = _reported(session, run_id, periods, links, batch)
+        for roll in rolls.values():
+            roll.add(reported)
+    return {pid: roll.result() for pid, roll in rolls.items()}
 
-        def gave(uid: int, *, part: Period = part) -> bool:
-            resolve = resolvers.get(uid)
-            return resolve is not None and any(resolve(part.id, c, k)[0] is not None for c, k in kinds.items())
 
-        coverage[part.id] = Coverage(
-            tuple(u.name for u in at_end),
-            tuple(u.name for u in at_end if gave(u.id)),
-            across_reform=any(u.id not in own for u in at_end),
-        )
-        missing_level = any(not gave(u.id) for u in at_end)
-        missing_count = any(not gave(u.id) for u in during)
-        partial[part.id] = frozenset(
-            c for c, k in kinds.items() if (missing_level if k == IndicatorKind.STOCK else missing_count)
-        )
-    return coverage, partial
+class _Context:
+    """What every period of a window shares: the indicators, whose figures count for which unit, and the
+    units' validity (for coverage), read once."""
+
+    def __init__(self, session: Session, run_id: int, kinds: dict[str, IndicatorKind], target_of: dict[int, str]):
+        self.kinds, self.target_of = kinds, target_of
+        self.own = set(session.scalars(select(RunUnit.unit_id).where(RunUnit.run_id == run_id)))
+        self.units = session.execute(
+            select(Unit.id, Unit.name, Unit.valid_from, Unit.valid_to).where(Unit.id.in_(target_of)).order_by(Unit.code)
+        ).all()
+        self.stocks = frozenset(c for c, k in kinds.items() if k == IndicatorKind.STOCK)
+
+
+class _RollUp:
+    """One period's totals, added up unit by unit (in batches of units), and who gave figures for each of its
+    sub-periods (for coverage: kept as unit ids, not values, so memory stays bounded)."""
+
+    def __init__(self, period: Period, context: _Context) -> None:
+        self._period, self._context, self._tree = period, context, _tree(period)
+        self._parts = [p.id for p in data_periods(period)]
+        self._trend: dict[str, Figures] = {p: dict.fromkeys(context.kinds) for p in self._parts}
+        self._per_unit: dict[str, Figures] = {}
+        self._gaps: set[tuple[str, str]] = set()
+        self._gave: dict[str, set[int]] = {p: set() for p in self._parts}
+
+    def add(self, reported: dict[int, Reported]) -> None:
+        kinds, trend, period_id = self._context.kinds, self._trend, self._period.id
+        for unit_id, values in reported.items():
+            resolve = _Resolver(values, self._tree)
+            if not resolve.covers(period_id):
+                continue  # nothing of this period (the window's other periods were read too)
+            unit_code = self._context.target_of[unit_id]
+            for part in self._parts:
+                for code, kind in kinds.items():
+                    value = resolve(part, code, kind)[0]
+                    trend[part][code] = _add(trend[part][code], value)
+                    if value is not None:
+                        self._gave[part].add(unit_id)
+            figures = self._per_unit.setdefault(unit_code, dict.fromkeys(kinds))
+            for code, kind in kinds.items():
+                value, complete = resolve(period_id, code, kind)
+                figures[code] = _add(figures[code], value)
+                if not complete and value is not None:
+                    self._gaps.add((unit_code, code))
+
+    def result(self) -> Aggregates:
+        kinds = self._context.kinds
+        per_unit = {c: figures for c, figures in self._per_unit.items() if any(v is not None for v in figures.values())}
+        totals = _over_period(self._trend, self._parts, kinds)
+        coverage, partial = self._coverage()
+        return Aggregates(self._trend, per_unit, totals, frozenset(self._gaps), coverage, partial, self._context.stocks)
+
+    def _coverage(self) -> tuple[dict[str, Coverage], dict[str, frozenset[str]]]:
+        """Per sub-period: who its levels need and who reported; and the indicators whose total misses a unit."""
+        units, kinds = self._context.units, self._context.kinds
+        coverage: dict[str, Coverage] = {}
+        partial: dict[str, frozenset[str]] = {}
+        for part in data_periods(self._period):
+            gave = self._gave[part.id]
+            at_end = [u for u in units if u.valid_from <= part.end and (u.valid_to is None or u.valid_to >= part.end)]
+            during = [u for u in units if u.valid_from <= part.end and (u.valid_to is None or u.valid_to >= part.start)]
+            coverage[part.id] = Coverage(
+                tuple(u.name for u in at_end),
+                tuple(u.name for u in at_end if u.id in gave),
+                across_reform=any(u.id not in self._context.own for u in at_end),
+            )
+            missing_level = any(u.id not in gave for u in at_end)
+            missing_count = any(u.id not in gave for u in during)
+            partial[part.id] = frozenset(
+                c for c, k in kinds.items() if (missing_level if k == IndicatorKind.STOCK else missing_count)
+            )
+        return coverage, partial
 
 
 def _add(total: int | None, value: int | None) -> int | None:
@@ -183,6 +222,10 @@ class _Resolver:
         self._covered = {a for pid in values if pid in tree.ancestors for a in (pid, *tree.ancestors[pid])}
         self._known: dict[tuple[str, str], tuple[int | None, bool]] = {}
 
+    def covers(self, piece: str) -> bool:
+        """Whether the unit reported anything for the piece or inside it."""
+        return piece in self._covered
+
     def __call__(self, piece: str, code: str, kind: IndicatorKind) -> tuple[int | None, bool]:
         if piece not in self._covered:
             return None, False
@@ -207,18 +250,22 @@ class _Resolver:
         return sum(given), all(complete for _, complete in found)
 
 
-def _reported(session: Session, run_id: int, period: Period, links: Sequence[Link]) -> dict[int, Reported]:
+def _reported(
+    session: Session, run_id: int, periods: Sequence[Period], links: Sequence[Link], units: Sequence[int] | None
+) -> dict[int, Reported]:
     """unit id -> period id -> indicator code -> value, from the newest accepted version of each (unit,
     period) submission: for a run's own units, as received by the time the unit was collected for this run;
     for the units linked to them across a reform, as stored (their figures are history)."""
     accepted = select(Submission.id, Submission.unit_id, Submission.period_id, Submission.version).where(
-        Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(period))
+        Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(periods))
     )
     as_of = func.coalesce(RunUnit.reported_at, RunUnit.updated_at)
     own = accepted.join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id)).where(
         Submission.received_at <= as_of
     )
     linked = {lk.source_id for lk in links if lk.source_id != lk.target_id}
+    if units is not None:  # one batch of the run's source units
+        own, linked = own.where(Submission.unit_id.in_(units)), linked & set(units)
     candidates = (own.union_all(accepted.where(Submission.unit_id.in_(linked))) if linked else own).subquery()
     ranked = select(
         candidates.c.id,
@@ -253,13 +300,15 @@ def _targets(session: Session, run_id: int, links: Sequence[Link]) -> dict[int, 
     return {**codes, **{lk.source_id: codes[lk.target_id] for lk in links if lk.target_id in codes}}
 
 
-def _period_ids(period: Period) -> list[str]:
-    """The ids of the period and of every finer period inside it."""
-    ids, level = [period.id], _FINER.get(period.type)
-    while level is not None:
-        ids += [p.id for p in period.subperiods(level)]
-        level = _FINER.get(level)
-    return ids
+def _period_ids(periods: Sequence[Period]) -> list[str]:
+    """The ids of the periods and of every finer period inside them."""
+    ids: dict[str, None] = {}
+    for period in periods:
+        ids[period.id], level = None, _FINER.get(period.type)
+        while level is not None:
+            ids |= dict.fromkeys(p.id for p in period.subperiods(level))
+            level = _FINER.get(level)
+    return list(ids)
 
 
 def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, IndicatorKind]) -> Figures:

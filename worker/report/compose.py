@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongket.models.catalogue import Entry
 from tongket.models.lineage import Formed, Link, lineage
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import (
-    Indicator,
     IndicatorKind,
     IndicatorLevel,
     ReportKind,
@@ -28,7 +28,7 @@ from tongket.models.tables import (
     Schedule,
     Unit,
 )
-from tongket.worker.report.aggregate import Aggregates, aggregate, data_periods
+from tongket.worker.report.aggregate import Aggregates, aggregate, aggregate_window, data_periods
 from tongket.worker.report.completeness import run_completeness
 from tongket.worker.report.figures import (
     Heading,
@@ -65,13 +65,14 @@ def build_report(session: Session, run_id: int) -> Report:
     ).all()
     across = lineage(session, targets, _with_history(period))  # links for this period and earlier ones
     pairs = successions(session, set(kinds))
-    found = aggregate(session, run_id, period, kinds, across.links)
+    window = aggregate_window(session, run_id, [period, *_compared(run.kind, period)], kinds, across.links)
+    found = window[period.id]
     figures = fold(found, pairs)
     done = run_completeness(session, run_id, found.per_unit, kinds)
     renamed = footnotes(pairs, indicators)
     measures = {i.code: i.measure for i in indicators}
     indicators = tuple(i for i in indicators if i.code not in pairs)
-    totals_of = _Earlier(session, run_id, kinds, across.links, pairs)
+    totals_of = _Earlier(session, run_id, kinds, across.links, pairs, window)
     units = tuple(
         UnitFigures(u.code, u.name, u.state, figures.per_unit.get(u.code, dict.fromkeys(kinds)), u.problems)
         for u in done.units
@@ -130,9 +131,22 @@ def _with_history(period: Period) -> Period:
     return Period(date(period.start.year - max(HISTORY.values()) - period.years, 1, 1), period.end, PeriodType.YEARS)
 
 
+def _compared(kind: ReportKind, period: Period) -> list[Period]:
+    """The periods _comparisons and _trend ask _Earlier for, aggregated with the report's own in one query."""
+    earlier = [period.previous()]
+    if period.type is PeriodType.YEARS:
+        return earlier
+    while len(earlier) < HISTORY[period.type] - 1:
+        earlier.append(earlier[-1].previous())
+    if kind != ReportKind.MULTI_YEAR and period.type is not PeriodType.YEAR:
+        earlier.append(period.year_earlier())
+    return earlier
+
+
 class _Earlier:
-    """Totals of the run's units over other periods, each aggregated once; None where nothing was reported.
-    `partial(period)` names the indicators whose total there misses a unit it needs."""
+    """Totals of the run's units over other periods, each aggregated once (most of them already, in the
+    report's window); None where nothing was reported. `partial(period)` names the indicators whose total
+    there misses a unit it needs."""
 
     def __init__(
         self,
@@ -140,15 +154,20 @@ class _Earlier:
         run_id: int,
         kinds: dict[str, IndicatorKind],
         links: Sequence[Link],
-        pairs: dict[str, Indicator],
+        pairs: dict[str, Entry],
+        window: dict[str, Aggregates],
     ) -> None:
         self._session, self._run_id, self._kinds, self._links, self._pairs = session, run_id, kinds, links, pairs
+        self._window = window
         self._seen: dict[str, Figures | None] = {}
         self._partial: dict[str, frozenset[str]] = {}
 
     def __call__(self, period: Period) -> Figures | None:
         if period.id not in self._seen:
-            found = fold(aggregate(self._session, self._run_id, period, self._kinds, self._links), self._pairs)
+            found = self._window.get(period.id)
+            if found is None:  # a period _compared did not foresee
+                found = aggregate(self._session, self._run_id, period, self._kinds, self._links)
+            found = fold(found, self._pairs)
             totals = found.totals
             self._seen[period.id] = totals if any(v is not None for v in totals.values()) else None
             self._partial[period.id] = found.partial_totals()
@@ -164,7 +183,7 @@ def _uncompared(
     period: Period,
     figures: Aggregates,
     totals_of: _Earlier,
-    pairs: dict[str, Indicator],
+    pairs: dict[str, Entry],
     measures: dict[str, str],
 ) -> dict[str, frozenset[str]]:
     """Per comparison the report shows, the indicators whose change it must not state: either side misses

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongket.models.catalogue import catalogue
 from tongket.models.periods import Period
-from tongket.models.tables import Indicator, IndicatorLevel
+from tongket.models.tables import IndicatorLevel
 from tongket.worker.report.figures import IndicatorInfo
 
 
@@ -14,13 +14,8 @@ def active_indicators(
     session: Session, period: Period, level: IndicatorLevel = IndicatorLevel.COMMUNE
 ) -> list[IndicatorInfo]:
     """The indicators a unit reports for a period, in catalogue order."""
-    rows = session.scalars(
-        select(Indicator)
-        .where(
-            Indicator.level == level,
-            Indicator.valid_from <= period.end,
-            (Indicator.valid_to.is_(None)) | (Indicator.valid_to >= period.start),
-        )
-        .order_by(Indicator.position)
-    )
-    return [IndicatorInfo(i.code, i.name, i.measure, i.kind, i.level) for i in rows]
+    return [
+        IndicatorInfo(i.code, i.name, i.measure, i.kind, i.level)
+        for i in catalogue(session)
+        if i.level == level and i.valid_during(period.start, period.end)
+    ]

@@ -3,7 +3,8 @@
 From 1 March 2025 there is no district-level police (Bộ Công an → Công an tỉnh → Công an xã): a report dated
 on or after that day whose scope is a former district is issued by the province police, for the district's
 area. The signer's title follows the issuing unit's type; a province reports to the ministry through its
-department for the movement.
+department for the movement. The country (`units import vn` makes it the provinces' parent) is the scope of
+a national report, which the ministry itself issues.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Issuer:
 
 def issuer(scope: Unit, on: date, unit_names: Sequence[str] = (), deputy: bool = False) -> Issuer:
     """The police office that reports on `scope` on the date `on`, and where its report goes."""
+    if scope.level == Level.COUNTRY:
+        return _ministry(deputy)
     office = _office(scope, on)
     above = _above(office, on)
     superior = MINISTRY if above is None else _police(above)
@@ -60,6 +63,23 @@ def issuer(scope: Unit, on: date, unit_names: Sequence[str] = (), deputy: bool =
     )
 
 
+def _ministry(deputy: bool) -> Issuer:
+    """The national report: issued by the ministry, which has no superior body in its heading."""
+    return Issuer(
+        superior="",
+        body=MINISTRY,
+        symbol="BCA",
+        place="Hà Nội",
+        signer_title="KT. BỘ TRƯỞNG\nTHỨ TRƯỞNG" if deputy else "BỘ TRƯỞNG",
+        recipients=(
+            "Thủ tướng Chính phủ (để báo cáo)",
+            "Ban Thường trực Ủy ban Trung ương MTTQ Việt Nam (để phối hợp)",
+            "Công an các tỉnh, thành phố (để thực hiện)",
+            "Lưu: VT",
+        ),
+    )
+
+
 def _office(scope: Unit, on: date) -> Unit:
     """The unit whose police issues: a former district's province from 1 March 2025."""
     if scope.level == Level.DISTRICT and on >= POLICE_REFORM and scope.parent is not None:
@@ -68,8 +88,10 @@ def _office(scope: Unit, on: date) -> Unit:
 
 
 def _above(office: Unit, on: date) -> Unit | None:
-    """The unit whose police the office reports to; None for the ministry."""
+    """The unit whose police the office reports to; None for the ministry (above a province)."""
     parent = office.parent
+    if parent is not None and parent.level == Level.COUNTRY:
+        return None
     if parent is not None and parent.level == Level.DISTRICT and on >= POLICE_REFORM:
         return parent.parent  # a commune reports to the province once district police are gone
     return parent

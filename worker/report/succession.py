@@ -6,19 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tongket.models.catalogue import Entry, catalogue
 from tongket.models.periods import Period
-from tongket.models.tables import Indicator, IndicatorKind
+from tongket.models.tables import IndicatorKind
 from tongket.worker.report.aggregate import Aggregates, Figures
 from tongket.worker.report.figures import IndicatorInfo
 
 
-def successions(session: Session, codes: set[str]) -> dict[str, Indicator]:
+def successions(session: Session, codes: set[str]) -> dict[str, Entry]:
     """Predecessor code -> successor indicator, for the pairs that are both among the codes."""
-    rows = session.scalars(select(Indicator).where(Indicator.code.in_(codes)))
-    by_code = {i.code: i for i in rows}
+    by_code = {i.code: i for i in catalogue(session) if i.code in codes}
     return {
         i.code: by_code[i.successor_code]
         for i in by_code.values()
@@ -26,7 +25,7 @@ def successions(session: Session, codes: set[str]) -> dict[str, Indicator]:
     }
 
 
-def fold(figures: Aggregates, pairs: dict[str, Indicator]) -> Aggregates:
+def fold(figures: Aggregates, pairs: dict[str, Entry]) -> Aggregates:
     """Fold each predecessor's figures into its successor's."""
     if not pairs:
         return figures
@@ -38,7 +37,7 @@ def fold(figures: Aggregates, pairs: dict[str, Indicator]) -> Aggregates:
     )
 
 
-def footnotes(pairs: dict[str, Indicator], indicators: tuple[IndicatorInfo, ...]) -> tuple[str, ...]:
+def footnotes(pairs: dict[str, Entry], indicators: tuple[IndicatorInfo, ...]) -> tuple[str, ...]:
     by_code = {i.code: i for i in indicators}
     notes = []
     for old, new in pairs.items():
@@ -57,19 +56,19 @@ def footnotes(pairs: dict[str, Indicator], indicators: tuple[IndicatorInfo, ...]
 
 
 def measure_changed(
-    pairs: dict[str, Indicator], measures: dict[str, str], earlier: Period, later: Period
+    pairs: dict[str, Entry], measures: dict[str, str], earlier: Period, later: Period
 ) -> frozenset[str]:
     """Successor codes whose figure for `earlier` is its predecessor's, in another measure, and for `later`
     its own (a "ban" is no "tổ"): the two are not comparable. `measures` maps codes to their measure."""
 
-    def measure(old: str, new: Indicator, period: Period) -> str:
+    def measure(old: str, new: Entry, period: Period) -> str:
         # A period ending before the successor began has only the predecessor's figures.
         return new.measure if period.end >= new.valid_from else measures.get(old, new.measure)
 
     return frozenset(new.code for old, new in pairs.items() if measure(old, new, earlier) != measure(old, new, later))
 
 
-def _fold(values: Figures, pairs: dict[str, Indicator]) -> Figures:
+def _fold(values: Figures, pairs: dict[str, Entry]) -> Figures:
     """Levels (stocks) take the successor's figure where it has one; counts of events (flows) add up."""
     folded = {code: value for code, value in values.items() if code not in pairs}
     for old, new in pairs.items():
