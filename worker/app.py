@@ -20,6 +20,8 @@ ROUTES = {
     "tongket.collect_unit": {"queue": "collect", "routing_key": "collect"},
     "tongket.render_run": {"queue": "render", "routing_key": "render"},
     "tongket.deliver": {"queue": "mail", "routing_key": "mail"},
+    "tongket.deliver_commune_mail": {"queue": "mail", "routing_key": "mail"},
+    "tongket.poll_intake": {"queue": "collect", "routing_key": "collect"},
 }
 
 
@@ -74,6 +76,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "plan-due-runs": every("tongket.tick", settings.tick_seconds),
         "reconcile-stuck-runs": every("tongket.reconcile", settings.reconcile_seconds),
         "recover-deliveries": every("tongket.recover_deliveries", settings.reconcile_seconds),
+        "remind-communes": every("tongket.remind_communes", settings.tick_seconds),
+        "poll-intake-mailbox": every("tongket.poll_intake", settings.intake_seconds),
         "prune-old-runs": {
             "task": "tongket.prune",
             "schedule": crontab(minute=17, hour=3),

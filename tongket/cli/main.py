@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tongket.cli.commands import jobs, recipients, resend, runs, schedules, sources, template, units
+from tongket.cli.commands import contacts, intake, jobs, recipients, resend, runs, schedules, sources, template, units
 from tongket.cli.console import console
 from tongket.models.errors import TongketError
 
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.registered_commands += jobs.app.registered_commands  # demo, run, migrate at the top level
 app.registered_commands += resend.app.registered_commands  # resend RUN_ID at the top level
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(intake.app, name="intake")
 app.add_typer(recipients.app, name="recipients")
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
 from tongket.models.periods import Period
-from tongket.models.tables import Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
+from tongket.models.tables import Contact, Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
 from tongket.worker.collect.filedrop import delivered_files
 from tongket.worker.collect.http_source import HttpLimits, fetch, source_url
 from tongket.worker.collect.ingest import ingest
@@ -98,6 +98,9 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
     if reported_at is not None:
         warned = [s for s in newest.values() if s.errors]  # accepted, with warnings to check
         return Outcome(UnitState.COLLECTED, tuple(_lines(warned)), reported_at=reported_at)
+    stored = _stored_rejection(session, unit, period)
+    if stored is not None:  # e.g. a form by email with errors, and no accepted one since
+        return Outcome(UnitState.REJECTED, tuple(_lines([stored])))
     if gathered.broken and not gathered.transient:
         return Outcome(UnitState.FAILED, (SOURCE_BROKEN,), error="; ".join(gathered.broken))
     return Outcome(UnitState.PENDING, error="; ".join(gathered.transient + gathered.broken) or None)
@@ -108,6 +111,8 @@ def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, lim
         return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
     if source.kind == SourceKind.HTTP_JSON:
         return _pull_http(unit_code, source, period, limits)
+    if source.kind == SourceKind.EMAIL:
+        return []  # the intake mailbox stores them as they come (worker/runs/intake.py)
     raise SourceBroken(f"source {source.id} of unit {unit_code}: unknown kind {source.kind!r}")
 
 
@@ -151,6 +156,22 @@ def _reported_at(session: Session, unit: Unit, period: Period) -> datetime | Non
     ).all()
     times = [at for period_id, at in rows if period_id and _within(period, period_id)]
     return max(times) if times else None
+
+
+def _stored_rejection(session: Session, unit: Unit, period: Period) -> Submission | None:
+    """The unit's newest submission within the period if it was rejected (none accepted, see the caller)."""
+    newest = session.scalars(
+        select(Submission)
+        .where(Submission.unit_id == unit.id, Submission.period_id != "")
+        .order_by(Submission.received_at.desc(), Submission.id.desc())
+    ).all()
+    within = [s for s in newest if _within(period, s.period_id)]
+    return within[0] if within and within[0].status == SubmissionStatus.REJECTED else None
+
+
+def has_contacts(session: Session, unit: Unit) -> bool:
+    """A commune with email contacts is told why a form was rejected, and may correct it before the deadline."""
+    return session.scalar(select(func.count()).select_from(Contact).where(Contact.unit_id == unit.id)) != 0
 
 
 def _lines(rejected: list[Submission]) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.worker.backoff import backoff
-from tongket.worker.collect.collect import Outcome, gather, judge, sources_of
+from tongket.worker.collect.collect import Outcome, gather, has_contacts, judge, sources_of
 from tongket.worker.collect.http_source import HttpLimits
 from tongket.worker.settings import Settings
 from tongket.worker.states import record_unit, state_of
@@ -42,10 +42,13 @@ def collect_once(
         return None  # settled by another worker meanwhile (a re-delivered message)
     outcome = judge(session, unit, period, gathered, bounds)
     now = now or utcnow()
+    deadline = run.collect_deadline or now
+    if outcome.state is UnitState.REJECTED and now < deadline and has_contacts(session, unit):
+        # The commune was told why (its receipt) and may still send a corrected form: wait for it.
+        outcome = Outcome(UnitState.PENDING, error="rejected for now: " + "; ".join(outcome.problems)[:500])
     if outcome.state is not UnitState.PENDING:
         _settle(session, run_id, unit_id, outcome, late=row.attempts > 0)
         return None
-    deadline = run.collect_deadline or now
     if now >= deadline:
         reason = NOTHING_YET + (SOURCE_DOWN if outcome.error else "")
         _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
