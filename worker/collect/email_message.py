@@ -163,8 +163,10 @@ def _message_id(message: Message, raw: bytes) -> str:
 
 def _header(message: Message, name: str, limit: int) -> str:
     try:
-        value = message.get(name, "") or ""
-        text = str(make_header(decode_header(str(value))))
+        value = str(message.get(name, "") or "")
+        # Raw 8-bit bytes in a header (against the rules, yet common) are most often UTF-8.
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = str(make_header(decode_header(value)))
     except (LookupError, UnicodeError, ValueError, TypeError):
         text = ""
     return _clean(text, limit)

@@ -44,7 +44,7 @@ from tongket.models.tables import (
 from tongket.worker.collect.email_message import read_email
 from tongket.worker.collect.ingest import ingest
 from tongket.worker.collect.mailbox import ImapConfig, Mailbox
-from tongket.worker.collect.problems import Problem
+from tongket.worker.collect.problems import Problem, is_cell
 from tongket.worker.deliver.commune import create_receipt, deadline_text
 from tongket.worker.deliver.commune_flow import SEND_TASK
 from tongket.worker.deliver.contacts import contacts_by_address
@@ -147,10 +147,9 @@ def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]
     contact = contacts[0]
     if inbound.reason:  # too big: refused unread, and the commune told so
         note = (
-            f"Thư có dung lượng {inbound.size / 1_000_000:.1f} MB, vượt quá mức cho phép "
-            f"({settings.intake_max_bytes / 1_000_000:.0f} MB) nên hệ thống không đọc. Đề nghị chỉ đính kèm tệp "
-            "biểu mẫu .xlsx và gửi lại."
-        ).replace(".", ",", 1)
+            f"Thư có dung lượng {_mb(inbound.size)} MB, vượt quá mức cho phép ({_mb(settings.intake_max_bytes)} MB) "
+            "nên hệ thống không đọc. Đề nghị chỉ đính kèm tệp biểu mẫu .xlsx và gửi lại."
+        )
         return _answer(session, inbound, contact, [], note, settings, InboundState.REFUSED)
     read = read_email(Path(inbound.raw_path or "").read_bytes(), settings.intake_max_attachments)
     files = [_refused_file(r.name, r.reason_vi) for r in read.refusals if r.name]
@@ -281,8 +280,8 @@ def _file_outcome(session: Session, name: str, submission: Submission) -> dict[s
         "figures": figures,
         "blank": None,
         "empty": accepted and figures == 0,
-        "problems": [p.line() for p in problems if p.severity == "error"],
-        "warnings": [p.line() for p in problems if p.severity == "warning"],
+        "problems": [_line(p) for p in problems if p.severity == "error"],
+        "warnings": [_line(p) for p in problems if p.severity == "warning"],
     }
 
 
@@ -305,6 +304,22 @@ def _refused_file(name: str, reason: str) -> dict[str, Any]:
         "problems": [reason[:1].upper() + reason[1:]],
         "warnings": [],
     }
+
+
+def _line(problem: Problem) -> str:
+    """A problem as the clerk reads it in the receipt: where in the file (cell, indicator) and why; the
+    commune and period are the receipt's own."""
+    where = f"ô {problem.cell}" if is_cell(problem.cell) else problem.cell
+    if problem.cell.startswith("_meta!"):
+        where = ""  # the hidden sheet: the clerk never sees it
+    if problem.indicator:
+        where = f"{where} ({problem.indicator})".strip()
+    reason = problem.reason_vi
+    return f"{where[:1].upper() + where[1:]}: {reason}" if where else reason[:1].upper() + reason[1:]
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f}".replace(".", ",")
 
 
 def _period_of(files: list[dict[str, Any]]) -> Period | None:
