@@ -282,18 +282,15 @@ def test_a_worker_dying_half_way_neither_loses_nor_doubles_a_message(world: dict
     config = intake.ImapConfig.from_url(settings.imap_url, settings.imap_password)
     with intake.Mailbox(config) as box, session_scope(settings.db_url) as session:
         first, second = box.waiting()
-        intake._record(
-            session, box, {"mailbox": config.name, "uid_validity": box.uid_validity, "uid": first}, 0, settings
-        )
+        key = {"mailbox": config.name, "uid_validity": box.uid_validity, "uid": first}
+        intake._record(session, box, key, 0, settings, datetime.now(UTC))
     # ...died after recording the first. Another processed the second and died before marking it done:
     with intake.Mailbox(config) as box:
         key = {"mailbox": config.name, "uid_validity": box.uid_validity, "uid": second}
         with session_scope(settings.db_url) as session:
-            intake._record(session, box, key, 0, settings)
-        with session_scope(settings.db_url) as session:
-            row = intake._row(session, key)
-            assert row is not None and intake.claim(session, row.id)
-            answers = intake.process(session, row.id, settings)
+            row_id = intake._record(session, box, key, 0, settings, datetime.now(UTC))
+            assert row_id is not None
+            answers = intake.process(session, row_id, settings)
     for item in answers:
         commune_flow.deliver_commune_mail(int(item.args[0]), settings)
 
@@ -308,6 +305,29 @@ def test_a_worker_dying_half_way_neither_loses_nor_doubles_a_message(world: dict
     with session_scope(settings.db_url) as session:
         assert len(session.scalars(select(Submission)).all()) == 2
         assert len(session.scalars(select(CommuneMail).where(CommuneMail.kind == MailKind.RECEIPT)).all()) == 2
+
+
+def test_a_worker_killed_mid_processing_leaves_nothing_half_done(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, imap, server = world["settings"], world["imap"], world["smtp"]
+    imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())
+    real = intake.process
+
+    def killed(*args: Any) -> Any:
+        real(*args)  # the submission and the receipt are made...
+        raise SystemExit("killed")  # ...and the worker dies before the commit
+
+    monkeypatch.setattr(intake, "process", killed)
+    with pytest.raises(SystemExit):
+        intake.poll(settings)
+    monkeypatch.setattr(intake, "process", real)
+    with session_scope(settings.db_url) as session:
+        assert session.scalars(select(Submission)).all() == []
+        assert session.scalars(select(CommuneMail).where(CommuneMail.kind == MailKind.RECEIPT)).all() == []
+    assert inbound(settings) == [] and "TongketDone" not in imap.flags()[1]
+    assert len(poll(settings)) == 1  # taken again, once
+    assert len(receipt_text(server, CLERK)) == 1 and inbound(settings)[0].state is InboundState.PROCESSED
 
 
 def test_the_mailbox_down_is_tried_again_later(world: dict[str, Any]) -> None:

@@ -79,11 +79,11 @@ def remind_communes(self: DbTask) -> None:
 
 
 @app.task(name="tongket.poll_intake", base=DbTask, bind=True)
-def poll_intake(self: DbTask) -> None:
-    follow, more = intake.poll(get_settings())  # each message committed on its own inside
+def poll_intake(self: DbTask, shard: int = 0, shards: int = 1) -> None:
+    follow, more = intake.poll(get_settings(), shard=shard, shards=shards)  # each message commits on its own
     send(follow)
-    if more:  # a backlog: go on at once rather than wait for the next beat
-        send([states.Next("tongket.poll_intake", ())])
+    if more:  # a backlog: go on at once, shared by the collect workers, rather than wait for the next beat
+        send(intake.shares(get_settings(), shard, shards))
 
 
 @app.task(name="tongket.notify_failure", base=DbTask, bind=True, max_retries=3, default_retry_delay=60)

@@ -59,15 +59,16 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 300  # a message claimed longer than this belongs to a worker that died
 
 
-def poll(settings: Settings, now: datetime | None = None) -> tuple[list[Next], bool]:
-    """One pass over the mailbox; returns the receipts to send and whether more messages wait."""
+def poll(settings: Settings, now: datetime | None = None, shard: int = 0, shards: int = 1) -> tuple[list[Next], bool]:
+    """One pass over the mailbox (over the UIDs of one shard of several, when workers share a backlog);
+    returns the receipts to send and whether more messages wait."""
     if not settings.imap_url:
         return [], False
     config = ImapConfig.from_url(settings.imap_url, settings.imap_password)
     follow: list[Next] = []
     try:
         with Mailbox(config) as box:
-            waiting = box.waiting()
+            waiting = [uid for uid in box.waiting() if uid % shards == shard]
             batch = waiting[: settings.intake_batch]
             sizes = box.sizes(batch)
             for uid in batch:
@@ -78,26 +79,45 @@ def poll(settings: Settings, now: datetime | None = None) -> tuple[list[Next], b
     return follow, len(waiting) > len(batch)
 
 
+def shares(settings: Settings, shard: int, shards: int) -> list[Next]:
+    """The polls that go on with a backlog: the beat's own poll splits it into intake_workers shards (by
+    UID), each of which goes on with its own until it is empty."""
+    if shards == 1 and settings.intake_workers > 1:
+        return [Next("tongket.poll_intake", (i, settings.intake_workers)) for i in range(settings.intake_workers)]
+    return [Next("tongket.poll_intake", (shard, shards))]
+
+
 def take(box: Mailbox, mailbox: str, uid: int, size: int, settings: Settings, now: datetime | None) -> list[Next]:
-    """Record, process and mark one message; a step already done is skipped."""
+    """Record and process one message in one transaction (its row, its submissions, its receipt), then
+    mark it done in the mailbox. A worker that dies before the commit leaves nothing but the kept bytes:
+    the message is taken again. One that dies after it leaves the mark: the next poll only marks it."""
     key = {"mailbox": mailbox, "uid_validity": box.uid_validity, "uid": uid}
-    with session_scope(settings.db_url) as session:
-        row = _row(session, key)
-        if row is None:
-            _record(session, box, key, size, settings)
-    follow: list[Next] = []
-    with session_scope(settings.db_url) as session:
-        inbound = _row(session, key)
-        if inbound is not None and claim(session, inbound.id, now):
-            follow = process(session, inbound.id, settings)
-        elif inbound is None or inbound.state is InboundState.RECEIVED:
-            return []  # another worker has it: it marks it done
+    try:
+        with session_scope(settings.db_url) as session:
+            inbound = _row(session, key)
+            if inbound is None:
+                new = _record(session, box, key, size, settings, now or utcnow())
+                follow = process(session, new, settings) if new is not None else []
+            elif claim(session, inbound.id, now):
+                follow = process(session, inbound.id, settings)
+            elif inbound.state is InboundState.RECEIVED:
+                return []  # another worker holds it, and marks it done
+            else:
+                follow = []
+    except (SourceUnavailable, SourceBroken):
+        raise
+    except Exception as exc:  # a message that breaks processing must not block the mailbox: kept, refused
+        log.exception("intake: message UID %s could not be processed", uid)
+        follow = _refuse_unprocessable(box, key, size, settings, f"{type(exc).__name__}: {exc}"[:500])
     box.mark_done(uid)
     return follow
 
 
-def _record(session: Session, box: Mailbox, key: dict[str, Any], size: int, settings: Settings) -> None:
-    """Keep the message's bytes (only its header when it is too big) and its row."""
+def _record(
+    session: Session, box: Mailbox, key: dict[str, Any], size: int, settings: Settings, claimed_at: datetime
+) -> int | None:
+    """Keep the message's bytes (only its header when it is too big) and insert its row, claimed; the id,
+    or None when another worker inserted it meanwhile."""
     too_big = size > settings.intake_max_bytes
     raw = box.fetch(key["uid"], header_only=too_big)
     path = settings.mail_dir / f"{key['uid_validity']}" / f"{key['uid']}{'.header' if too_big else ''}.eml"
@@ -113,12 +133,26 @@ def _record(session: Session, box: Mailbox, key: dict[str, Any], size: int, sett
         "state": InboundState.RECEIVED,
         "reason": f"larger than {settings.intake_max_bytes} bytes" if too_big else None,
         "outcome": [],
+        "claimed_at": claimed_at,
     }
-    upsert(session, InboundMail, [row], key=("mailbox", "uid_validity", "uid"))
+    new = upsert(session, InboundMail, [row], key=("mailbox", "uid_validity", "uid"))
+    return int(new[0]) if new else None
+
+
+def _refuse_unprocessable(box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> list[Next]:
+    with session_scope(settings.db_url) as session:
+        inbound = _row(session, key)
+        if inbound is None:
+            new = _record(session, box, key, size, settings, utcnow())
+            inbound = session.get(InboundMail, new) if new is not None else _row(session, key)
+        if inbound is not None:
+            _settle(session, inbound, InboundState.REFUSED, f"could not be processed: {error}")
+    return []
 
 
 def claim(session: Session, inbound_id: int, now: datetime | None = None) -> bool:
-    """Take a received message to process; False if it is done or another worker holds it."""
+    """Take a recorded message whose worker died; False if it is done or a live worker holds it. (A row
+    is committed 'received' only by a worker that died before its outcome: see `take`.)"""
     now = now or utcnow()
     statement = (
         update(InboundMail)
@@ -130,9 +164,7 @@ def claim(session: Session, inbound_id: int, now: datetime | None = None) -> boo
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    taken = changed(session, statement) == 1
-    session.commit()
-    return taken
+    return changed(session, statement) == 1
 
 
 def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]:
