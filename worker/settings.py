@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     collect_retry_seconds: float = 30.0
     collect_retry_max_seconds: float = 300.0
     max_form_bytes: int = 5_000_000  # a delivered file or HTTP body larger than this is rejected
+    # A dropped file that changed less than this many seconds ago is still being copied: read on a later try.
+    # 0 (off) by default so that a form dropped just before a run (the demo) is read at once; set e.g. 10
+    # where offices copy into the folder over the network.
+    drop_settle_seconds: float = 0.0
     http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
     http_read_timeout: float = 30.0
     # PDF font. auto: the office's Times New Roman when font_dir is set, else Crimson Text from the pip

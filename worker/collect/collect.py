@@ -118,7 +118,7 @@ def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, lim
 
 def _pull_files(source: SourceSpec, folder: Path, limits: HttpLimits) -> list[Delivered]:
     delivered = []
-    for path in delivered_files(folder):
+    for path in delivered_files(folder, limits.settle_seconds):
         with path.open("rb") as handle:
             data = handle.read(limits.max_bytes + 1)  # an oversized file is rejected without reading it all
         delivered.append(Delivered(source.id, path.name, data))
