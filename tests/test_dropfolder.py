@@ -68,3 +68,16 @@ def test_old_spreadsheet_formats_are_rejected_with_what_to_do(session: Session, 
     assert row.errors and all("Excel Workbook (.xlsx)" in line for line in row.errors), row.errors
     stored = session.scalars(select(Submission).order_by(Submission.origin)).all()
     assert [(s.origin, s.status) for s in stored] == [("2023.ods", "rejected"), ("2023.xls", "rejected")]
+
+
+def test_a_csv_whose_period_excel_turned_into_a_date_is_rejected_with_the_reason(
+    session: Session, tmp_path: Path
+) -> None:
+    settings, run_id, unit_id, folder = started(session, tmp_path)
+    code = session.get_one(RunUnit, (run_id, unit_id)).unit.code
+    folder.mkdir(parents=True)
+    (folder / "2023.csv").write_text(f"unit_code,period,indicator,value\n{code},01/01/2024,security_teams,4\n")
+    assert collect_once(session, run_id, unit_id, settings) is None
+    row = session.get_one(RunUnit, (run_id, unit_id))
+    assert row.state is UnitState.REJECTED, row.last_error
+    assert "01/01/2024" in row.errors[0] and "Văn bản (Text)" in row.errors[0]

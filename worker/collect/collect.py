@@ -89,7 +89,8 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
             source=session.get(Source, item.source_id),
             max_bytes=limits.max_bytes,
         )
-        if submission.period_id == "" or _within(period, submission.period_id):
+        # A period that is no period at all (Excel turned "2023" into "01/01/2024") is this run's problem too.
+        if not _parses(submission.period_id) or _within(period, submission.period_id):
             newest[submission.period_id] = submission
     rejected = [s for s in newest.values() if s.status == SubmissionStatus.REJECTED]
     if rejected:
@@ -138,6 +139,14 @@ def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpL
         if body is not None:
             delivered.append(Delivered(source.id, url, body))
     return delivered
+
+
+def _parses(period_id: str) -> bool:
+    try:
+        Period.parse(period_id)
+    except ValueError:
+        return False
+    return True
 
 
 def _within(period: Period, period_id: str) -> bool:
