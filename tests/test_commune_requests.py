@@ -142,6 +142,10 @@ def test_the_contacts_command_adds_lists_removes_and_imports(tmp_path: Path, db_
 def test_a_started_run_asks_each_commune_with_contacts_once(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
     settings = settings_for(tmp_path, db_url, server.url)
     run_id, unit_ids = collecting_run(settings, contacts=2)
+    with session_scope(settings.db_url) as session:  # last year's figures of the first commune
+        unit = session.get_one(Unit, unit_ids[0])
+        path = drop_form(session, tmp_path / "old", unit, "2022", {"security_teams": 11, "propaganda_sessions": 4})
+        ingest(session, unit, path.read_bytes(), origin="2022.xlsx")
 
     mail_ids = start(settings, run_id)
     assert len(mail_ids) == 2
@@ -159,6 +163,8 @@ def test_a_started_run_asks_each_commune_with_contacts_once(tmp_path: Path, db_u
     assert "Kính gửi Đồng chí Nguyễn Văn A (Xã Thử 1)" in body
     assert "Công an huyện Đức Trọng đề nghị xã Thử 1 điền số liệu năm 2023" in body
     assert unicodedata.is_normalized("NFC", body) and unicodedata.is_normalized("NFC", subject)
+    hint = "Để tham khảo, số liệu đơn vị đã báo cáo năm 2022 (các chỉ tiêu số hiện có cuối kỳ):\n"
+    assert hint + "  - Tổ an ninh nhân dân: 11 tổ\n\nCách gửi số liệu:" in body  # stocks only: no sessions
     assert message["Reply-To"] == "so-lieu@ductrong.example.vn"
     (form,) = [p for p in message.walk() if p.get_filename()]
     assert form.get_filename() == "Biểu mẫu số liệu 24901 - 2023.xlsx"

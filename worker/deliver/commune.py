@@ -20,18 +20,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.models.db import upsert
-from tongket.models.periods import Period
+from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import (
     CommuneMail,
     Contact,
     DeliveryState,
+    Indicator,
+    IndicatorKind,
     MailKind,
     Run,
     Submission,
     SubmissionStatus,
     Unit,
+    Value,
 )
 from tongket.worker.report.issuer import issuer
+from tongket.worker.report.numbers import format_int
 from tongket.worker.report.wording import lower_first, period_label, summary_line
 
 
@@ -70,6 +74,33 @@ def run_context(session: Session, run: Run, unit: Unit, zone: ZoneInfo) -> dict[
     }
 
 
+def previous_stocks(session: Session, unit: Unit, period: Period) -> list[dict[str, str]]:
+    """The stocks (teams, clubs, members) the commune reported for the previous period, as a hint beside the
+    empty form: the clerk sees last period's level without it being filled in for him."""
+    if period.type is PeriodType.YEARS:
+        return []
+    previous = period.previous().id
+    newest = session.scalar(
+        select(Submission.id)
+        .where(
+            Submission.unit_id == unit.id,
+            Submission.period_id == previous,
+            Submission.status == SubmissionStatus.ACCEPTED,
+        )
+        .order_by(Submission.version.desc())
+        .limit(1)
+    )
+    if newest is None:
+        return []
+    rows = session.execute(
+        select(Indicator.name, Indicator.measure, Value.value)
+        .join(Value, Value.indicator_id == Indicator.id)
+        .where(Value.submission_id == newest, Indicator.kind == IndicatorKind.STOCK)
+        .order_by(Indicator.position)
+    ).all()
+    return [{"name": name, "measure": measure, "value": format_int(value)} for name, measure, value in rows]
+
+
 def create_requests(
     session: Session, run: Run, forms: Sequence[tuple[Unit, Path]], zone: ZoneInfo, domain: str, intake: str = ""
 ) -> list[int]:
@@ -77,6 +108,10 @@ def create_requests(
     rows = []
     for unit, form in forms:
         context = {**run_context(session, run, unit, zone), "intake": intake}
+        context["hints"] = previous_stocks(session, unit, run.period)
+        context["previous_label"] = (
+            "" if run.period.type is PeriodType.YEARS else period_label(run.kind, run.period.previous())
+        )
         for contact in _contacts(session, unit):
             key = f"request:r{run.id}:u{unit.id}:{contact.email.lower()}"
             rows.append(_row(key, MailKind.REQUEST, unit, contact, domain, context, run_id=run.id, attachment=form))
