@@ -258,6 +258,24 @@ def test_at_the_deadline_an_uncorrected_commune_is_rejected_and_the_report_count
     assert "đã báo cáo 1" in summary and "bị từ chối 1" in summary and "không báo cáo 1" in summary
 
 
+def test_the_reconciler_at_the_deadline_reports_an_uncorrected_commune_rejected(world: dict[str, Any]) -> None:
+    from tongket.worker.runs.reconcile import Timeouts, reconcile
+
+    settings, imap, run_id = world["settings"], world["imap"], world["run_id"]
+    imap.append(
+        email(sender=OTHER, attachments=[("b.xlsx", form(world["tmp"], "24901", {"patrol_teams": 1}))]).as_bytes()
+    )
+    poll(settings)
+    with session_scope(settings.db_url) as session:
+        session.execute(update(Run).where(Run.id == run_id).values(collect_deadline=datetime.now(UTC)))
+    with session_scope(settings.db_url) as session:
+        reconcile(session, datetime.now(UTC) + timedelta(seconds=1), Timeouts.of(settings))
+    with session_scope(settings.db_url) as session:
+        by_code = {row.unit.code: row for row in session.scalars(select(RunUnit).where(RunUnit.run_id == run_id))}
+        assert by_code["24902"].state is UnitState.REJECTED and "24901" in by_code["24902"].errors[0]
+        assert by_code["24903"].state is UnitState.MISSING
+
+
 def test_an_unknown_sender_is_quarantined_kept_and_listed(world: dict[str, Any]) -> None:
     settings, imap = world["settings"], world["imap"]
     data = form(world["tmp"], "24901", {"security_teams": 12})

@@ -99,7 +99,7 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
     if reported_at is not None:
         warned = [s for s in newest.values() if s.errors]  # accepted, with warnings to check
         return Outcome(UnitState.COLLECTED, tuple(_lines(warned)), reported_at=reported_at)
-    stored = _stored_rejection(session, unit, period)
+    stored = stored_rejection(session, unit, period)
     if stored is not None:  # e.g. a form by email with errors, and no accepted one since
         return Outcome(UnitState.REJECTED, tuple(_lines([stored])))
     if gathered.broken and not gathered.transient:
@@ -167,7 +167,7 @@ def _reported_at(session: Session, unit: Unit, period: Period) -> datetime | Non
     return max(times) if times else None
 
 
-def _stored_rejection(session: Session, unit: Unit, period: Period) -> Submission | None:
+def stored_rejection(session: Session, unit: Unit, period: Period) -> Submission | None:
     """The unit's newest submission within the period if it was rejected (none accepted, see the caller)."""
     newest = session.scalars(
         select(Submission)
@@ -181,6 +181,10 @@ def _stored_rejection(session: Session, unit: Unit, period: Period) -> Submissio
 def has_contacts(session: Session, unit: Unit) -> bool:
     """A commune with email contacts is told why a form was rejected, and may correct it before the deadline."""
     return session.scalar(select(func.count()).select_from(Contact).where(Contact.unit_id == unit.id)) != 0
+
+
+def rejection_lines(submission: Submission) -> list[str]:
+    return _lines([submission])
 
 
 def _lines(rejected: list[Submission]) -> list[str]:
