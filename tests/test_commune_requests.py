@@ -237,3 +237,18 @@ def test_a_transient_smtp_failure_is_retried_and_a_lost_task_recovered(
     assert len(server.inbox.to("canbo1@xa1.example.vn")) == 1
     with session_scope(settings.db_url) as session:
         assert session.get_one(CommuneMail, mail_id).kind is MailKind.REQUEST
+
+
+def test_requests_and_reminders_are_made_once_on_postgresql(tmp_path: Path, pg_url: str, server: SmtpServer) -> None:
+    settings = settings_for(tmp_path, pg_url, server.url)
+    run_id, _ = collecting_run(settings, contacts=2)
+    mail_ids = start(settings, run_id)
+    assert len(mail_ids) == 2 and start(settings, run_id) == []
+    deadline = deadline_of(settings, run_id)
+    reminders = remind(settings, deadline - timedelta(hours=23))
+    assert len(reminders) == 2  # both offsets were due (a beat outage): only the nearest is made
+    assert remind(settings, deadline - timedelta(hours=22)) == []
+    for mail_id in mail_ids + reminders + mail_ids:
+        commune_flow.deliver_commune_mail(mail_id, settings)
+    assert len(server.inbox.accepted) == 4
+    assert all("(còn 1 ngày)" in r.message.get_body(("plain",)).get_content() for r in server.inbox.accepted[2:])  # type: ignore[union-attr]

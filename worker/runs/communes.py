@@ -42,8 +42,9 @@ def start(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
 
 
 def remind(session: Session, now: datetime, settings: Settings) -> Sequence[Next]:
-    """Reminders that fell due for collecting runs: deadline minus each offset has passed, the deadline has
-    not; an offset longer than the collection window itself is skipped (the request has just gone)."""
+    """Reminders that fell due for collecting runs: deadline minus an offset has passed, the deadline has
+    not; an offset longer than the collection window itself is skipped (the request has just gone), and of
+    several due at once only the nearest is made."""
     window = timedelta(minutes=settings.collect_minutes)
     runs = session.scalars(
         select(Run).where(Run.state == RunState.COLLECTING, Run.collect_deadline > now).order_by(Run.id)
@@ -51,10 +52,13 @@ def remind(session: Session, now: datetime, settings: Settings) -> Sequence[Next
     created: list[int] = []
     for run in runs:
         assert run.collect_deadline is not None
-        for hours in settings.reminders:
+        due = [
+            h
+            for h in settings.reminders
+            if timedelta(hours=h) < window and now >= run.collect_deadline - timedelta(hours=h)
+        ]
+        for hours in due[-1:]:  # the nearest one only: after a beat outage, one reminder, not all missed ones
             before = timedelta(hours=hours)
-            if before >= window or now < run.collect_deadline - before:
-                continue
             waiting = [u for u in _with_contacts(session, run.id) if not has_accepted(session, u.id, run.period)]
             forms = [(unit, form_for(session, unit, run.period, settings)) for unit in waiting]
             created += create_reminders(

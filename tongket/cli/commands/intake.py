@@ -18,9 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="Emails received from communes.")
 
 @app.command("list")
 def intake_list(
-    state: Annotated[
-        str | None, typer.Option(help="Only messages in this state: quarantined, processed, refused, duplicate.")
-    ] = None,
+    state: Annotated[InboundState | None, typer.Option(help="Only messages in this state.")] = None,
     limit: Annotated[int, typer.Option(help="The newest this many.")] = 50,
 ) -> None:
     """Received messages, newest first: who sent them, what became of them, and where the raw message is kept
@@ -29,7 +27,7 @@ def intake_list(
     with session_scope(get_settings().db_url) as session:
         query = select(InboundMail).order_by(InboundMail.id.desc()).limit(limit)
         if state:
-            query = query.where(InboundMail.state == InboundState(state))
+            query = query.where(InboundMail.state == state)
         for row in session.scalars(query):
             unit = session.get(Unit, row.unit_id) if row.unit_id else None
             files = ", ".join(f"{f['name']}: {f['status']}" for f in row.outcome)
