@@ -39,6 +39,7 @@ from tongket.worker.deliver import commune_flow, smtp
 from tongket.worker.report.indicators import active_indicators
 from tongket.worker.runs import intake
 from tongket.worker.settings import Settings
+from tongket.worker.states import Next
 
 PERIOD = "2025"
 VALUES = {"security_teams": 12, "patrol_teams": 3, "patrol_members": 25, "mediation_teams": 4, "tips_to_police": 0}
@@ -124,14 +125,17 @@ def run_intake(settings: Settings, workers: int) -> tuple[float, int]:
 
 
 def _worker(settings: Settings, shard: int, shards: int) -> int:
-    sent = 0
+    sent = []
+
+    def answer(follow: list[Next]) -> None:  # each receipt as its message commits, as the task hands it off
+        for item in follow:
+            sent.append(commune_flow.deliver_commune_mail(int(item.args[0]), settings).state == "sent")
+
     more = True
     while more:
-        follow, more = intake.poll(settings, shard=shard, shards=shards)
-        for item in follow:
-            sent += commune_flow.deliver_commune_mail(int(item.args[0]), settings).state == "sent"
+        _, more = intake.poll(settings, shard=shard, shards=shards, hand_off=answer)
     smtp.drop()
-    return sent
+    return sum(sent)
 
 
 def bare_loop(settings: Settings, emails: list[bytes]) -> None:

@@ -348,6 +348,23 @@ def test_a_worker_killed_mid_processing_leaves_nothing_half_done(
     assert len(receipt_text(server, CLERK)) == 1 and inbound(settings)[0].state is InboundState.PROCESSED
 
 
+def test_each_receipt_is_handed_off_as_soon_as_its_message_is_committed(world: dict[str, Any]) -> None:
+    settings, imap = world["settings"], world["imap"]
+    imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())
+    imap.append(
+        email(sender=OTHER, attachments=[("b.xlsx", form(world["tmp"], "24902", {"security_teams": 8}))]).as_bytes()
+    )
+    seen: list[tuple[int, int]] = []
+
+    def hand_off(follow: list[Any]) -> None:  # the receipt exists in the database when it is handed off
+        with session_scope(settings.db_url) as session:
+            receipts = session.scalars(select(CommuneMail).where(CommuneMail.kind == MailKind.RECEIPT)).all()
+        seen.append((len(follow), len(receipts)))
+
+    assert intake.poll(settings, hand_off=hand_off) == ([], False)
+    assert seen == [(1, 1), (1, 2)]
+
+
 def test_the_mailbox_down_is_tried_again_later(world: dict[str, Any]) -> None:
     settings, imap = world["settings"], world["imap"]
     imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())

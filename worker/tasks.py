@@ -80,8 +80,7 @@ def remind_communes(self: DbTask) -> None:
 
 @app.task(name="tongket.poll_intake", base=DbTask, bind=True)
 def poll_intake(self: DbTask, shard: int = 0, shards: int = 1) -> None:
-    follow, more = intake.poll(get_settings(), shard=shard, shards=shards)  # each message commits on its own
-    send(follow)
+    _, more = intake.poll(get_settings(), shard=shard, shards=shards, hand_off=send)  # each receipt at its commit
     if more:  # a backlog: go on at once, shared by the collect workers, rather than wait for the next beat
         send(intake.shares(get_settings(), shard, shards))
 

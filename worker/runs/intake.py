@@ -15,7 +15,7 @@ A sender who is not a registered contact is quarantined: kept and listed, never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,9 +59,17 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 300  # a message claimed longer than this belongs to a worker that died
 
 
-def poll(settings: Settings, now: datetime | None = None, shard: int = 0, shards: int = 1) -> tuple[list[Next], bool]:
+def poll(
+    settings: Settings,
+    now: datetime | None = None,
+    shard: int = 0,
+    shards: int = 1,
+    hand_off: Callable[[list[Next]], None] | None = None,
+) -> tuple[list[Next], bool]:
     """One pass over the mailbox (over the UIDs of one shard of several, when workers share a backlog);
-    returns the receipts to send and whether more messages wait."""
+    returns the receipts to send and whether more messages wait. With `hand_off`, each message's receipt
+    is handed to it as soon as that message is committed (a commune hears within a minute, not after the
+    whole batch), and the list returned is empty."""
     if not settings.imap_url:
         return [], False
     config = ImapConfig.from_url(settings.imap_url, settings.imap_password)
@@ -72,7 +80,11 @@ def poll(settings: Settings, now: datetime | None = None, shard: int = 0, shards
             batch = waiting[: settings.intake_batch]
             sizes = box.sizes(batch)
             for uid in batch:
-                follow += take(box, config.name, uid, sizes.get(uid, 0), settings, now)
+                answers = take(box, config.name, uid, sizes.get(uid, 0), settings, now)
+                if hand_off is None:
+                    follow += answers
+                else:
+                    hand_off(answers)
     except (SourceUnavailable, SourceBroken) as exc:  # the next beat tries again; what was done stays done
         log.warning("intake mailbox %s: %s", config.name, exc)
         return follow, False

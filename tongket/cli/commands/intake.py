@@ -12,6 +12,7 @@ from tongket.cli.console import console
 from tongket.models.db import session_scope
 from tongket.models.tables import InboundMail, InboundState, Unit
 from tongket.worker.settings import get_settings
+from tongket.worker.states import Next
 
 app = typer.Typer(no_args_is_help=True, help="Emails received from communes.")
 
@@ -50,6 +51,11 @@ def intake_poll() -> None:
     from tongket.worker.app import send
     from tongket.worker.runs.intake import poll
 
-    follow, more = poll(get_settings())
-    send(follow)
-    console.print(f"{len(follow)} receipts queued" + ("; more messages wait" if more else ""))
+    queued: list[int] = []
+
+    def hand_off(follow: list[Next]) -> None:
+        send(follow)
+        queued.append(len(follow))
+
+    _, more = poll(get_settings(), hand_off=hand_off)
+    console.print(f"{sum(queued)} receipts queued" + ("; more messages wait" if more else ""))
