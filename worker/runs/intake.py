@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tongket.models.db import changed, session_scope, upsert
@@ -116,8 +117,8 @@ def take(box: Mailbox, mailbox: str, uid: int, size: int, settings: Settings, no
                 return []  # another worker holds it, and marks it done
             else:
                 follow = []
-    except (SourceUnavailable, SourceBroken):
-        raise
+    except (SourceUnavailable, SourceBroken, DBAPIError, OSError):
+        raise  # the mailbox, the database or the disk, for now: the message is taken again on a later poll
     except Exception as exc:  # a message that breaks processing must not block the mailbox: kept, refused
         log.exception("intake: message UID %s could not be processed", uid)
         follow = _refuse_unprocessable(box, key, size, settings, f"{type(exc).__name__}: {exc}"[:500])
