@@ -348,6 +348,29 @@ def test_a_worker_killed_mid_processing_leaves_nothing_half_done(
     assert len(receipt_text(server, CLERK)) == 1 and inbound(settings)[0].state is InboundState.PROCESSED
 
 
+def test_a_message_that_breaks_processing_is_refused_and_kept_and_the_next_one_goes_on(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, imap = world["settings"], world["imap"]
+    imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())
+    imap.append(
+        email(sender=OTHER, attachments=[("b.xlsx", form(world["tmp"], "24902", {"security_teams": 8}))]).as_bytes()
+    )
+    real = intake.ingest
+
+    def breaks_on_the_first(session: Any, unit: Unit, data: bytes, **kwargs: Any) -> Any:
+        if unit.code == "24901":
+            raise RecursionError("a form nobody foresaw")
+        return real(session, unit, data, **kwargs)
+
+    monkeypatch.setattr(intake, "ingest", breaks_on_the_first)
+    poll(settings)
+    first, second = inbound(settings)
+    assert first.state is InboundState.REFUSED and "RecursionError" in (first.reason or "")
+    assert Path(first.raw_path or "").exists() and second.state is InboundState.PROCESSED
+    assert all("TongketDone" in flags for flags in imap.flags().values())  # it does not block the mailbox
+
+
 def test_each_receipt_is_handed_off_as_soon_as_its_message_is_committed(world: dict[str, Any]) -> None:
     settings, imap = world["settings"], world["imap"]
     imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())
