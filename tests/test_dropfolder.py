@@ -81,3 +81,66 @@ def test_a_csv_whose_period_excel_turned_into_a_date_is_rejected_with_the_reason
     row = session.get_one(RunUnit, (run_id, unit_id))
     assert row.state is UnitState.REJECTED, row.last_error
     assert "01/01/2024" in row.errors[0] and "Văn bản (Text)" in row.errors[0]
+
+
+def _edited(path: Path, change: object) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    change(book)  # type: ignore[operator]
+    book.save(path)
+
+
+def _row_of(sheet: object, code: str) -> int:
+    return next(r[0].row for r in sheet.iter_rows() if r[1].value == code)  # type: ignore[attr-defined]
+
+
+def test_merged_value_cells_are_rejected_naming_the_cells(session: Session, tmp_path: Path) -> None:
+    settings, run_id, unit_id, folder = started(session, tmp_path)
+    commune = session.get_one(RunUnit, (run_id, unit_id)).unit
+    path = drop_form(session, settings.dropbox_dir, commune, "2023", {"security_teams": 7})
+
+    def merge(book: object) -> None:
+        sheet = book["Biểu mẫu"]  # type: ignore[index]
+        row = _row_of(sheet, "security_teams")
+        sheet.merge_cells(f"F{row}:F{row + 1}")
+
+    _edited(path, merge)
+    assert collect_once(session, run_id, unit_id, settings) is None
+    row = session.get_one(RunUnit, (run_id, unit_id))
+    assert row.state is UnitState.REJECTED and "bị gộp (Merge Cells): F7:F8" in row.errors[0], row.errors
+
+
+def test_a_filled_copy_of_the_form_sheet_is_read_and_two_filled_tables_are_refused(
+    session: Session, tmp_path: Path
+) -> None:
+    settings, run_id, unit_id, folder = started(session, tmp_path)
+    commune = session.get_one(RunUnit, (run_id, unit_id)).unit
+    path = drop_form(session, settings.dropbox_dir, commune, "2023", {})
+
+    def fill_a_copy(book: object) -> None:
+        book.security = None  # type: ignore[attr-defined]  # the clerk unprotects the structure to copy
+        copy = book.copy_worksheet(book["Biểu mẫu"])  # type: ignore[attr-defined,index]
+        copy.title = "Biểu mẫu (2)"
+        copy.cell(row=_row_of(copy, "security_teams"), column=6).value = 9
+
+    _edited(path, fill_a_copy)
+    assert collect_once(session, run_id, unit_id, settings) is None
+    assert session.get_one(RunUnit, (run_id, unit_id)).state is UnitState.COLLECTED
+    (accepted,) = session.scalars(select(Submission)).all()
+    assert [v.value for v in accepted.values] == [9]
+
+    def fill_the_original_too(book: object) -> None:
+        sheet = book["Biểu mẫu"]  # type: ignore[index]
+        sheet.cell(row=_row_of(sheet, "security_teams"), column=6).value = 8
+
+    _edited(path, fill_the_original_too)
+    from tongket.worker.collect.formats import read_delivery
+    from tongket.worker.collect.problems import FormRejected
+
+    try:
+        read_delivery(path.read_bytes(), origin=path.name)
+    except FormRejected as rejected:
+        assert '"Biểu mẫu", "Biểu mẫu (2)"' in rejected.problems[0].reason_vi
+    else:
+        raise AssertionError("two filled tables were accepted")
