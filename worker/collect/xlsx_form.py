@@ -520,9 +520,7 @@ def _has_values(ws: Worksheet, header: tuple[int, int, int]) -> bool:
 def _refuse_merged(ws: Worksheet, header: tuple[int, int, int], unit: str, period: str) -> None:
     """Merged value cells hold one figure for several indicators: which one was meant cannot be known."""
     header_row, _, value_col = header
-    merged = [
-        str(r) for r in ws.merged_cells.ranges if r.max_row > header_row and r.min_col <= value_col <= r.max_col
-    ]
+    merged = [str(r) for r in ws.merged_cells.ranges if r.max_row > header_row and r.min_col <= value_col <= r.max_col]
     if merged:
         raise _reject(
             f"các ô số liệu bị gộp (Merge Cells): {', '.join(merged[:10])}; hãy bỏ gộp ô (Unmerge Cells) để mỗi "
