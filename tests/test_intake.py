@@ -27,6 +27,7 @@ from tongket.models.catalogue import read_catalogue
 from tongket.models.db import session_scope
 from tongket.models.periods import Period
 from tongket.models.tables import (
+    Artifact,
     CommuneMail,
     InboundMail,
     InboundState,
@@ -41,12 +42,13 @@ from tongket.models.tables import (
     UnitState,
 )
 from tongket.scheduler.plan import plan_run
+from tongket.worker import states
 from tongket.worker.collect.step import collect_once
 from tongket.worker.collect.xlsx_form import write_form
 from tongket.worker.deliver import commune_flow, smtp
 from tongket.worker.deliver.contacts import add_contact
 from tongket.worker.report.indicators import active_indicators
-from tongket.worker.runs import communes, intake
+from tongket.worker.runs import communes, intake, pipeline
 from tongket.worker.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -252,10 +254,17 @@ def test_at_the_deadline_an_uncorrected_commune_is_rejected_and_the_report_count
                 collect_once(session, run_id, ids[code], settings, now=datetime.now(UTC) + timedelta(seconds=1)) is None
             )
     with session_scope(settings.db_url) as session:
-        states = {code: session.get_one(RunUnit, (run_id, ids[code])).state for code in ("24901", "24902", "24903")}
-        assert states == {"24901": UnitState.COLLECTED, "24902": UnitState.REJECTED, "24903": UnitState.MISSING}
+        settled = {code: session.get_one(RunUnit, (run_id, ids[code])).state for code in ("24901", "24902", "24903")}
+        assert settled == {"24901": UnitState.COLLECTED, "24902": UnitState.REJECTED, "24903": UnitState.MISSING}
         summary = run_completeness(session, run_id).summary_vi()
     assert "đã báo cáo 1" in summary and "bị từ chối 1" in summary and "không báo cáo 1" in summary
+    with session_scope(settings.db_url) as session:  # and the report rendered from it says the same
+        for item in states.finish_collecting(session, run_id):
+            pipeline.render(session, *item.args, settings)
+    with session_scope(settings.db_url) as session:
+        digest = session.scalars(select(Artifact.digest).where(Artifact.run_id == run_id)).one()
+    assert (digest["expected"], digest["collected"]) == (3, 1)
+    assert digest["rejected"] == ["xã Thử 2"] and digest["missing"] == ["xã Thử 3"]
 
 
 def test_the_reconciler_at_the_deadline_reports_an_uncorrected_commune_rejected(world: dict[str, Any]) -> None:
