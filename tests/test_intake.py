@@ -74,8 +74,15 @@ def mail_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def world(tmp_path: Path, db_url: str, imap: ImapServer, mail_server: SmtpServer) -> dict[str, Any]:
+    return make_world(tmp_path, db_url, imap, mail_server)
+
+
+_DATABASES: dict[Path, str] = {}  # a test's folder -> its database, for the form helper
+
+
+def make_world(tmp_path: Path, db_url: str, imap: ImapServer, mail_server: SmtpServer) -> dict[str, Any]:
     """Three communes, two with a contact, an annual run collecting for five days, the mailbox and SMTP."""
-    (tmp_path / "imap-password").write_text(PASSWORD + "\n")
+    _DATABASES[tmp_path] = db_url
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=db_url,
@@ -100,7 +107,7 @@ def world(tmp_path: Path, db_url: str, imap: ImapServer, mail_server: SmtpServer
 
 def form(tmp: Path, code: str, values: dict[str, int], period: str = "2023") -> bytes:
     path = tmp / f"form-{code}-{period}-{len(values)}-{sum(values.values())}.xlsx"
-    with session_scope(f"sqlite:///{tmp / 'tongket.db'}") as session:
+    with session_scope(_DATABASES[tmp]) as session:
         unit = session.scalars(select(Unit).where(Unit.code == code)).one()
         write_form(
             path,
@@ -205,6 +212,20 @@ def test_a_reply_is_ingested_once_and_answered_at_the_registered_address(world: 
     with session_scope(settings.db_url) as session:
         assert collect_once(session, world["run_id"], submission.unit_id, settings) is None
         assert session.get_one(RunUnit, (world["run_id"], submission.unit_id)).state is UnitState.COLLECTED
+
+
+def test_a_reply_and_a_repeat_on_postgresql(
+    tmp_path: Path, pg_url: str, imap: ImapServer, mail_server: SmtpServer
+) -> None:
+    world = make_world(tmp_path, pg_url, imap, mail_server)
+    settings = world["settings"]
+    reply = email(attachments=[("2023.xlsx", form(tmp_path, "24901", {"security_teams": 12}))])
+    imap.append(reply.as_bytes())
+    imap.append(reply.as_bytes())  # the same mail twice in the mailbox
+    assert len(poll(settings)) == 1
+    assert [r.state for r in inbound(settings)] == [InboundState.PROCESSED, InboundState.DUPLICATE]
+    (text,) = receipt_text(mail_server, CLERK)
+    assert text.startswith("Đã tiếp nhận số liệu - Xã Thử 1 - năm 2023")
 
 
 def test_a_rejected_form_is_answered_with_every_problem_and_a_corrected_one_is_used(world: dict[str, Any]) -> None:
