@@ -466,6 +466,12 @@ def hostile_corpus(tmp: Path) -> list[tuple[str, bytes, str, str]]:
     cases: list[tuple[str, bytes, str, str]] = [
         ("a good form", email(attachments=[("2023.xlsx", good)]).as_bytes(), "processed", "đã tiếp nhận"),
         (
+            "an accepted form with no figures",
+            email(attachments=[("trống.xlsx", form(tmp, "24901", {}))], subject="trống").as_bytes(),
+            "processed",
+            "biểu mẫu không có số liệu nào",
+        ),
+        (
             "forwarded once",
             forwarded(email(attachments=[("2023.xlsx", good)], subject="x1")).as_bytes(),
             "processed",

@@ -166,12 +166,6 @@ def has_accepted(session: Session, unit_id: int, period: Period) -> bool:
     return any(_within(period, p) for p in periods)
 
 
-def pending_mail(session: Session, run_id: int) -> Sequence[int]:
-    return session.scalars(
-        select(CommuneMail.id).where(CommuneMail.run_id == run_id, CommuneMail.state == DeliveryState.PENDING)
-    ).all()
-
-
 def _contacts(session: Session, unit: Unit) -> Sequence[Contact]:
     return session.scalars(select(Contact).where(Contact.unit_id == unit.id).order_by(Contact.id)).all()
 

@@ -209,7 +209,7 @@ def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]
             source=_email_source(session, unit),
             max_bytes=settings.max_form_bytes,
         )
-        files.append(_file_outcome(session, form.name, submission))
+        files.append(_file_outcome(form.name, submission))
     if not files and not note:
         note = (
             "Thư không có tệp biểu mẫu đính kèm (.xlsx, .csv hoặc .json). Đề nghị đính kèm tệp biểu mẫu đã điền "
@@ -312,7 +312,7 @@ def _email_source(session: Session, unit: Unit) -> Source | None:
     return session.scalars(select(Source).where(Source.unit_id == unit.id, Source.kind == SourceKind.EMAIL)).first()
 
 
-def _file_outcome(session: Session, name: str, submission: Submission) -> dict[str, Any]:
+def _file_outcome(name: str, submission: Submission) -> dict[str, Any]:
     problems = [Problem(**p) for p in submission.errors]
     accepted = submission.status is SubmissionStatus.ACCEPTED
     figures = len(submission.values) if accepted else None
@@ -323,7 +323,6 @@ def _file_outcome(session: Session, name: str, submission: Submission) -> dict[s
         "period": submission.period_id,
         "verdict": _verdict(submission),
         "figures": figures,
-        "blank": None,
         "empty": accepted and figures == 0,
         "problems": [_line(p) for p in problems if p.severity == "error"],
         "warnings": [_line(p) for p in problems if p.severity == "warning"],
@@ -344,7 +343,6 @@ def _refused_file(name: str, reason: str) -> dict[str, Any]:
         "period": "",
         "verdict": "không tiếp nhận được",
         "figures": None,
-        "blank": None,
         "empty": False,
         "problems": [reason[:1].upper() + reason[1:]],
         "warnings": [],
