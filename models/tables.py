@@ -152,6 +152,25 @@ class DeliveryState(StrEnum):
 class SourceKind(StrEnum):
     FILE_DROP = "file_drop"
     HTTP_JSON = "http_json"
+    EMAIL = "email"  # forms attached to a contact's reply, taken from the mailbox (nothing to fetch)
+
+
+class MailKind(StrEnum):
+    """What a commune's contacts are sent."""
+
+    REQUEST = "request"  # a run started collecting: send your figures, the form attached
+    REMINDER = "reminder"  # the deadline is near and no accepted form has come
+    RECEIPT = "receipt"  # the answer to one email received: accepted, or rejected with every problem
+
+
+class InboundState(StrEnum):
+    """One message of the mailbox, from first sight to its outcome."""
+
+    RECEIVED = "received"  # kept on disk and recorded, not yet processed (a worker may have died here)
+    PROCESSED = "processed"  # its attachments went through validation; a receipt was made
+    QUARANTINED = "quarantined"  # not from a registered contact: kept, never ingested
+    REFUSED = "refused"  # too big or unreadable as a message: kept, never ingested
+    DUPLICATE = "duplicate"  # a Message-ID already processed (the same mail copied or sent twice)
 
 
 class DeliveryContent(StrEnum):
@@ -381,6 +400,70 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     role: Mapped[str] = mapped_column(String(200), default="", server_default="")
     content: Mapped[DeliveryContent | None] = mapped_column(enum_column(DeliveryContent))  # what went
+
+
+class Contact(Base):
+    """Who sends a commune's figures by email, and receives its requests, reminders and receipts."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("unit_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommuneMail(Base):
+    """One email to one commune contact (a request, a reminder or a receipt), delivered like a report's:
+    pending -> sending -> sent | failed, claimed with a lease. `key` makes each one exist once."""
+
+    __tablename__ = "commune_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[MailKind] = mapped_column(enum_column(MailKind))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the message says, fixed when made
+    attachment: Mapped[str | None] = mapped_column(Text)  # path of the form sent with it
+    in_reply_to: Mapped[str | None] = mapped_column(String(400))
+    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState), default=DeliveryState.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class InboundMail(Base):
+    """One message seen in the intake mailbox, keyed by its place there (UIDVALIDITY, UID); its raw bytes
+    are kept on disk. Processed once: a Message-ID seen before is a duplicate."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (UniqueConstraint("mailbox", "uid_validity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(400))
+    uid_validity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str] = mapped_column(String(400), index=True)
+    sender: Mapped[str] = mapped_column(String(400), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    raw_path: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[InboundState] = mapped_column(enum_column(InboundState), default=InboundState.RECEIVED, index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    outcome: Mapped[list[Any]] = mapped_column(default=list)  # per attachment: name, submission, status, problems
+    reason: Mapped[str | None] = mapped_column(Text)  # why quarantined or refused
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]  # a worker processing it; taken over after a lease
+    processed_at: Mapped[datetime | None]
 
 
 class OwnerNotice(Base):

@@ -29,6 +29,8 @@ ROUTES = {
     "tongket.collect_unit": {"queue": "collect", "routing_key": "collect"},
     "tongket.render_run": {"queue": "render", "routing_key": "render"},
     "tongket.deliver": {"queue": "mail", "routing_key": "mail"},
+    "tongket.deliver_commune_mail": {"queue": "mail", "routing_key": "mail"},
+    "tongket.poll_intake": {"queue": "collect", "routing_key": "collect"},
 }
 
 
@@ -79,16 +81,20 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     def every(task: str, seconds: float) -> dict[str, Any]:
         return {"task": task, "schedule": seconds, "options": {"expires": max(seconds, 1.0)}}
 
-    return {
+    schedule = {
         "plan-due-runs": every("tongket.tick", settings.tick_seconds),
         "reconcile-stuck-runs": every("tongket.reconcile", settings.reconcile_seconds),
         "recover-deliveries": every("tongket.recover_deliveries", settings.reconcile_seconds),
+        "remind-communes": every("tongket.remind_communes", settings.tick_seconds),
         "prune-old-runs": {
             "task": "tongket.prune",
             "schedule": crontab(minute=17, hour=3),
             "options": {"expires": 3600},
         },
     }
+    if settings.imap_url:  # the one beat task that does real work: on the collect queue, beside the forms
+        schedule["poll-intake-mailbox"] = every("tongket.poll_intake", settings.intake_seconds)
+    return schedule
 
 
 def _use_filesystem_queue(app: Celery, settings: Settings) -> None:

@@ -38,12 +38,27 @@ class Settings(BaseSettings):
     delivery_retry_max_seconds: float = 300  # kept short: long countdowns on Redis outlive the visibility timeout
     delivery_lease_seconds: float = 300  # a delivery 'sending' this long belongs to a worker that died
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Communes by email: the intake mailbox (imaps://user@host[:port]/INBOX), its password (use
+    # TONGKET_IMAP_PASSWORD_FILE), the address communes reply to, and limits on what a message may carry.
+    imap_url: str = ""
+    imap_password: str = ""
+    intake_address: str = ""  # Reply-To of requests and receipts; empty: replies go to mail_from
+    intake_seconds: float = 60  # how often beat polls the mailbox
+    intake_max_bytes: int = 20_000_000  # a larger message is refused unread (and its sender told)
+    intake_max_attachments: int = 10  # more form files than this in one message: refused
+    intake_batch: int = 500  # messages taken per poll; the poll goes on at once while more wait
+    intake_workers: int = 2  # a backlog is shared among this many polls (by UID), e.g. the collect workers
+    reminder_hours: str = "72,24"  # reminders this many hours before the collection deadline
     collect_minutes: float = 60  # how long a run waits for communes before it reports them missing
     # A unit with nothing yet (or a source down) is tried again after this many seconds, doubling up to the
     # maximum; kept far below the Redis visibility timeout (1 h) so a countdown never outlives it.
     collect_retry_seconds: float = 30.0
     collect_retry_max_seconds: float = 300.0
     max_form_bytes: int = 5_000_000  # a delivered file or HTTP body larger than this is rejected
+    # A dropped file that changed less than this many seconds ago is still being copied: read on a later try.
+    # 0 (off) by default so that a form dropped just before a run (the demo) is read at once; set e.g. 10
+    # where offices copy into the folder over the network.
+    drop_settle_seconds: float = 0.0
     http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
     http_read_timeout: float = 30.0
     # PDF font. auto: the office's Times New Roman when font_dir is set, else Crimson Text from the pip
@@ -74,6 +89,19 @@ class Settings(BaseSettings):
                 "TONGKET_RETENTION_DAYS must exceed the catch-up horizon, or a pruned run would be planned again"
             )
         return self
+
+    @field_validator("reminder_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        try:
+            hours = [float(h) for h in value.split(",") if h.strip()]
+        except ValueError:
+            raise ValueError(
+                f"TONGKET_REMINDER_HOURS must be hours separated by commas, e.g. 72,24: {value!r}"
+            ) from None
+        if any(h <= 0 for h in hours):
+            raise ValueError("TONGKET_REMINDER_HOURS must be positive hours")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -142,6 +170,21 @@ class Settings(BaseSettings):
         prefetched behind it), or a slow task would run twice; recovery from a dead worker does not wait
         for it, since the reconciler re-sends stuck work after its own, shorter timeouts."""
         return 2 * self.task_time_limit + 600
+
+    @property
+    def reminders(self) -> tuple[float, ...]:
+        """The reminder offsets in hours, largest first."""
+        return tuple(sorted((float(h) for h in self.reminder_hours.split(",") if h.strip()), reverse=True))
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where every message taken from the intake mailbox is kept, as received."""
+        return self.data_dir / "mail"
+
+    @property
+    def forms_dir(self) -> Path:
+        """The forms sent to communes with requests, reminders and rejections."""
+        return self.data_dir / "forms"
 
     @property
     def zone(self) -> ZoneInfo:

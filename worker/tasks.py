@@ -13,14 +13,14 @@ from tongket.worker import states
 from tongket.worker.app import DbTask, app, send, with_session
 from tongket.worker.backoff import backoff
 from tongket.worker.collect.step import collect_once
-from tongket.worker.deliver import flow, notify, smtp
-from tongket.worker.runs import control, pipeline
+from tongket.worker.deliver import commune_flow, flow, notify, smtp
+from tongket.worker.runs import communes, control, intake, pipeline
 from tongket.worker.settings import get_settings
 
 
 @app.task(name="tongket.start_run", base=DbTask, bind=True)
 def start_run(self: DbTask, run_id: int) -> None:
-    self.in_session(states.start_run, run_id, get_settings().collect_minutes)
+    self.in_session(communes.start, run_id, get_settings())  # and the requests to communes with contacts
 
 
 @app.task(name="tongket.collect_unit", base=DbTask, bind=True, max_retries=None)  # the deadline bounds it
@@ -72,9 +72,29 @@ def deliver(self: DbTask, delivery_id: int) -> None:
         raise self.retry(countdown=outcome.retry_in, max_retries=None)
 
 
+@app.task(name="tongket.deliver_commune_mail", base=DbTask, bind=True, soft_time_limit=120, time_limit=150)
+def deliver_commune_mail(self: DbTask, mail_id: int) -> None:
+    outcome = commune_flow.deliver_commune_mail(mail_id, get_settings())
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+
+
 @app.task(name="tongket.recover_deliveries", base=DbTask)
 def recover_deliveries() -> None:
     send(flow.recover(get_settings()))
+    send(commune_flow.recover(get_settings()))
+
+
+@app.task(name="tongket.remind_communes", base=DbTask, bind=True)
+def remind_communes(self: DbTask) -> None:
+    self.in_session(communes.remind, utcnow(), get_settings())
+
+
+@app.task(name="tongket.poll_intake", base=DbTask, bind=True)
+def poll_intake(self: DbTask, shard: int = 0, shards: int = 1) -> None:
+    _, more = intake.poll(get_settings(), shard=shard, shards=shards, hand_off=send)  # each receipt at its commit
+    if more:  # a backlog: go on at once, shared by the collect workers, rather than wait for the next beat
+        send(intake.shares(get_settings(), shard, shards))
 
 
 @app.task(name="tongket.notify_failure", base=DbTask, bind=True, max_retries=3, default_retry_delay=60)

@@ -9,7 +9,19 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from tongket import __version__
-from tongket.cli.commands import jobs, metrics, recipients, resend, runs, schedules, sources, template, units
+from tongket.cli.commands import (
+    contacts,
+    intake,
+    jobs,
+    metrics,
+    recipients,
+    resend,
+    runs,
+    schedules,
+    sources,
+    template,
+    units,
+)
 from tongket.cli.console import ERROR, console, errors
 from tongket.models.errors import TongketError
 
@@ -21,6 +33,8 @@ app = typer.Typer(
 app.registered_commands += jobs.app.registered_commands  # demo, run, migrate at the top level
 app.registered_commands += resend.app.registered_commands  # resend RUN_ID at the top level
 app.registered_commands += metrics.app.registered_commands  # metrics at the top level
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(intake.app, name="intake")
 app.add_typer(recipients.app, name="recipients")
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")

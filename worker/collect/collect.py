@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
 from tongket.models.periods import Period
-from tongket.models.tables import Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
+from tongket.models.tables import Contact, Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
 from tongket.worker.collect.filedrop import delivered_files
 from tongket.worker.collect.http_source import HttpLimits, fetch, source_url
 from tongket.worker.collect.ingest import ingest
@@ -89,7 +89,8 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
             source=session.get(Source, item.source_id),
             max_bytes=limits.max_bytes,
         )
-        if submission.period_id == "" or _within(period, submission.period_id):
+        # A period that is no period at all (Excel turned "2023" into "01/01/2024") is this run's problem too.
+        if not _parses(submission.period_id) or _within(period, submission.period_id):
             newest[submission.period_id] = submission
     rejected = [s for s in newest.values() if s.status == SubmissionStatus.REJECTED]
     if rejected:
@@ -98,6 +99,9 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
     if reported_at is not None:
         warned = [s for s in newest.values() if s.errors]  # accepted, with warnings to check
         return Outcome(UnitState.COLLECTED, tuple(_lines(warned)), reported_at=reported_at)
+    stored = stored_rejection(session, unit, period)
+    if stored is not None:  # e.g. a form by email with errors, and no accepted one since
+        return Outcome(UnitState.REJECTED, tuple(_lines([stored])))
     if gathered.broken and not gathered.transient:
         return Outcome(UnitState.FAILED, (SOURCE_BROKEN,), error="; ".join(gathered.broken))
     return Outcome(UnitState.PENDING, error="; ".join(gathered.transient + gathered.broken) or None)
@@ -108,12 +112,14 @@ def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, lim
         return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
     if source.kind == SourceKind.HTTP_JSON:
         return _pull_http(unit_code, source, period, limits)
+    if source.kind == SourceKind.EMAIL:
+        return []  # the intake mailbox stores them as they come (worker/runs/intake.py)
     raise SourceBroken(f"source {source.id} of unit {unit_code}: unknown kind {source.kind!r}")
 
 
 def _pull_files(source: SourceSpec, folder: Path, limits: HttpLimits) -> list[Delivered]:
     delivered = []
-    for path in delivered_files(folder):
+    for path in delivered_files(folder, limits.settle_seconds):
         with path.open("rb") as handle:
             data = handle.read(limits.max_bytes + 1)  # an oversized file is rejected without reading it all
         delivered.append(Delivered(source.id, path.name, data))
@@ -135,6 +141,14 @@ def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpL
     return delivered
 
 
+def _parses(period_id: str) -> bool:
+    try:
+        Period.parse(period_id)
+    except ValueError:
+        return False
+    return True
+
+
 def _within(period: Period, period_id: str) -> bool:
     try:
         return period.contains(Period.parse(period_id))
@@ -151,6 +165,26 @@ def _reported_at(session: Session, unit: Unit, period: Period) -> datetime | Non
     ).all()
     times = [at for period_id, at in rows if period_id and _within(period, period_id)]
     return max(times) if times else None
+
+
+def stored_rejection(session: Session, unit: Unit, period: Period) -> Submission | None:
+    """The unit's newest submission within the period if it was rejected (none accepted, see the caller)."""
+    newest = session.scalars(
+        select(Submission)
+        .where(Submission.unit_id == unit.id, Submission.period_id != "")
+        .order_by(Submission.received_at.desc(), Submission.id.desc())
+    ).all()
+    within = [s for s in newest if _within(period, s.period_id)]
+    return within[0] if within and within[0].status == SubmissionStatus.REJECTED else None
+
+
+def has_contacts(session: Session, unit: Unit) -> bool:
+    """A commune with email contacts is told why a form was rejected, and may correct it before the deadline."""
+    return session.scalar(select(func.count()).select_from(Contact).where(Contact.unit_id == unit.id)) != 0
+
+
+def rejection_lines(submission: Submission) -> list[str]:
+    return _lines([submission])
 
 
 def _lines(rejected: list[Submission]) -> list[str]:

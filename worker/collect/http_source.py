@@ -22,6 +22,7 @@ class HttpLimits:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_bytes: int = 5_000_000
+    settle_seconds: float = 0.0  # a dropped file changed more recently than this is not read yet
 
 
 def source_url(template: str, unit_code: str, period_id: str) -> str:

@@ -70,7 +70,9 @@ def _period(period_id: str, unit_code: str) -> Period:
             period=period_id,
             indicator="",
             cell="_meta!period",
-            reason_vi=f"kỳ báo cáo không hợp lệ: {period_id!r}",
+            reason_vi=f"kỳ báo cáo không hợp lệ: {period_id!r}; hãy ghi kỳ như biểu mẫu (ví dụ 2023, 2023Q2 hoặc "
+            "2023-05); nếu Excel đã tự đổi kỳ thành ngày tháng, hãy định dạng cột kỳ báo cáo là Văn bản (Text) "
+            "rồi nhập lại",
             reason_en=str(exc),
         )
         raise FormRejected((problem,)) from exc

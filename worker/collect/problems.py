@@ -20,6 +20,11 @@ SEVERITIES = ("error", "warning")
 _A1 = re.compile(r"^(?:[^!]+!)?\$?[A-Z]{1,3}\$?[0-9]{1,7}$")
 
 
+def is_cell(reference: str) -> bool:
+    """Whether a problem's place is an A1 cell reference ("E12", "_meta!B3")."""
+    return bool(_A1.match(reference))
+
+
 @dataclass(frozen=True)
 class Problem:
     unit: str  # unit code as found or expected

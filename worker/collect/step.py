@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tongket.models import statelog
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.worker.backoff import backoff
-from tongket.worker.collect.collect import Outcome, gather, judge, sources_of
+from tongket.worker.collect.collect import Outcome, gather, has_contacts, judge, sources_of
 from tongket.worker.collect.http_source import HttpLimits
 from tongket.worker.settings import Settings
 from tongket.worker.states import record_unit, state_of
@@ -44,10 +44,13 @@ def collect_once(
         return None  # settled by another worker meanwhile (a re-delivered message)
     outcome = judge(session, unit, period, gathered, bounds)
     now = now or utcnow()
+    deadline = run.collect_deadline or now
+    if outcome.state is UnitState.REJECTED and now < deadline and has_contacts(session, unit):
+        # The commune was told why (its receipt) and may still send a corrected form: wait for it.
+        outcome = Outcome(UnitState.PENDING, error="rejected for now: " + "; ".join(outcome.problems)[:500])
     if outcome.state is not UnitState.PENDING:
         _settle(session, run_id, unit_id, outcome, late=row.attempts > 0)
         return None
-    deadline = run.collect_deadline or now
     if now >= deadline:
         reason = NOTHING_YET + (SOURCE_DOWN if outcome.error else "")
         _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
@@ -86,6 +89,7 @@ def limits(settings: Settings) -> HttpLimits:
         connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_read_timeout,
         max_bytes=settings.max_form_bytes,
+        settle_seconds=settings.drop_settle_seconds,
     )
 
 

@@ -483,13 +483,24 @@ def _meta_identity_problems(meta: dict[str, str], unit: str, period: str) -> lis
 
 
 def _find_table(wb: Workbook, unit: str, period: str) -> tuple[Worksheet, tuple[int, int, int]]:
-    """The sheet with the table and its header: (row, code column, value column)."""
+    """The sheet with the table and its header: (row, code column, value column). A clerk who copied the
+    form sheet and filled the copy has the copy read; two filled tables are refused, naming the sheets."""
     names = sorted((n for n in wb.sheetnames if n != META_SHEET), key=lambda n: n != FORM_SHEET)
-    for name in names:
-        ws = wb[name]
-        header = _find_header(ws)
-        if header is not None:
-            return ws, header
+    tables = [(wb[name], header) for name in names if (header := _find_header(wb[name])) is not None]
+    filled = [(ws, header) for ws, header in tables if _has_values(ws, header)]
+    if len(filled) > 1:
+        sheets = ", ".join(f'"{shown(ws.title)}"' for ws, _ in filled)
+        raise _reject(
+            f"có {len(filled)} trang cùng chứa bảng số liệu đã điền ({sheets}); hãy chỉ điền vào một trang "
+            f'"{FORM_SHEET}" và xóa các trang chép thêm',
+            f"{len(filled)} sheets hold a filled table ({sheets})",
+            unit=unit,
+            period=period,
+        )
+    if filled or tables:
+        ws, header = (filled or tables)[0]
+        _refuse_merged(ws, header, unit, period)
+        return ws, header
     raise _reject(
         f'không tìm thấy dòng tiêu đề bảng có cột "{CODE_LABEL}" và "{VALUE_LABEL}"; '
         "không đổi tên hay xóa các cột của biểu mẫu",
@@ -497,6 +508,27 @@ def _find_table(wb: Workbook, unit: str, period: str) -> tuple[Worksheet, tuple[
         unit=unit,
         period=period,
     )
+
+
+def _has_values(ws: Worksheet, header: tuple[int, int, int]) -> bool:
+    header_row, _, value_col = header
+    return any(
+        ws.cell(row=row, column=value_col).value not in (None, "") for row in range(header_row + 1, ws.max_row + 1)
+    )
+
+
+def _refuse_merged(ws: Worksheet, header: tuple[int, int, int], unit: str, period: str) -> None:
+    """Merged value cells hold one figure for several indicators: which one was meant cannot be known."""
+    header_row, _, value_col = header
+    merged = [str(r) for r in ws.merged_cells.ranges if r.max_row > header_row and r.min_col <= value_col <= r.max_col]
+    if merged:
+        raise _reject(
+            f"các ô số liệu bị gộp (Merge Cells): {', '.join(merged[:10])}; hãy bỏ gộp ô (Unmerge Cells) để mỗi "
+            "chỉ tiêu có một ô riêng",
+            f"merged value cells: {', '.join(merged[:10])}",
+            unit=unit,
+            period=period,
+        )
 
 
 def _find_header(ws: Worksheet) -> tuple[int, int, int] | None:

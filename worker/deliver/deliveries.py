@@ -18,8 +18,20 @@ from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tongket.models.db import changed
-from tongket.models.tables import Delivery, DeliveryContent, DeliveryState, Recipient, Run, RunState, utcnow
+from tongket.models.tables import (
+    CommuneMail,
+    Delivery,
+    DeliveryContent,
+    DeliveryState,
+    Recipient,
+    Run,
+    RunState,
+    utcnow,
+)
 from tongket.worker.states import Next, transition
+
+# The tables of emails sent under the same lease machinery: a report's deliveries, a commune's mail.
+MailTable = type[Delivery] | type[CommuneMail]
 
 
 def create_deliveries(
@@ -91,7 +103,7 @@ def message_id(run_id: int, generation: int, email: str, domain: str, created: d
     return f"<tongket.run{run_id}{stamp}.g{generation}.{tag}@{domain}>"
 
 
-def claim(session: Session, delivery_id: int, lease_seconds: float) -> int | None:
+def claim(session: Session, delivery_id: int, lease_seconds: float, table: MailTable = Delivery) -> int | None:
     """Take a pending delivery, or a 'sending' one whose lease ran out; returns the attempt (the token)."""
     if session.get_bind().dialect.name == "postgresql":
         # The claim need not wait for its WAL flush: should PostgreSQL itself crash and lose it, the delivery
@@ -100,26 +112,24 @@ def claim(session: Session, delivery_id: int, lease_seconds: float) -> int | Non
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     now = utcnow()
     return session.scalars(
-        update(Delivery)
+        update(table)
         .where(
-            Delivery.id == delivery_id,
+            table.id == delivery_id,
             or_(
-                Delivery.state == DeliveryState.PENDING,
-                (Delivery.state == DeliveryState.SENDING)
-                & (Delivery.state_changed_at < now - timedelta(seconds=lease_seconds)),
+                table.state == DeliveryState.PENDING,
+                (table.state == DeliveryState.SENDING)
+                & (table.state_changed_at < now - timedelta(seconds=lease_seconds)),
             ),
         )
-        .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1, state_changed_at=now)
-        .returning(Delivery.attempts)
+        .values(state=DeliveryState.SENDING, attempts=table.attempts + 1, state_changed_at=now)
+        .returning(table.attempts)
         .execution_options(synchronize_session=False)
     ).first()
 
 
-def lease_left(session: Session, delivery_id: int, lease_seconds: float) -> float:
+def lease_left(session: Session, delivery_id: int, lease_seconds: float, table: MailTable = Delivery) -> float:
     """Seconds until a 'sending' delivery's lease runs out; 0 if it is not 'sending'."""
-    row = session.execute(
-        select(Delivery.state, Delivery.state_changed_at).where(Delivery.id == delivery_id)
-    ).one_or_none()
+    row = session.execute(select(table.state, table.state_changed_at).where(table.id == delivery_id)).one_or_none()
     if row is None:
         return 0.0
     state, changed_at = row.tuple()
@@ -135,15 +145,18 @@ def settle(
     state: DeliveryState,
     error: str | None = None,
     content: DeliveryContent | None = None,
+    table: MailTable = Delivery,
 ) -> bool:
     """Record the outcome of the attempt `token` (PENDING: a transient failure, to be retried); False if
     that attempt no longer holds the delivery."""
     values: dict[str, object] = {"state": state, "last_error": error, "state_changed_at": utcnow()}
     if state is DeliveryState.SENT:
-        values.update(sent_at=utcnow(), content=content)
+        values.update(sent_at=utcnow())
+        if table is Delivery:
+            values.update(content=content)
     statement = (
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING, Delivery.attempts == token)
+        update(table)
+        .where(table.id == delivery_id, table.state == DeliveryState.SENDING, table.attempts == token)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -169,16 +182,18 @@ def finish_delivering(session: Session, run_id: int) -> Sequence[Next]:
     return []
 
 
-def expire_leases(session: Session, lease_seconds: float, now: datetime | None = None) -> Sequence[int]:
+def expire_leases(
+    session: Session, lease_seconds: float, now: datetime | None = None, table: MailTable = Delivery
+) -> Sequence[int]:
     """Put back to pending every 'sending' delivery whose worker died; returns their ids."""
     cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
     stale = session.scalars(
-        select(Delivery.id).where(Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)
+        select(table.id).where(table.state == DeliveryState.SENDING, table.state_changed_at < cutoff)
     ).all()
     if stale:
         session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(stale), Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)
+            update(table)
+            .where(table.id.in_(stale), table.state == DeliveryState.SENDING, table.state_changed_at < cutoff)
             .values(
                 state=DeliveryState.PENDING,
                 last_error="recovered: the worker sending it stopped",

@@ -121,6 +121,25 @@ def compose_owner_notice(envelope: Envelope, context: dict[str, Any]) -> Message
     return _message(envelope, render("owner_subject.txt", context), render("owner_body.txt", context))
 
 
+XLSX = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def compose_commune(
+    envelope: Envelope, kind: str, context: dict[str, Any], form: tuple[str, bytes] | None, in_reply_to: str = ""
+) -> bytes:
+    """A request, reminder or receipt to a commune contact (`kind`), with its form attached when given."""
+    message = _message(envelope, render(f"{kind}_subject.txt", context), render(f"{kind}_body.txt", context))
+    if in_reply_to:  # the clerk's mail program shows the answer under the email it answers
+        message["In-Reply-To"] = _one_token(in_reply_to)
+        message["References"] = _one_token(in_reply_to)
+    if form is not None:
+        name, data = form
+        part = MIMEApplication(data, XLSX)
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", _nfc(name)))
+        message.attach(part)
+    return wire(message)
+
+
 def wire(message: Message) -> bytes:
     """The bytes the server receives (CRLF line ends); their length is what a size limit counts."""
     for name, value in message.items():

@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tongket.models.db import changed
-from tongket.models.tables import Delivery, DeliveryState, Run, RunState, RunUnit, UnitState
+from tongket.models.tables import Delivery, DeliveryState, Run, RunState, RunUnit, Unit, UnitState
 from tongket.worker.backoff import backoff
+from tongket.worker.collect.collect import rejection_lines, stored_rejection
 from tongket.worker.deliver.deliveries import open_deliveries
 from tongket.worker.runs.pipeline import finish_delivering
 from tongket.worker.settings import Settings
@@ -68,7 +69,12 @@ def _planned(session: Session, run: Run, now: datetime, t: Timeouts) -> Sequence
 def _collecting(session: Session, run: Run, now: datetime, t: Timeouts) -> Sequence[Next]:
     if run.collect_deadline is not None and run.collect_deadline <= now:
         for unit_id in _pending(session, run.id):  # the communes had their time: report them missing
-            record_unit(session, run.id, unit_id, UnitState.MISSING, [DEADLINE_PASSED])
+            # ...or rejected, when the newest form it sent was (and it did not correct it in time).
+            rejected = stored_rejection(session, session.get_one(Unit, unit_id), run.period)
+            if rejected is not None:
+                record_unit(session, run.id, unit_id, UnitState.REJECTED, rejection_lines(rejected))
+            else:
+                record_unit(session, run.id, unit_id, UnitState.MISSING, [DEADLINE_PASSED])
         return finish_collecting(session, run.id)
     if not _pending(session, run.id):
         return finish_collecting(session, run.id)  # every unit settled, but the step after was lost
