@@ -127,7 +127,7 @@ def test_the_contacts_command_adds_lists_removes_and_imports(tmp_path: Path, db_
     added = tongket("contacts", "add", "--unit", codes[0], "--email", "cb@xa.example.vn", "--name", "Cán bộ A", env=env)
     assert added.returncode == 0, added.stdout + added.stderr
     hostile = tongket("contacts", "add", "--unit", codes[0], "--email", "x@xa.example.vn", "--name", "A\nB", env=env)
-    assert hostile.returncode == 2 and "line breaks" in hostile.stdout
+    assert hostile.returncode == 1 and "line breaks" in hostile.stderr
     csv_file = tmp_path / "contacts.csv"
     csv_file.write_text(f"unit_code,email,name\n{codes[1]},cb2@xa.example.vn,Cán bộ B\n", encoding="utf-8")
     imported = tongket("contacts", "import", str(csv_file), "--under", "68", env=env)
