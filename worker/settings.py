@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_form_bytes: int = 5_000_000  # a delivered file or HTTP body larger than this is rejected
     http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
     http_read_timeout: float = 30.0
+    http_total_timeout: float = 60.0  # seconds for a whole fetch: read timeouts are per read
     # PDF font. auto: the office's Times New Roman when font_dir is set, else Crimson Text from the pip
     # package, never a system font, so the same report has the same bytes on every machine.
     font: Literal["auto", "crimson", "times", "liberation", "bevietnampro"] = "auto"
