@@ -15,6 +15,7 @@ from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
 from tongket.models.tables import Source, SourceKind, Unit
 from tongket.models.units import unit_by_code
+from tongket.worker.collect.filedrop import folder_name_problem
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Where communes' figures come from.")
@@ -115,6 +116,8 @@ def _settings(kind: SourceKind, url: str | None, folder: str | None, headers: li
     if kind == SourceKind.FILE_DROP:
         if url or headers:
             raise ConfigError("a file_drop source takes --folder, not --url or --header")
+        if folder is not None and (problem := folder_name_problem(folder)):
+            raise ConfigError(problem)
         return {"folder": folder} if folder else {}
     if not url or not url.startswith(("http://", "https://")):
         raise ConfigError("an http_json source needs --url http(s)://…, e.g. https://xa.example.vn/api/{unit}/{period}")
