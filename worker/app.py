@@ -3,7 +3,10 @@ database session, commits, and only then enqueues the work that follows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from celery import Celery, Task
@@ -99,6 +102,31 @@ def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
         worker_enable_remote_control=False,  # no broadcast over files
     )
 
+
+def flower_exposure(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
+    """Why this process must not start, if it is Flower without a password.
+
+    Flower without auth serves every page and task list (with arguments) to anyone who reaches it; only its
+    /api answers 401. So it starts only with basic auth (FLOWER_BASIC_AUTH or --basic-auth) or OAuth
+    (FLOWER_AUTH / --auth), or, on purpose, open on loopback: TONGKET_FLOWER_NO_AUTH=1 and
+    --address=127.0.0.1."""
+    if "flower" not in argv[1:]:
+        return None
+    if environ.get("FLOWER_BASIC_AUTH") or environ.get("FLOWER_AUTH"):
+        return None
+    if any(re.match(r"--(basic[-_])?auth=.", arg) for arg in argv):
+        return None
+    loopback = any(f"--address={host}" in argv for host in ("127.0.0.1", "localhost", "::1"))
+    if environ.get("TONGKET_FLOWER_NO_AUTH") == "1" and loopback:
+        return None
+    return (
+        "refusing to start Flower without authentication: set FLOWER_BASIC_AUTH=user:password "
+        "(or --basic-auth); for a machine of your own, TONGKET_FLOWER_NO_AUTH=1 with --address=127.0.0.1"
+    )
+
+
+if exposure := flower_exposure(sys.argv, os.environ):
+    sys.exit(f"tongket: {exposure}")
 
 app = make_app(get_settings())
 
