@@ -36,7 +36,9 @@ def test_a_symlink_in_a_commune_folder_is_not_followed(session: Session, tmp_pat
     folder.mkdir(parents=True)
     (folder / "2023.csv").symlink_to(outside_file(tmp_path))
 
-    gathered = gather(unit.code, sources_of(session, unit), Period.parse("2023"), settings.dropbox_dir, limits(settings))
+    gathered = gather(
+        unit.code, sources_of(session, unit), Period.parse("2023"), settings.dropbox_dir, limits(settings)
+    )
 
     assert gathered.deliveries == []
     assert SECRET not in repr(gathered)

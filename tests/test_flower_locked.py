@@ -61,7 +61,9 @@ def test_loopback_flower_may_be_opened_on_purpose(tmp_path: Path, redis_url: str
     port = free_port()
     flower = celery(env, "flower", "--address=127.0.0.1", f"--port={port}", log=tmp_path / "flower.log")
     try:
-        wait_until(lambda: responds(lambda: httpx.get(f"http://127.0.0.1:{port}/workers", timeout=5)), 60, "Flower", 0.2)
+        wait_until(
+            lambda: responds(lambda: httpx.get(f"http://127.0.0.1:{port}/workers", timeout=5)), 60, "Flower", 0.2
+        )
     finally:
         end(flower)
 
@@ -72,4 +74,6 @@ def test_compose_publishes_ports_on_loopback_only_and_ships_no_usable_password()
     entries = [line.strip()[2:].strip('"') for block in published for line in block.splitlines()]
     assert entries and all(entry.startswith("${TONGKET_BIND:-127.0.0.1}:") for entry in entries), entries
     example = (ROOT / ".env.example").read_text()
-    assert not [line for line in example.splitlines() if line.startswith("FLOWER_BASIC_AUTH=") and line.split("=", 1)[1]]
+    assert not [
+        line for line in example.splitlines() if line.startswith("FLOWER_BASIC_AUTH=") and line.split("=", 1)[1]
+    ]
