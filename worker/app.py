@@ -3,18 +3,20 @@ database session, commits, and only then enqueues the work that follows."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.schedules import crontab
 from kombu import Exchange, Queue
 from sqlalchemy.orm import Session
 
 from tongket.models.db import session_scope
+from tongket.models.redact import redact_text
 from tongket.worker.settings import Settings, get_settings
 from tongket.worker.states import Next
 
@@ -127,6 +129,25 @@ def flower_exposure(argv: Sequence[str], environ: Mapping[str, str]) -> str | No
 
 if exposure := flower_exposure(sys.argv, os.environ):
     sys.exit(f"tongket: {exposure}")
+
+
+class RedactingFilter(logging.Filter):
+    """Masks passwords and query values of every URL in a log line (an error quoting a source's URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_logs(logger: logging.Logger, **_: Any) -> None:
+    for handler in logger.handlers or logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
+
 
 app = make_app(get_settings())
 

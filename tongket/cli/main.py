@@ -7,6 +7,7 @@ import typer
 from tongket.cli.commands import jobs, recipients, resend, runs, schedules, sources, template, units
 from tongket.cli.console import console
 from tongket.models.errors import TongketError
+from tongket.models.redact import redact_text
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -27,5 +28,5 @@ def main() -> None:
     try:
         app()
     except TongketError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {redact_text(str(exc))}")
         raise SystemExit(2) from None

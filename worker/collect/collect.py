@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
 from tongket.models.periods import Period
+from tongket.models.redact import redact_url
 from tongket.models.tables import Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
 from tongket.worker.collect.filedrop import delivered_files, unit_folder
 from tongket.worker.collect.http_source import HttpLimits, fetch, source_url
@@ -133,7 +134,7 @@ def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpL
         url = source_url(template, unit_code, part.id)
         body = fetch(url, limits, headers=source.settings.get("headers"))
         if body is not None:
-            delivered.append(Delivered(source.id, url, body))
+            delivered.append(Delivered(source.id, redact_url(url), body))  # the origin is shown, even in the PDF
     return delivered
 
 

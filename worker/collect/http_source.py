@@ -17,6 +17,7 @@ from functools import cache
 import httpx
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
+from tongket.models.redact import redact_text, redact_url
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def fetch(
     url: str, limits: HttpLimits, headers: dict[str, str] | None = None, client: httpx.Client | None = None
 ) -> bytes | None:
     """The body at url, or None when the endpoint has nothing for this period yet (404)."""
+    shown = redact_url(url)  # what errors say: a token in the query string stays out of logs and the CLI
     deadline = time.monotonic() + limits.total_timeout
     # No single wait may outlast the overall deadline either.
     read = min(limits.read_timeout, limits.total_timeout)
@@ -47,14 +49,14 @@ def fetch(
         ) as response:
             if response.status_code == 404:
                 return None
-            _check_status(response, url)
-            return _read_capped(response, limits.max_bytes, deadline, url)
+            _check_status(response, shown)
+            return _read_capped(response, limits.max_bytes, deadline, shown)
     except httpx.TimeoutException as exc:
-        raise SourceUnavailable(f"{url}: no answer in time ({type(exc).__name__})") from exc
+        raise SourceUnavailable(f"{shown}: no answer in time ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:  # refused, reset, DNS, a body cut short
-        raise SourceUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
+        raise SourceUnavailable(f"{shown}: {type(exc).__name__}: {redact_text(str(exc))}") from exc
     except httpx.InvalidURL as exc:
-        raise SourceBroken(f"{url}: invalid URL: {exc}") from exc
+        raise SourceBroken(f"{shown}: invalid URL: {redact_text(str(exc))}") from exc
 
 
 @cache
@@ -81,5 +83,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float, url:
         if len(body) > max_bytes:
             break
         if time.monotonic() > deadline:
-            raise SourceUnavailable(f"{url}: the answer took longer than the overall deadline ({len(body)} bytes so far)")
+            raise SourceUnavailable(
+                f"{url}: the answer took longer than the overall deadline ({len(body)} bytes so far)"
+            )
     return bytes(body[: max_bytes + 1])

@@ -13,6 +13,7 @@ from tongket.cli.console import console
 from tongket.models.db import migrate, session_scope
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
+from tongket.models.redact import redact_text, redact_url
 from tongket.models.tables import Artifact, Delivery, DeliveryState, ReportKind, RunState
 from tongket.models.units import unit_by_code
 from tongket.worker.settings import get_settings
@@ -106,7 +107,7 @@ def _start_and_wait(run_id: int, timeout: float) -> None:
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
         outcome = wait_for_run(settings.db_url, run_id, timeout)
     if outcome.state != RunState.DONE:
-        console.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {outcome.error or 'timed out'}")
+        console.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {redact_text(outcome.error or 'timed out')}")
         if settings.embedded_broker:
             console.print(f"The worker's log: {log}")
         raise typer.Exit(1)
@@ -124,8 +125,10 @@ def print_outputs(run_id: int) -> None:
     from tongket.worker.deliver.outbox import eml_path
 
     for d in deliveries:
-        where = eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else settings.smtp_url
-        note = f" ({d.last_error})" if d.last_error and d.state != DeliveryState.SENT else ""
+        where = (
+            eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else redact_url(settings.smtp_url)
+        )
+        note = f" ({redact_text(d.last_error)})" if d.last_error and d.state != DeliveryState.SENT else ""
         console.print(f"Email to {d.email}: {d.state}{note} -> {where}")
 
 

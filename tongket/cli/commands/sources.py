@@ -13,6 +13,7 @@ from tongket.cli.console import console
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
+from tongket.models.redact import redact_url
 from tongket.models.tables import Source, SourceKind, Unit
 from tongket.models.units import unit_by_code
 from tongket.worker.collect.filedrop import folder_name_problem
@@ -145,7 +146,7 @@ def _source(session: Session, source_id: int) -> Source:
 
 def _shown(settings: dict[str, Any]) -> str:
     # Header values are often tokens: show their names only.
-    shown = {k: v for k, v in settings.items() if k != "headers"}
+    shown = {k: redact_url(v) if k == "url" else v for k, v in settings.items() if k != "headers"}
     if settings.get("headers"):
         shown["headers"] = ", ".join(f"{name}: …" for name in settings["headers"])
     return ", ".join(f"{k}={v}" for k, v in shown.items())
