@@ -13,7 +13,10 @@ from tongket.models.redact import redact_text, redact_url
         ("smtp://bao-cao:S3cret@mail.example.vn:587?starttls=1", "smtp://bao-cao:***@mail.example.vn:587?starttls=1"),
         ("redis://:pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
         ("postgresql://tongket@db/tongket", "postgresql://tongket@db/tongket"),
-        ("https://xa.vn/api/{unit}/{period}?token=abc&year=2023", "https://xa.vn/api/{unit}/{period}?token=***&year=***"),
+        (
+            "https://xa.vn/api/{unit}/{period}?token=abc&year=2023",
+            "https://xa.vn/api/{unit}/{period}?token=***&year=***",
+        ),
         ("https://xa.vn/p#access_token=abc", "https://xa.vn/p#***"),
         ("smtps://u:p%40ss@h", "smtps://u:***@h"),
         ("smtp://[::1", "smtp://[::1"),  # not parseable: kept as far as nothing secret shows

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     timeout_deliver: float = 900  # seconds a pending email may wait for its task
     max_redrives: int = 3  # re-sends of one state before the run is failed as stuck
     retention_days: int = 730  # finished runs and their PDFs older than this are pruned
+    max_clock_skew_seconds: float = 120  # planning and pruning refuse when host and database clocks differ more
 
     @model_validator(mode="after")
     def _coherent_times(self) -> Settings:
