@@ -146,6 +146,9 @@ class DeliveryState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The message went out whole, the server's answer never came: it may have arrived. Not sent again by
+    # itself (that would double it if it did); the owners are told, and `tongket resend` sends it again.
+    UNCERTAIN = "uncertain"
 
 
 class SourceKind(StrEnum):
@@ -365,6 +368,7 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     role: Mapped[str] = mapped_column(String(200), default="", server_default="")
     content: Mapped[DeliveryContent | None] = mapped_column(enum_column(DeliveryContent))  # what went
+    destination: Mapped[str | None] = mapped_column(Text)  # where it actually went: smtp://host:port or .eml path
 
 
 class OwnerNotice(Base):

@@ -126,12 +126,13 @@ def settle(
     state: DeliveryState,
     error: str | None = None,
     content: DeliveryContent | None = None,
+    destination: str | None = None,
 ) -> bool:
     """Record the outcome of the attempt `token` (PENDING: a transient failure, to be retried); False if
     that attempt no longer holds the delivery."""
     values: dict[str, object] = {"state": state, "last_error": error, "state_changed_at": utcnow()}
     if state is DeliveryState.SENT:
-        values.update(sent_at=utcnow(), content=content)
+        values.update(sent_at=utcnow(), content=content, destination=destination)
     statement = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING, Delivery.attempts == token)

@@ -3,13 +3,18 @@ maps the outcome to a retry, and sends the tasks that follow.
 
 Each step commits on its own. The step that matters most is the last: the moment the mail server has
 accepted the message, the next statement records it as sent (one UPDATE and COMMIT). A worker that dies in
-between leaves the delivery 'sending'; after the lease it is sent again with the same Message-ID.
+between leaves the delivery 'sending'; after the lease it is sent again with the same Message-ID. A database
+that cannot be reached at that moment is tried again for RECORD_SECONDS, keeping the outcome in memory,
+rather than leaving the delivery to be sent twice. A message whose server answer never came (the connection
+dropped after the final dot) is recorded 'uncertain' and not sent again by itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tongket.models.db import session_scope
-from tongket.models.errors import DeliveryFailed, MessageTooLarge, TransientError
+from tongket.models.errors import DeliveryFailed, MessageTooLarge, OutcomeUnknown, TransientError
 from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule
 from tongket.worker.backoff import backoff
 from tongket.worker.deliver.deliveries import (
@@ -35,6 +41,8 @@ from tongket.worker.deliver.message import Envelope, compose, compose_notice, wi
 from tongket.worker.deliver.transport import hand_over
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,19 +76,54 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
             prepared = prepare(session, delivery_id, settings)
         try:
-            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
         except MessageTooLarge:  # smaller than our limit, bigger than the server's: the notice instead
             with session_scope(settings.db_url) as session:
                 prepared = prepare(session, delivery_id, settings, notice=True)
-            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+    except OutcomeUnknown as exc:
+        return _uncertain(delivery_id, token, settings, str(exc))
     except TransientError as exc:
         return _transient(delivery_id, token, settings, str(exc))
     except DeliveryFailed as exc:
         return _give_up(delivery_id, token, settings, str(exc))
-    with session_scope(settings.db_url) as session:  # at once: this is the window between 'accepted' and 'sent'
-        settle(session, delivery_id, token, DeliveryState.SENT, content=prepared.content)
-    finish_run(prepared.run_id, settings)
+    # At once: this is the window between 'accepted' and 'sent'. The database may be away just now: the
+    # outcome is kept and recording retried, since sending again would double the email.
+    _until_recorded(
+        settings,
+        lambda s: settle(s, delivery_id, token, DeliveryState.SENT, content=prepared.content, destination=where),
+    )
+    _until_recorded(settings, lambda s: finish_delivering(s, prepared.run_id))
     return Outcome(DeliveryState.SENT)
+
+
+RECORD_SECONDS = 90.0  # within the deliver task's soft limit (120 s), far within the lease (300 s)
+
+
+def _until_recorded(settings: Settings, step: Callable[[Session], object]) -> None:
+    """Run a recording step in its own transaction, trying again while the database cannot be reached."""
+    deadline = time.monotonic() + RECORD_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            with session_scope(settings.db_url) as session:
+                step(session)
+            return
+        except (OperationalError, InterfaceError) as exc:  # the server is down or the connection broke
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unreachable while recording a delivery, retrying in %.1f s: %s", pause, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 8.0)
+
+
+def _uncertain(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
+    """The message may have arrived: not sent again by itself; the owners are told, and the run goes on."""
+    with session_scope(settings.db_url) as session:
+        settle(session, delivery_id, token, DeliveryState.UNCERTAIN, error)
+        run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
+    finish_run(run_id, settings)
+    return Outcome(DeliveryState.UNCERTAIN, follow=[Next("tongket.notify_failure", (run_id,))])
 
 
 def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outcome:

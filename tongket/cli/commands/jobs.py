@@ -125,9 +125,9 @@ def print_outputs(run_id: int) -> None:
     from tongket.worker.deliver.outbox import eml_path
 
     for d in deliveries:
-        where = (
-            eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else redact_url(settings.smtp_url)
-        )
+        # Where it actually went, as recorded; for an email not sent (yet), where it would go.
+        planned = eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else settings.smtp_url
+        where = redact_url(str(d.destination or planned))
         note = f" ({redact_text(d.last_error)})" if d.last_error and d.state != DeliveryState.SENT else ""
         console.print(f"Email to {d.email}: {d.state}{note} -> {where}")
 

@@ -1,0 +1,25 @@
+"""delivery: where each email actually went (SMTP host and port, or the .eml file)
+
+Revision ID: 0007
+Revises: 0005
+Create Date: 2026-12-03
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "0007"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("destination", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.drop_column("destination")
