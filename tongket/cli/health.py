@@ -30,7 +30,7 @@ def worker_problem(hostname: str, timeout: float = 10.0) -> str | None:
         replies = app.control.ping(destination=[hostname], timeout=timeout)
     except Exception as exc:  # the broker itself is unreachable: the worker cannot work either
         return f"broker unreachable ({type(exc).__name__}): check TONGKET_BROKER_URL and that Redis runs"
-    if not any(hostname in reply for reply in replies):
+    if not any(hostname in reply for reply in replies or []):
         return f"worker {hostname} does not answer a ping within {timeout:g} s (its consumer is down or busy)"
     return None
 
