@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date
 from typing import Annotated
@@ -16,7 +18,7 @@ from tongket.models.periods import Period
 from tongket.models.redact import redact_text, redact_url
 from tongket.models.tables import Artifact, Delivery, DeliveryState, ReportKind, RunState
 from tongket.models.units import unit_by_code
-from tongket.worker.settings import get_settings
+from tongket.worker.settings import Settings, get_settings
 
 app = typer.Typer()
 
@@ -105,12 +107,34 @@ def _start_and_wait(run_id: int, timeout: float) -> None:
     log = settings.data_dir / "logs" / "embedded-worker.log"
     _send_start(run_id)
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
-        outcome = wait_for_run(settings.db_url, run_id, timeout)
+        # No beat in embedded mode: this command runs its recovery (stuck runs, expired email leases).
+        recovery = embedded_recovery(settings) if settings.embedded_broker else None
+        outcome = wait_for_run(settings.db_url, run_id, timeout, every_poll=recovery)
     if outcome.state != RunState.DONE:
         console.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {redact_text(outcome.error or 'timed out')}")
         if settings.embedded_broker:
             console.print(f"The worker's log: {log}")
         raise typer.Exit(1)
+
+
+def embedded_recovery(settings: Settings) -> Callable[[], None]:
+    """What beat sends every reconcile_seconds in service mode, run from the waiting command instead."""
+    from tongket.models.tables import utcnow
+    from tongket.worker.app import send
+    from tongket.worker.deliver.flow import recover
+    from tongket.worker.runs.control import redrive
+
+    last = [time.monotonic()]
+
+    def recover_now() -> None:
+        if time.monotonic() - last[0] < settings.reconcile_seconds:
+            return
+        last[0] = time.monotonic()
+        with session_scope(settings.db_url) as session:
+            follow = list(redrive(session, utcnow(), settings))
+        send([*follow, *recover(settings)])
+
+    return recover_now
 
 
 def print_outputs(run_id: int) -> None:
