@@ -30,5 +30,5 @@ def test_service_mode_settings_fit_long_idempotent_tasks(tmp_path: Path) -> None
 
 def test_embedded_mode_needs_no_server(tmp_path: Path) -> None:
     conf = make_app(Settings(data_dir=tmp_path)).conf
-    assert conf.broker_url.startswith("filesystem://")
+    assert conf.broker_url.startswith("fsqueue://")  # tongket.worker.fsqueue
     assert conf.task_default_queue == "control"

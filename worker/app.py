@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.db import session_scope
 from tongket.models.redact import redact_text
+from tongket.worker import fsqueue  # noqa: F401  # registers the embedded transport, fsqueue://
 from tongket.worker.settings import Settings, get_settings
 from tongket.worker.states import Next
 
@@ -88,7 +89,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
-    """The embedded broker: messages are files in data_dir/broker, so no server is needed."""
+    """The embedded broker: messages are files in data_dir/broker, so no server is needed
+    (tongket.worker.fsqueue: written atomically, claimed by rename, a broken file put aside)."""
     folder = settings.broker_dir
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)

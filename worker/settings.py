@@ -96,7 +96,7 @@ class Settings(BaseSettings):
 
     @property
     def broker(self) -> str:
-        return self.broker_url or "filesystem://localhost/"
+        return self.broker_url or "fsqueue://localhost/"  # tongket.worker.fsqueue
 
     @property
     def broker_dir(self) -> Path:
