@@ -25,8 +25,9 @@ from kombu.utils.json import dumps, loads
 log = logging.getLogger(__name__)
 
 
-class Channel(filesystem.Channel):  # type: ignore[misc]  # kombu is untyped
-    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:
+class Channel(filesystem.Channel):
+    # The stubs of kombu's two base classes disagree on this signature; this is filesystem.Channel's.
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         staging = _beside(self.data_folder_out, "staging")
         temporary = staging / name
@@ -40,7 +41,7 @@ class Channel(filesystem.Channel):  # type: ignore[misc]  # kombu is untyped
             temporary.unlink(missing_ok=True)
             raise ChannelError(f"cannot queue a message in {self.data_folder_out}: {exc}") from exc
 
-    def _get(self, queue: str) -> dict[str, Any]:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         ending = f".{queue}.msg"
         folder = Path(self.data_folder_in)
         processing = _beside(self.data_folder_in, "processing")
@@ -72,7 +73,7 @@ def _beside(queue_folder: str, name: str) -> Path:
     return folder
 
 
-class Transport(filesystem.Transport):  # type: ignore[misc]
+class Transport(filesystem.Transport):
     Channel = Channel
 
 

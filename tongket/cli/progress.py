@@ -39,13 +39,14 @@ def snapshot(db_url: str, run_id: int) -> Snapshot:
                 select(RunUnit.state, func.count()).where(RunUnit.run_id == run_id).group_by(RunUnit.state)
             ).all()
         )
-        reasons = (
+        reasons = list(
             session.scalars(
                 select(RunUnit.last_error).where(
                     RunUnit.run_id == run_id, RunUnit.state == UnitState.PENDING, RunUnit.last_error.is_not(None)
                 )
             ).all()
-            + session.scalars(
+        ) + list(
+            session.scalars(
                 select(Delivery.last_error).where(
                     Delivery.run_id == run_id, Delivery.state == DeliveryState.PENDING, Delivery.last_error.is_not(None)
                 )
