@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from tongket.cli.commands import jobs, recipients, resend, runs, schedules, sources, template, units
 from tongket.cli.console import console
+from tongket.cli.failures import expected_failure
 from tongket.models.errors import TongketError
 from tongket.models.redact import redact_text
 
@@ -29,4 +32,10 @@ def main() -> None:
         app()
     except TongketError as exc:
         console.print(f"[red]error:[/red] {redact_text(str(exc))}")
+        raise SystemExit(2) from None
+    except Exception as exc:
+        line = expected_failure(exc)
+        if line is None:
+            raise  # a bug: its traceback is what a developer needs
+        print(f"error: {line}", file=sys.stderr)
         raise SystemExit(2) from None

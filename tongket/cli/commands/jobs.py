@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tongket.cli.console import console
 from tongket.models.db import migrate, session_scope
-from tongket.models.errors import RunExists
+from tongket.models.errors import RunExists, TongketError
 from tongket.models.periods import Period
 from tongket.models.redact import redact_text, redact_url
 from tongket.models.tables import Artifact, Delivery, DeliveryState, ReportKind, RunState
@@ -75,7 +75,7 @@ def run(
 
     settings = get_settings()
     parsed = Period.parse(period)
-    on = date.fromisoformat(report_date) if report_date else date.today()
+    on = _date(report_date) if report_date else date.today()
     migrate(settings.db_url)
     with session_scope(settings.db_url) as session:
         scope = unit_by_code(session, unit, on=parsed.end)
@@ -91,6 +91,13 @@ def run(
     _send_start(run_id)
     if settings.embedded_broker:
         console.print("Queued on the embedded queue: a worker (`celery -A worker.app worker`) picks it up.")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise TongketError(f"--date must be YYYY-MM-DD, e.g. 2024-01-15, not {text!r}") from None
 
 
 def _send_start(run_id: int) -> None:
