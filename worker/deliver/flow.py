@@ -52,6 +52,7 @@ class Outcome:
     state: str
     retry_in: float | None = None
     follow: list[Next] = field(default_factory=list)
+    reason: str | None = None  # why it waits or failed: shown in the task's retry and failure (Flower)
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,15 @@ def _uncertain(delivery_id: int, token: int, settings: Settings, error: str) -> 
         settle(session, delivery_id, token, DeliveryState.UNCERTAIN, error)
         run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
     finish_run(run_id, settings)
-    return Outcome(DeliveryState.UNCERTAIN, follow=[Next("tongket.notify_failure", (run_id,))])
+    return Outcome(DeliveryState.UNCERTAIN, follow=[Next("tongket.notify_failure", (run_id,))], reason=error)
 
 
 def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outcome:
     """Settled already (a repeated message: nothing to do), or held by a worker that may have died."""
     left = lease_left(session, delivery_id, settings.delivery_lease_seconds)
     if left > 0:  # come back when the lease has run out, in steps short enough for Redis
-        return Outcome(DeliveryState.SENDING, retry_in=min(left + 1, settings.delivery_retry_max_seconds))
+        wait = min(left + 1, settings.delivery_retry_max_seconds)
+        return Outcome(DeliveryState.SENDING, retry_in=wait, reason=f"another attempt holds it for {left:.0f} s more")
     return Outcome("settled")
 
 
@@ -141,7 +143,7 @@ def _transient(delivery_id: int, token: int, settings: Settings, error: str) -> 
         settle(session, delivery_id, token, DeliveryState.PENDING, error)
     # Jittered so that many deliveries held by one outage do not return at once.
     wait = backoff(token - 1, settings.delivery_retry_seconds, settings.delivery_retry_max_seconds, jitter=0.2)
-    return Outcome(DeliveryState.PENDING, retry_in=wait)
+    return Outcome(DeliveryState.PENDING, retry_in=wait, reason=error)
 
 
 def _give_up(delivery_id: int, token: int, settings: Settings, error: str) -> Outcome:
@@ -149,7 +151,7 @@ def _give_up(delivery_id: int, token: int, settings: Settings, error: str) -> Ou
         settle(session, delivery_id, token, DeliveryState.FAILED, error)
         run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
     finish_run(run_id, settings)
-    return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))])
+    return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))], reason=error)
 
 
 def finish_run(run_id: int, settings: Settings) -> None:
