@@ -369,6 +369,9 @@ class Delivery(Base):
     role: Mapped[str] = mapped_column(String(200), default="", server_default="")
     content: Mapped[DeliveryContent | None] = mapped_column(enum_column(DeliveryContent))  # what went
     destination: Mapped[str | None] = mapped_column(Text)  # where it actually went: smtp://host:port or .eml path
+    # When the attempt holding it had sent the whole message (final dot) and waited for the answer: a worker
+    # dying after that may have delivered it, so its lease ends in 'uncertain', not in a second copy.
+    data_sent_at: Mapped[datetime | None]
 
 
 class OwnerNotice(Base):

@@ -5,6 +5,7 @@ itself, the second recorded 'sent' once the database is back, so each recipient 
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -114,4 +115,49 @@ def test_a_slow_250_within_the_timeout_is_sent_once(tmp_path: Path, db_url: str,
         _, (delivery_id,) = rendered_run(settings)
         proxy.faults.answer_delay = 3.0
         assert flow.deliver(delivery_id, settings).state == DeliveryState.SENT
+    assert len(server.inbox.accepted) == 1
+
+
+@pytest.mark.integration
+def test_a_worker_killed_while_the_server_decides_leaves_it_uncertain_not_doubled(
+    tmp_path: Path, pg_url: str, redis_url: str, server: SmtpServer
+) -> None:
+    """Case (a) of the issue: the server takes 6 s to answer the final dot (a content scanner) and the
+    worker is killed meanwhile. After the lease, recovery must not send a second copy."""
+    import redis
+
+    from tests.processes import environment
+    from tests.services import celery, end
+    from tongket.worker.app import make_app
+
+    redis.Redis.from_url(redis_url).flushdb()
+    with tcp_proxy(server.port) as proxy:
+        settings = settings_for(tmp_path, pg_url, proxy.port).model_copy(
+            update={"broker_url": redis_url, "delivery_lease_seconds": 2}
+        )
+        run_id, (delivery_id,) = rendered_run(settings)
+        proxy.faults.answer_delay = 6.0
+        env = environment(
+            settings.data_dir,
+            database_url=pg_url,
+            broker_url=redis_url,
+            smtp_url=settings.smtp_url,
+            delivery_lease_seconds="2",
+        )
+        worker = celery(env, "worker", "-Q", "mail", "-c", "1", "-l", "INFO", log=tmp_path / "worker.log")
+        try:
+            make_app(settings).send_task("tongket.deliver", args=[delivery_id])
+            wait_until(lambda: proxy.faults.dots == 1, 60, "the whole message to be sent")
+            wait_until(lambda: row(settings, delivery_id).data_sent_at is not None, 5, "the record of it")
+        finally:
+            end(worker, signal.SIGKILL)  # mid-wait for the 250
+        time.sleep(2.5)  # the lease runs out
+        follow = flow.recover(settings)
+        for task in follow:
+            if task.task == "tongket.deliver":
+                flow.deliver(*task.args, settings)
+        time.sleep(7)  # the scanner's answer, to a client long gone
+    delivery = row(settings, delivery_id)
+    assert delivery.state == DeliveryState.UNCERTAIN, delivery.last_error
+    assert [t.task for t in follow] == ["tongket.notify_failure"] and follow[0].args == (run_id,)
     assert len(server.inbox.accepted) == 1

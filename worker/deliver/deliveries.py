@@ -100,10 +100,20 @@ def claim(session: Session, delivery_id: int, lease_seconds: float) -> int | Non
                 & (Delivery.state_changed_at < now - timedelta(seconds=lease_seconds)),
             ),
         )
-        .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1, state_changed_at=now)
+        .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1, state_changed_at=now, data_sent_at=None)
         .returning(Delivery.attempts)
         .execution_options(synchronize_session=False)
     ).first()
+
+
+def mark_data_sent(session: Session, delivery_id: int, token: int) -> None:
+    """The attempt `token` has sent the whole message and waits for the server's answer."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING, Delivery.attempts == token)
+        .values(data_sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lease_left(session: Session, delivery_id: int, lease_seconds: float) -> float:
@@ -161,12 +171,30 @@ def finish_delivering(session: Session, run_id: int) -> Sequence[Next]:
     return []
 
 
-def expire_leases(session: Session, lease_seconds: float, now: datetime | None = None) -> Sequence[int]:
-    """Put back to pending every 'sending' delivery whose worker died; returns their ids."""
+def expire_leases(
+    session: Session, lease_seconds: float, now: datetime | None = None
+) -> tuple[Sequence[int], Sequence[int]]:
+    """Put back to pending every 'sending' delivery whose worker died before the whole message went out
+    (their ids, first). One whose worker died after it (waiting for the server's answer) may have arrived:
+    it becomes 'uncertain', never a second copy (the ids of their runs, second)."""
     cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
-    stale = session.scalars(
-        select(Delivery.id).where(Delivery.state == DeliveryState.SENDING, Delivery.state_changed_at < cutoff)
+    abandoned = (Delivery.state == DeliveryState.SENDING) & (Delivery.state_changed_at < cutoff)
+    maybe_sent = session.scalars(
+        select(Delivery.id).where(abandoned, Delivery.data_sent_at.is_not(None)).order_by(Delivery.id)
     ).all()
+    runs = session.scalars(select(Delivery.run_id).where(Delivery.id.in_(maybe_sent)).distinct()).all()
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(maybe_sent), abandoned)
+        .values(
+            state=DeliveryState.UNCERTAIN,
+            last_error="the worker stopped after the whole message was sent, before the server's answer; "
+            "it may have been delivered",
+            state_changed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    stale = session.scalars(select(Delivery.id).where(abandoned)).all()
     if stale:
         session.execute(
             update(Delivery)
@@ -178,7 +206,7 @@ def expire_leases(session: Session, lease_seconds: float, now: datetime | None =
             )
             .execution_options(synchronize_session=False)
         )
-    return stale
+    return stale, runs
 
 
 def idle_pending(session: Session, idle_seconds: float, now: datetime | None = None) -> Sequence[int]:

@@ -35,6 +35,7 @@ from tongket.worker.deliver.deliveries import (
     finish_delivering,
     idle_pending,
     lease_left,
+    mark_data_sent,
     settle,
 )
 from tongket.worker.deliver.message import Envelope, compose, compose_notice, wire
@@ -77,11 +78,12 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
             prepared = prepare(session, delivery_id, settings)
         try:
-            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+            sent = _data_sent(delivery_id, token, settings)
+            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient, sent)
         except MessageTooLarge:  # smaller than our limit, bigger than the server's: the notice instead
             with session_scope(settings.db_url) as session:
                 prepared = prepare(session, delivery_id, settings, notice=True)
-            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient, sent)
     except OutcomeUnknown as exc:
         return _uncertain(delivery_id, token, settings, str(exc))
     except TransientError as exc:
@@ -96,6 +98,17 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
     )
     _until_recorded(settings, lambda s: finish_delivering(s, prepared.run_id))
     return Outcome(DeliveryState.SENT)
+
+
+def _data_sent(delivery_id: int, token: int, settings: Settings) -> Callable[[], None]:
+    def record() -> None:
+        try:
+            with session_scope(settings.db_url) as session:
+                mark_data_sent(session, delivery_id, token)
+        except (OperationalError, InterfaceError) as exc:  # best effort: the answer matters more
+            log.warning("could not record that delivery %s was sent whole: %s", delivery_id, exc)
+
+    return record
 
 
 RECORD_SECONDS = 90.0  # within the deliver task's soft limit (120 s), far within the lease (300 s)
@@ -259,6 +272,9 @@ def recover(settings: Settings) -> list[Next]:
     delivery left idle (its message lost, or a resend of a finished run) get a deliver task again."""
     idle = max(settings.delivery_lease_seconds, 2 * settings.delivery_retry_max_seconds)
     with session_scope(settings.db_url) as session:
-        ids = set(expire_leases(session, settings.delivery_lease_seconds))
-        ids.update(idle_pending(session, idle))
-    return [Next("tongket.deliver", (delivery_id,)) for delivery_id in sorted(ids)]
+        stale, uncertain = expire_leases(session, settings.delivery_lease_seconds)
+        ids = {*stale, *idle_pending(session, idle)}
+    for run_id in uncertain:
+        finish_run(run_id, settings)
+    tell = [Next("tongket.notify_failure", (run_id,)) for run_id in uncertain]
+    return [*(Next("tongket.deliver", (delivery_id,)) for delivery_id in sorted(ids)), *tell]

@@ -15,6 +15,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -80,7 +81,9 @@ class _Connection:
 _local = threading.local()  # one cache per thread: a prefork child has one; a threads pool one per thread
 
 
-def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
+def send(
+    config: SmtpConfig, sender: str, recipient: str, data: bytes, on_data_sent: Callable[[], None] | None = None
+) -> None:
     """Hand one message (CRLF line ends) to the server over the cached connection; raises TransientError or
     DeliveryFailed."""
     try:
@@ -89,7 +92,7 @@ def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
         limit = int(size) if size.isdigit() else 0  # 'SIZE' alone, or 0: no fixed limit
         if limit and len(data) > limit:  # RFC 1870: the server said beforehand what it will refuse
             raise MessageTooLarge(f"the message has {len(data)} bytes; the server takes at most {limit}")
-        _transact(connection.client, sender, recipient, data)
+        _transact(connection.client, sender, recipient, data, on_data_sent)
     except (MessageTooLarge, OutcomeUnknown):
         drop(config, polite=False)
         raise
@@ -100,7 +103,9 @@ def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
     connection.used_at = time.monotonic()
 
 
-def _transact(client: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+def _transact(
+    client: smtplib.SMTP, sender: str, recipient: str, data: bytes, on_data_sent: Callable[[], None] | None
+) -> None:
     """MAIL, RCPT, DATA as smtplib.sendmail does, but knowing the moment the final dot has gone: a failure
     before it loses nothing (the server discards an unfinished message; send again), a failure after it
     leaves the outcome unknown (the server may have queued the message: sending again could double it)."""
@@ -117,6 +122,8 @@ def _transact(client: smtplib.SMTP, sender: str, recipient: str, data: bytes) ->
         raise smtplib.SMTPDataError(code, reply)
     body = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
     client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    if on_data_sent is not None:
+        on_data_sent()  # recorded while the server decides (a content scanner may take seconds)
     try:
         code, reply = client.getreply()
     except (smtplib.SMTPServerDisconnected, OSError) as exc:

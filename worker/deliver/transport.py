@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 from tongket.models.errors import TransientError
 from tongket.worker.deliver import smtp
@@ -10,12 +11,19 @@ from tongket.worker.deliver.outbox import write_eml
 from tongket.worker.settings import Settings
 
 
-def hand_over(settings: Settings, data: bytes, message_id: str, sender: str, recipient: str) -> str:
+def hand_over(
+    settings: Settings,
+    data: bytes,
+    message_id: str,
+    sender: str,
+    recipient: str,
+    on_data_sent: Callable[[], None] | None = None,
+) -> str:
     """Give one message (in wire form) to the mail system; returns where it went. Raises TransientError or
     DeliveryFailed."""
     if settings.smtp_url:
         config = smtp.SmtpConfig.from_url(settings.smtp_url, settings.smtp_password)
-        smtp.send(config, sender, recipient, data)
+        smtp.send(config, sender, recipient, data, on_data_sent)
         return f"smtp://{config.host}:{config.port}"
     # Named by Message-ID: writing the same message again replaces the file, it never doubles it.
     try:

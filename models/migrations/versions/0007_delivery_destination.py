@@ -1,4 +1,5 @@
-"""delivery: where each email actually went (SMTP host and port, or the .eml file)
+"""delivery: where each email actually went (SMTP host and port, or the .eml file), and when the whole
+message had been sent (an attempt dying after that ends 'uncertain', not re-sent)
 
 Revision ID: 0007
 Revises: 0005
@@ -18,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("destination", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("data_sent_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.drop_column("data_sent_at")
         batch_op.drop_column("destination")
