@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, signals
@@ -114,8 +115,8 @@ def flower_exposure(argv: Sequence[str], environ: Mapping[str, str]) -> str | No
     /api answers 401. So it starts only with basic auth (FLOWER_BASIC_AUTH or --basic-auth) or OAuth
     (FLOWER_AUTH / --auth), or, on purpose, open on loopback: TONGKET_FLOWER_NO_AUTH=1 and
     --address=127.0.0.1."""
-    if "flower" not in argv[1:]:
-        return None
+    if not argv or Path(argv[0]).name not in ("celery", "__main__.py") or "flower" not in argv[1:]:
+        return None  # not `celery … flower` (nor `python -m celery … flower`)
     if environ.get("FLOWER_BASIC_AUTH") or environ.get("FLOWER_AUTH"):
         return None
     if any(re.match(r"--(basic[-_])?auth=.", arg) for arg in argv):
