@@ -169,7 +169,8 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
     finally:
         stop(successor)
         server.stop()
-    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
+    # The owners' notice of the uncertain email (to the schedule's owner) aside, the report emails:
+    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted if r.rcpt_tos[0] != "chu-tri@example.vn")
     with session_scope(settings.db_url) as session:  # the one in the dead worker's hands: not sent again
         dead = [session.get_one(Delivery, i) for i in killed]
         assert [(d.state, d.attempts) for d in dead] == [(DeliveryState.UNCERTAIN, 1)]
