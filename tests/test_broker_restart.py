@@ -94,7 +94,7 @@ def test_a_worker_holding_a_countdown_survives_a_redis_restart(pg_url: str, tmp_
                 )
             shutil.move(held_back, tmp_path / "dropbox" / LATE_COMMUNE)
             wait_until(
-                lambda: run_state(pg_url, run_id) in (RunState.DONE, RunState.FAILED), 120, "the run to end", 0.5
+                lambda: run_state(pg_url, run_id) in (RunState.DONE, RunState.FAILED), 240, "the run to end", 0.5
             )
             assert process.poll() is None, "the worker exited"
             assert worker_problem(env, f"restart@{socket.gethostname()}") is None
