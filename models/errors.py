@@ -56,5 +56,10 @@ class DeliveryFailed(TongketError):
     """The mail server refused a message for good."""
 
 
+class OutcomeUnknown(TongketError):
+    """The whole message went out but the server's answer never came (the connection dropped after the
+    final dot, or the answer took longer than the timeout): the server may have accepted it."""
+
+
 class MessageTooLarge(DeliveryFailed):
     """The mail server will not take a message this big (its SIZE, or a 552 5.3.4 answer)."""

@@ -147,6 +147,9 @@ class DeliveryState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The message went out whole, the server's answer never came: it may have arrived. Not sent again by
+    # itself (that would double it if it did); the owners are told, and `tongket resend` sends it again.
+    UNCERTAIN = "uncertain"
 
 
 class SourceKind(StrEnum):
@@ -400,6 +403,10 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     role: Mapped[str] = mapped_column(String(200), default="", server_default="")
     content: Mapped[DeliveryContent | None] = mapped_column(enum_column(DeliveryContent))  # what went
+    destination: Mapped[str | None] = mapped_column(Text)  # where it actually went: smtp://host:port or .eml path
+    # When the attempt holding it had sent the whole message (final dot) and waited for the answer: a worker
+    # dying after that may have delivered it, so its lease ends in 'uncertain', not in a second copy.
+    data_sent_at: Mapped[datetime | None]
 
 
 class Contact(Base):
@@ -438,6 +445,8 @@ class CommuneMail(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    destination: Mapped[str | None] = mapped_column(Text)  # as Delivery's
+    data_sent_at: Mapped[datetime | None]  # as Delivery's (the lease code is shared)
 
 
 class InboundMail(Base):

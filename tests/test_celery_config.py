@@ -45,5 +45,5 @@ def test_the_intake_mailbox_is_polled_only_when_configured_and_on_the_collect_qu
 
 def test_embedded_mode_needs_no_server(tmp_path: Path) -> None:
     conf = make_app(Settings(data_dir=tmp_path)).conf
-    assert conf.broker_url.startswith("filesystem://")
+    assert conf.broker_url.startswith("fsqueue://")  # tongket.worker.fsqueue
     assert conf.task_default_queue == "control"

@@ -129,7 +129,10 @@ def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Ca
         assert session.get_one(Run, run_id).state == RunState.DONE
 
 
-def test_a_worker_killed_while_sending_loses_no_email(service: Callable[..., Settings]) -> None:
+def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., Settings]) -> None:
+    """Killed after the whole message went out, while the server decides: the worker cannot know whether it
+    arrived, so at its lease's end that delivery is 'uncertain' (owners told, `tongket resend` on purpose)
+    and never sent a second time by itself (issue 11: a scanner's slow 250 gave two copies); the others go."""
     server = SmtpServer().start()
     server.inbox.plan.append("hang")  # the first message is kept waiting for the server's answer
     settings = service(server)
@@ -140,6 +143,12 @@ def test_a_worker_killed_while_sending_loses_no_email(service: Callable[..., Set
         for delivery_id in ids:
             queue.send_task("tongket.deliver", args=[delivery_id])
         assert server.inbox.hanging.wait(90), "no message reached the server"
+
+        def sent_whole() -> bool:  # recorded a millisecond after the final dot: a scanner takes seconds
+            with session_scope(settings.db_url) as session:
+                return session.scalar(select(Delivery.id).where(Delivery.data_sent_at.is_not(None))) is not None
+
+        poll(sent_whole, 10, "the worker to record that the whole message went out")
         os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
         doomed.wait(30)
     finally:
@@ -152,7 +161,7 @@ def test_a_worker_killed_while_sending_loses_no_email(service: Callable[..., Set
     successor = start_worker(settings, "successor", concurrency=2)
     try:  # beat sends tongket.recover_deliveries every minute; here every second
         poll(
-            lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)),
+            lambda: all(s in (DeliveryState.SENT, DeliveryState.UNCERTAIN) for s, _ in states(settings, run_id)),
             120,
             "the emails",
             tick=lambda: queue.send_task("tongket.recover_deliveries"),
@@ -160,9 +169,12 @@ def test_a_worker_killed_while_sending_loses_no_email(service: Callable[..., Set
     finally:
         stop(successor)
         server.stop()
-    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
-    assert received == sorted(["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"])
-    with session_scope(settings.db_url) as session:  # the one in the dead worker's hands was taken over
-        assert [session.get_one(Delivery, i).attempts for i in killed] == [2]
+    # The owners' notice of the uncertain email (to the schedule's owner) aside, the report emails:
+    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted if r.rcpt_tos[0] != "chu-tri@example.vn")
+    with session_scope(settings.db_url) as session:  # the one in the dead worker's hands: not sent again
+        dead = [session.get_one(Delivery, i) for i in killed]
+        assert [(d.state, d.attempts) for d in dead] == [(DeliveryState.UNCERTAIN, 1)]
+    everyone = ["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"]
+    assert received == sorted(e for e in everyone if e != dead[0].email)
     with session_scope(settings.db_url) as session:
         assert session.get_one(Run, run_id).state == RunState.DONE

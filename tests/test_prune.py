@@ -43,13 +43,22 @@ def test_old_finished_runs_and_their_files_are_pruned(session: Session, tmp_path
     old_failed = _finished(session, scope, "2020", RunState.FAILED, 731, reports / "678" / "b.pdf")
     recent = _finished(session, scope, "2021", RunState.DONE, 10, reports / "678" / "c.pdf")
     stuck = _finished(session, scope, "2022", RunState.RENDERING, 900, reports / "678" / "d.pdf")
-    outside = _finished(session, scope, "2018", RunState.DONE, 900, tmp_path / "elsewhere" / "e.pdf")
+    outside = _finished(session, scope, "2018", RunState.FAILED, 900, tmp_path / "elsewhere" / "e.pdf")
+    # 2019 again, a newer finished revision that is old too: it is now the report of record, a.pdf is not
+    newer = plan_run(
+        session, scope=scope, kind="annual", period=Period.parse("2019"), report_date=REPORT_DATE, force=True
+    )
+    session.execute(
+        update(Run)
+        .where(Run.id == newer.id)
+        .values(state=RunState.DONE, state_changed_at=utcnow() - timedelta(days=790))
+    )
 
     pruned = prune(session, utcnow(), timedelta(days=730), reports)
 
     assert (pruned.runs, pruned.files) == (3, 2)
     left = set(session.scalars(select(Run.id)))
-    assert left == {recent.id, stuck.id}
+    assert left == {recent.id, stuck.id, newer.id}  # the newest finished revision of 2019 stays, however old
     assert not (reports / "678" / "a.pdf").exists() and not (reports / "678" / "b.pdf").exists()
     assert (reports / "678" / "c.pdf").exists() and (reports / "678" / "d.pdf").exists()
     assert (tmp_path / "elsewhere" / "e.pdf").exists()  # never a file outside the reports folder

@@ -4,11 +4,15 @@ database session, commits, and only then enqueues the work that follows."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.schedules import crontab
 from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
 from kombu import Exchange, Queue
@@ -19,8 +23,12 @@ from sqlalchemy.orm import Session
 from tongket import __version__
 from tongket.models import statelog
 from tongket.models.db import engine_for, head_revision, schema_revision, session_scope
+from tongket.models.redact import redact_text
 from tongket.models.tables import Delivery, Run, Unit
-from tongket.worker import logs
+from tongket.worker import (
+    fsqueue,  # noqa: F401  # registers the embedded transport, fsqueue://
+    logs,
+)
 from tongket.worker.settings import Settings, get_settings
 from tongket.worker.states import Next
 
@@ -98,7 +106,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
-    """The embedded broker: messages are files in data_dir/broker, so no server is needed."""
+    """The embedded broker: messages are files in data_dir/broker, so no server is needed
+    (tongket.worker.fsqueue: written atomically, claimed by rename, a broken file put aside)."""
     folder = settings.broker_dir
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -113,6 +122,50 @@ def _use_filesystem_queue(app: Celery, settings: Settings) -> None:
         },
         worker_enable_remote_control=False,  # no broadcast over files
     )
+
+
+def flower_exposure(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
+    """Why this process must not start, if it is Flower without a password.
+
+    Flower without auth serves every page and task list (with arguments) to anyone who reaches it; only its
+    /api answers 401. So it starts only with basic auth (FLOWER_BASIC_AUTH or --basic-auth) or OAuth
+    (FLOWER_AUTH / --auth), or, on purpose, open on loopback: TONGKET_FLOWER_NO_AUTH=1 and
+    --address=127.0.0.1."""
+    if not argv or Path(argv[0]).name not in ("celery", "__main__.py") or "flower" not in argv[1:]:
+        return None  # not `celery … flower` (nor `python -m celery … flower`)
+    if environ.get("FLOWER_BASIC_AUTH") or environ.get("FLOWER_AUTH"):
+        return None
+    if any(re.match(r"--(basic[-_])?auth=.", arg) for arg in argv):
+        return None
+    loopback = any(f"--address={host}" in argv for host in ("127.0.0.1", "localhost", "::1"))
+    if environ.get("TONGKET_FLOWER_NO_AUTH") == "1" and loopback:
+        return None
+    return (
+        "refusing to start Flower without authentication: set FLOWER_BASIC_AUTH=user:password "
+        "(or --basic-auth); for a machine of your own, TONGKET_FLOWER_NO_AUTH=1 with --address=127.0.0.1"
+    )
+
+
+if exposure := flower_exposure(sys.argv, os.environ):
+    sys.exit(f"tongket: {exposure}")
+
+
+class RedactingFilter(logging.Filter):
+    """Masks passwords and query values of every URL in a log line (an error quoting a source's URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_logs(logger: logging.Logger, **_: Any) -> None:
+    for handler in logger.handlers or logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 app = make_app(get_settings())

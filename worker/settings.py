@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     drop_settle_seconds: float = 0.0
     http_connect_timeout: float = 5.0  # seconds, commune HTTP endpoints
     http_read_timeout: float = 30.0
+    http_total_timeout: float = 60.0  # seconds for a whole fetch: read timeouts are per read
     # PDF font. auto: the office's Times New Roman when font_dir is set, else Crimson Text from the pip
     # package, never a system font, so the same report has the same bytes on every machine.
     font: Literal["auto", "crimson", "times", "liberation", "bevietnampro"] = "auto"
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     max_redrives: int = 3  # re-sends of one state before the run is failed as stuck
     retention_days: int = 730  # finished runs and their PDFs older than this are pruned
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for a log collector
+    max_clock_skew_seconds: float = 120  # planning and pruning refuse when host and database clocks differ more
 
     @model_validator(mode="after")
     def _coherent_times(self) -> Settings:
@@ -139,7 +141,7 @@ class Settings(BaseSettings):
 
     @property
     def broker(self) -> str:
-        return self.broker_url or "filesystem://localhost/"
+        return self.broker_url or "fsqueue://localhost/"  # tongket.worker.fsqueue
 
     @property
     def broker_dir(self) -> Path:

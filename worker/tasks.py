@@ -7,8 +7,9 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from sqlalchemy.exc import OperationalError
 
 from tongket.models import statelog
-from tongket.models.errors import TransientError
-from tongket.models.tables import utcnow
+from tongket.models.errors import DeliveryFailed, TransientError
+from tongket.models.redact import redact_text
+from tongket.models.tables import DeliveryState, RunUnit, utcnow
 from tongket.worker import states
 from tongket.worker.app import DbTask, app, send, with_session
 from tongket.worker.backoff import backoff
@@ -26,8 +27,10 @@ def start_run(self: DbTask, run_id: int) -> None:
 @app.task(name="tongket.collect_unit", base=DbTask, bind=True, max_retries=None)  # the deadline bounds it
 def collect_unit(self: DbTask, run_id: int, unit_id: int) -> None:
     wait = with_session(lambda s: collect_once(s, run_id, unit_id, get_settings()))
-    if wait is not None:
-        raise self.retry(countdown=wait)  # nothing yet or source down: try again, until the deadline
+    if wait is not None:  # nothing yet or source down: try again, until the deadline; Flower shows why
+        why = with_session(lambda s: s.get(RunUnit, (run_id, unit_id)))
+        reason = redact_text(why.last_error) if why is not None and why.last_error else "nothing delivered yet"
+        raise self.retry(exc=TransientError(f"run {run_id}, unit id {unit_id}: {reason}"), countdown=wait)
     self.in_session(states.finish_collecting, run_id)  # after the unit's commit: see finish_collecting
 
 
@@ -68,8 +71,11 @@ def render_run(self: DbTask, run_id: int) -> None:
 def deliver(self: DbTask, delivery_id: int) -> None:
     outcome = flow.deliver(delivery_id, get_settings())
     send(outcome.follow)
+    reason = redact_text(f"delivery {delivery_id}: {outcome.reason or outcome.state}")
     if outcome.retry_in is not None:  # transient: the delivery is pending again, and the database counts tries
-        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+        raise self.retry(exc=TransientError(reason), countdown=outcome.retry_in, max_retries=None)
+    if outcome.state in (DeliveryState.FAILED, DeliveryState.UNCERTAIN):  # a failed task in Flower, not SUCCESS
+        raise DeliveryFailed(reason)
 
 
 @app.task(name="tongket.deliver_commune_mail", base=DbTask, bind=True, soft_time_limit=120, time_limit=150)

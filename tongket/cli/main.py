@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from rich.markup import escape
 
 from tongket import __version__
 from tongket.cli.commands import (
@@ -23,7 +22,9 @@ from tongket.cli.commands import (
     units,
 )
 from tongket.cli.console import ERROR, console, errors
+from tongket.cli.failures import expected_failure
 from tongket.models.errors import TongketError
+from tongket.models.redact import redact_text
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -63,12 +64,11 @@ def main() -> None:
     try:
         app()
     except TongketError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        errors.print(f"[red]error:[/red] {escape(redact_text(str(exc)))}", highlight=False)
         raise SystemExit(ERROR) from None
-    except ValidationError as exc:  # the settings: a TONGKET_* value pydantic refused
-        problems = "; ".join(f"TONGKET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        errors.print(f"[red]error:[/red] configuration: {problems or exc}", highlight=False)
-        raise SystemExit(ERROR) from None
-    except OperationalError as exc:
-        errors.print(f"[red]error:[/red] the database cannot be used: {exc.orig or exc}", highlight=False)
+    except Exception as exc:
+        line = expected_failure(exc)
+        if line is None:
+            raise  # a bug: its traceback is what a developer needs
+        errors.print(f"[red]error:[/red] {escape(line)}", highlight=False)
         raise SystemExit(ERROR) from None

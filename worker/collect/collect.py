@@ -6,6 +6,7 @@ collection deadline (a source that was down, or a commune that has not delivered
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
 from tongket.models.periods import Period
+from tongket.models.redact import redact_url
 from tongket.models.tables import Contact, Source, SourceKind, Submission, SubmissionStatus, Unit, UnitState
-from tongket.worker.collect.filedrop import delivered_files
+from tongket.worker.collect.filedrop import delivered_files, unit_folder
 from tongket.worker.collect.http_source import HttpLimits, fetch, source_url
 from tongket.worker.collect.ingest import ingest
 from tongket.worker.collect.problems import Problem
@@ -109,7 +111,7 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
 
 def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, limits: HttpLimits) -> list[Delivered]:
     if source.kind == SourceKind.FILE_DROP:
-        return _pull_files(source, dropbox / source.settings.get("folder", unit_code), limits)
+        return _pull_files(source, unit_folder(dropbox, source.settings.get("folder", unit_code)), limits)
     if source.kind == SourceKind.HTTP_JSON:
         return _pull_http(unit_code, source, period, limits)
     if source.kind == SourceKind.EMAIL:
@@ -120,7 +122,8 @@ def _pull(unit_code: str, source: SourceSpec, period: Period, dropbox: Path, lim
 def _pull_files(source: SourceSpec, folder: Path, limits: HttpLimits) -> list[Delivered]:
     delivered = []
     for path in delivered_files(folder, limits.settle_seconds):
-        with path.open("rb") as handle:
+        # O_NOFOLLOW: a file swapped for a symlink after the listing is still not followed.
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
             data = handle.read(limits.max_bytes + 1)  # an oversized file is rejected without reading it all
         delivered.append(Delivered(source.id, path.name, data))
     return delivered
@@ -137,7 +140,7 @@ def _pull_http(unit_code: str, source: SourceSpec, period: Period, limits: HttpL
         url = source_url(template, unit_code, part.id)
         body = fetch(url, limits, headers=source.settings.get("headers"))
         if body is not None:
-            delivered.append(Delivered(source.id, url, body))
+            delivered.append(Delivered(source.id, redact_url(url), body))  # the origin is shown, even in the PDF
     return delivered
 
 

@@ -88,6 +88,7 @@ def limits(settings: Settings) -> HttpLimits:
     return HttpLimits(
         connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_read_timeout,
+        total_timeout=settings.http_total_timeout,
         max_bytes=settings.max_form_bytes,
         settle_seconds=settings.drop_settle_seconds,
     )

@@ -108,7 +108,8 @@ def recover(settings: Settings) -> list[Next]:
     message lost) get a task again."""
     idle = max(settings.delivery_lease_seconds, 2 * settings.delivery_retry_max_seconds)
     with session_scope(settings.db_url) as session:
-        ids = set(expire_leases(session, settings.delivery_lease_seconds, table=CommuneMail))
+        stale, _ = expire_leases(session, settings.delivery_lease_seconds, table=CommuneMail)
+        ids = set(stale)
         cutoff = utcnow() - timedelta(seconds=idle)
         ids.update(
             session.scalars(

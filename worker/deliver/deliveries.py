@@ -121,10 +121,20 @@ def claim(session: Session, delivery_id: int, lease_seconds: float, table: MailT
                 & (table.state_changed_at < now - timedelta(seconds=lease_seconds)),
             ),
         )
-        .values(state=DeliveryState.SENDING, attempts=table.attempts + 1, state_changed_at=now)
+        .values(state=DeliveryState.SENDING, attempts=table.attempts + 1, state_changed_at=now, data_sent_at=None)
         .returning(table.attempts)
         .execution_options(synchronize_session=False)
     ).first()
+
+
+def mark_data_sent(session: Session, delivery_id: int, token: int, table: MailTable = Delivery) -> None:
+    """The attempt `token` has sent the whole message and waits for the server's answer."""
+    session.execute(
+        update(table)
+        .where(table.id == delivery_id, table.state == DeliveryState.SENDING, table.attempts == token)
+        .values(data_sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lease_left(session: Session, delivery_id: int, lease_seconds: float, table: MailTable = Delivery) -> float:
@@ -132,7 +142,7 @@ def lease_left(session: Session, delivery_id: int, lease_seconds: float, table: 
     row = session.execute(select(table.state, table.state_changed_at).where(table.id == delivery_id)).one_or_none()
     if row is None:
         return 0.0
-    state, changed_at = row.tuple()
+    state, changed_at = row
     if state != DeliveryState.SENDING:
         return 0.0
     return max(0.0, (changed_at + timedelta(seconds=lease_seconds) - utcnow()).total_seconds())
@@ -145,13 +155,14 @@ def settle(
     state: DeliveryState,
     error: str | None = None,
     content: DeliveryContent | None = None,
+    destination: str | None = None,
     table: MailTable = Delivery,
 ) -> bool:
     """Record the outcome of the attempt `token` (PENDING: a transient failure, to be retried); False if
     that attempt no longer holds the delivery."""
     values: dict[str, object] = {"state": state, "last_error": error, "state_changed_at": utcnow()}
     if state is DeliveryState.SENT:
-        values.update(sent_at=utcnow())
+        values.update(sent_at=utcnow(), destination=destination)
         if table is Delivery:
             values.update(content=content)
     statement = (
@@ -184,12 +195,29 @@ def finish_delivering(session: Session, run_id: int) -> Sequence[Next]:
 
 def expire_leases(
     session: Session, lease_seconds: float, now: datetime | None = None, table: MailTable = Delivery
-) -> Sequence[int]:
-    """Put back to pending every 'sending' delivery whose worker died; returns their ids."""
+) -> tuple[Sequence[int], Sequence[int]]:
+    """Put back to pending every 'sending' delivery whose worker died before the whole message went out
+    (their ids, first). One whose worker died after it (waiting for the server's answer) may have arrived:
+    it becomes 'uncertain', never a second copy (the ids of their runs, second)."""
     cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
-    stale = session.scalars(
-        select(table.id).where(table.state == DeliveryState.SENDING, table.state_changed_at < cutoff)
+    abandoned = (table.state == DeliveryState.SENDING) & (table.state_changed_at < cutoff)
+    maybe_sent = session.scalars(
+        select(table.id).where(abandoned, table.data_sent_at.is_not(None)).order_by(table.id)
     ).all()
+    found = session.scalars(select(table.run_id).where(table.id.in_(maybe_sent)).distinct())
+    runs = [run_id for run_id in found if run_id is not None]  # a commune's receipt has no run
+    session.execute(
+        update(table)
+        .where(table.id.in_(maybe_sent), abandoned)
+        .values(
+            state=DeliveryState.UNCERTAIN,
+            last_error="the worker stopped after the whole message was sent, before the server's answer; "
+            "it may have been delivered",
+            state_changed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    stale = session.scalars(select(table.id).where(abandoned)).all()
     if stale:
         session.execute(
             update(table)
@@ -201,7 +229,7 @@ def expire_leases(
             )
             .execution_options(synchronize_session=False)
         )
-    return stale
+    return stale, runs
 
 
 def idle_pending(session: Session, idle_seconds: float, now: datetime | None = None) -> Sequence[int]:

@@ -3,7 +3,10 @@ maps the outcome to a retry, and sends the tasks that follow.
 
 Each step commits on its own. The step that matters most is the last: the moment the mail server has
 accepted the message, the next statement records it as sent (one UPDATE and COMMIT). A worker that dies in
-between leaves the delivery 'sending'; after the lease it is sent again with the same Message-ID.
+between leaves the delivery 'sending'; after the lease it is sent again with the same Message-ID. A database
+that cannot be reached at that moment is tried again for RECORD_SECONDS, keeping the outcome in memory,
+rather than leaving the delivery to be sent twice. A message whose server answer never came (the connection
+dropped after the final dot) is recorded 'uncertain' and not sent again by itself.
 """
 
 from __future__ import annotations
@@ -11,19 +14,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
 from tongket.models.db import session_scope
-from tongket.models.errors import DeliveryFailed, MessageTooLarge, TransientError
+from tongket.models.errors import DeliveryFailed, MessageTooLarge, OutcomeUnknown, TransientError
 from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule, Unit
 from tongket.worker.backoff import backoff
 from tongket.worker.deliver.deliveries import (
@@ -32,6 +37,7 @@ from tongket.worker.deliver.deliveries import (
     finish_delivering,
     idle_pending,
     lease_left,
+    mark_data_sent,
     settle,
 )
 from tongket.worker.deliver.filenames import ascii_filename
@@ -39,6 +45,9 @@ from tongket.worker.deliver.message import Envelope, compose, compose_notice, wi
 from tongket.worker.deliver.transport import hand_over
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class Outcome:
     state: str
     retry_in: float | None = None
     follow: list[Next] = field(default_factory=list)
+    reason: str | None = None  # why it waits or failed: shown in the task's retry and failure (Flower)
 
 
 @dataclass(frozen=True)
@@ -74,20 +84,27 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
             prepared = prepare(session, delivery_id, settings)
         try:
-            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+            sent = _data_sent(delivery_id, token, settings)
+            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient, sent)
         except MessageTooLarge:  # smaller than our limit, bigger than the server's: the notice instead
             with session_scope(settings.db_url) as session:
                 prepared = prepare(session, delivery_id, settings, notice=True)
-            hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient)
+            where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient, sent)
+    except OutcomeUnknown as exc:
+        return _uncertain(delivery_id, token, settings, str(exc), about)
     except TransientError as exc:
         return _transient(delivery_id, token, settings, str(exc), about)
     except DeliveryFailed as exc:
         return _give_up(delivery_id, token, settings, str(exc), about)
-    with session_scope(settings.db_url) as session:  # at once: this is the window between 'accepted' and 'sent'
-        recorded = settle(session, delivery_id, token, DeliveryState.SENT, content=prepared.content)
+    # At once: this is the window between 'accepted' and 'sent'. The database may be away just now: the
+    # outcome is kept and recording retried, since sending again would double the email.
+    recorded = _until_recorded(
+        settings,
+        lambda s: settle(s, delivery_id, token, DeliveryState.SENT, content=prepared.content, destination=where),
+    )
     if recorded:
-        about.log(DeliveryState.SENDING, DeliveryState.SENT, f"{prepared.content} accepted by the mail system")
-    finish_run(prepared.run_id, settings)
+        about.log(DeliveryState.SENDING, DeliveryState.SENT, f"{prepared.content} accepted by {where}")
+    _until_recorded(settings, lambda s: finish_delivering(s, prepared.run_id))
     return Outcome(DeliveryState.SENT)
 
 
@@ -126,11 +143,54 @@ class About:
         )
 
 
+def _data_sent(delivery_id: int, token: int, settings: Settings) -> Callable[[], None]:
+    def record() -> None:
+        try:
+            with session_scope(settings.db_url) as session:
+                mark_data_sent(session, delivery_id, token)
+        except (OperationalError, InterfaceError) as exc:  # best effort: the answer matters more
+            log.warning("could not record that delivery %s was sent whole: %s", delivery_id, exc)
+
+    return record
+
+
+RECORD_SECONDS = 90.0  # within the deliver task's soft limit (120 s), far within the lease (300 s)
+
+
+def _until_recorded(settings: Settings, step: Callable[[Session], T]) -> T:
+    """Run a recording step in its own transaction, trying again while the database cannot be reached."""
+    deadline = time.monotonic() + RECORD_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            with session_scope(settings.db_url) as session:
+                result = step(session)
+            return result
+        except (OperationalError, InterfaceError) as exc:  # the server is down or the connection broke
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unreachable while recording a delivery, retrying in %.1f s: %s", pause, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 8.0)
+
+
+def _uncertain(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
+    """The message may have arrived: not sent again by itself; the owners are told, and the run goes on."""
+    with session_scope(settings.db_url) as session:
+        recorded = settle(session, delivery_id, token, DeliveryState.UNCERTAIN, error)
+        run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
+    if recorded:
+        about.log(DeliveryState.SENDING, DeliveryState.UNCERTAIN, error, logging.WARNING)
+    finish_run(run_id, settings)
+    return Outcome(DeliveryState.UNCERTAIN, follow=[Next("tongket.notify_failure", (run_id,))], reason=error)
+
+
 def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outcome:
     """Settled already (a repeated message: nothing to do), or held by a worker that may have died."""
     left = lease_left(session, delivery_id, settings.delivery_lease_seconds)
     if left > 0:  # come back when the lease has run out, in steps short enough for Redis
-        return Outcome(DeliveryState.SENDING, retry_in=min(left + 1, settings.delivery_retry_max_seconds))
+        wait = min(left + 1, settings.delivery_retry_max_seconds)
+        return Outcome(DeliveryState.SENDING, retry_in=wait, reason=f"another attempt holds it for {left:.0f} s more")
     return Outcome("settled")
 
 
@@ -144,7 +204,7 @@ def _transient(delivery_id: int, token: int, settings: Settings, error: str, abo
     if recorded:
         reason = f"retry in {wait:.0f} s after attempt {token}: {error}"
         about.log(DeliveryState.SENDING, DeliveryState.PENDING, reason, logging.WARNING)
-    return Outcome(DeliveryState.PENDING, retry_in=wait)
+    return Outcome(DeliveryState.PENDING, retry_in=wait, reason=error)
 
 
 def _give_up(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
@@ -154,7 +214,7 @@ def _give_up(delivery_id: int, token: int, settings: Settings, error: str, about
     if recorded:
         about.log(DeliveryState.SENDING, DeliveryState.FAILED, error, logging.WARNING)
     finish_run(run_id, settings)
-    return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))])
+    return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))], reason=error)
 
 
 def finish_run(run_id: int, settings: Settings) -> None:
@@ -268,12 +328,14 @@ def recover(settings: Settings) -> list[Next]:
     delivery left idle (its message lost, or a resend of a finished run) get a deliver task again."""
     idle = max(settings.delivery_lease_seconds, 2 * settings.delivery_retry_max_seconds)
     with session_scope(settings.db_url) as session:
-        expired = expire_leases(session, settings.delivery_lease_seconds)
+        expired, uncertain = expire_leases(session, settings.delivery_lease_seconds)
         stale = [About.of(session, delivery_id) for delivery_id in expired]
-        ids = set(expired)
-        ids.update(idle_pending(session, idle))
+        ids = {*expired, *idle_pending(session, idle)}
     for about in stale:
         about.log(
             DeliveryState.SENDING, DeliveryState.PENDING, "recovered: the worker sending it stopped", logging.WARNING
         )
-    return [Next("tongket.deliver", (delivery_id,)) for delivery_id in sorted(ids)]
+    for run_id in uncertain:
+        finish_run(run_id, settings)
+    tell = [Next("tongket.notify_failure", (run_id,)) for run_id in uncertain]
+    return [*(Next("tongket.deliver", (delivery_id,)) for delivery_id in sorted(ids)), *tell]

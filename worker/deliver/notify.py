@@ -112,9 +112,18 @@ def give_back(session: Session, schedule_id: int, now: datetime, suppressed: int
     )
 
 
+NOT_SENT = (DeliveryState.FAILED, DeliveryState.UNCERTAIN)  # uncertain: it may not have arrived
+
+
+def _why(delivery: Delivery) -> str:
+    if delivery.state == DeliveryState.UNCERTAIN:
+        return f"không rõ thư đã đến hay chưa, không tự gửi lại (tongket resend để gửi lại): {delivery.last_error}"
+    return delivery.last_error or ""
+
+
 def _context(session: Session, run: Run, suppressed: int) -> dict[str, Any]:
     failed = session.scalars(
-        select(Delivery).where(Delivery.run_id == run.id, Delivery.state == DeliveryState.FAILED).order_by(Delivery.id)
+        select(Delivery).where(Delivery.run_id == run.id, Delivery.state.in_(NOT_SENT)).order_by(Delivery.id)
     ).all()
     return {
         "schedule_id": run.schedule_id,
@@ -123,5 +132,5 @@ def _context(session: Session, run: Run, suppressed: int) -> dict[str, Any]:
         "run_error": run.error,
         "report": f"{period_label(run.kind, run.period)} của {run.scope_unit.name}",
         "suppressed": suppressed,
-        "failed": [{"email": d.email, "error": d.last_error or ""} for d in failed],
+        "failed": [{"email": d.email, "error": _why(d)} for d in failed],
     }

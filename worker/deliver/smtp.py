@@ -10,14 +10,16 @@ is checked with NOOP before use (servers drop idle clients) and is replaced afte
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tongket.models.errors import ConfigError, DeliveryFailed, MessageTooLarge, TransientError
+from tongket.models.errors import ConfigError, DeliveryFailed, MessageTooLarge, OutcomeUnknown, TransientError
 
 MAX_MESSAGES = 100
 IDLE_CHECK_SECONDS = 5.0
@@ -79,7 +81,9 @@ class _Connection:
 _local = threading.local()  # one cache per thread: a prefork child has one; a threads pool one per thread
 
 
-def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
+def send(
+    config: SmtpConfig, sender: str, recipient: str, data: bytes, on_data_sent: Callable[[], None] | None = None
+) -> None:
     """Hand one message (CRLF line ends) to the server over the cached connection; raises TransientError or
     DeliveryFailed."""
     try:
@@ -88,14 +92,47 @@ def send(config: SmtpConfig, sender: str, recipient: str, data: bytes) -> None:
         limit = int(size) if size.isdigit() else 0  # 'SIZE' alone, or 0: no fixed limit
         if limit and len(data) > limit:  # RFC 1870: the server said beforehand what it will refuse
             raise MessageTooLarge(f"the message has {len(data)} bytes; the server takes at most {limit}")
-        connection.client.sendmail(sender, [recipient], data)
-    except MessageTooLarge:
+        _transact(connection.client, sender, recipient, data, on_data_sent)
+    except (MessageTooLarge, OutcomeUnknown):
+        drop(config, polite=False)
         raise
     except Exception as exc:
         drop(config, polite=False)  # the session's state is unknown now: the next message starts afresh
         raise classify(exc) from exc
     connection.sent += 1
     connection.used_at = time.monotonic()
+
+
+def _transact(
+    client: smtplib.SMTP, sender: str, recipient: str, data: bytes, on_data_sent: Callable[[], None] | None
+) -> None:
+    """MAIL, RCPT, DATA as smtplib.sendmail does, but knowing the moment the final dot has gone: a failure
+    before it loses nothing (the server discards an unfinished message; send again), a failure after it
+    leaves the outcome unknown (the server may have queued the message: sending again could double it)."""
+    options = [f"size={len(data)}"] if client.does_esmtp and client.has_extn("size") else []
+    code, reply = client.mail(sender, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = client.rcpt(recipient)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    client.putcmd("data")
+    code, reply = client.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    body = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
+    client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    if on_data_sent is not None:
+        on_data_sent()  # recorded while the server decides (a content scanner may take seconds)
+    try:
+        code, reply = client.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise OutcomeUnknown(
+            f"the connection ended after the whole message was sent, before the server's answer ({exc}); "
+            "it may have been delivered"
+        ) from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _connection(config: SmtpConfig) -> _Connection:

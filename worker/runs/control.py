@@ -17,6 +17,7 @@ from tongket.scheduler.guards import no_recipients, scope_of
 from tongket.scheduler.plan import plan_run
 from tongket.scheduler.tick import plan_due
 from tongket.worker.report.wording import default_kind
+from tongket.worker.runs.clock import skew_refusal
 from tongket.worker.runs.prune import prune
 from tongket.worker.runs.reconcile import Timeouts, reconcile
 from tongket.worker.settings import Settings
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def tick(session: Session, now: datetime, settings: Settings) -> Sequence[Next]:
+    if skew_refusal(session, now, settings.max_clock_skew_seconds, "plan due runs"):
+        return []
     created = plan_due(session, now, timedelta(hours=settings.catchup_hours))
     return [Next("tongket.start_run", (run_id,)) for run_id in created]
 
@@ -38,6 +41,8 @@ def redrive(session: Session, now: datetime, settings: Settings) -> Sequence[Nex
 
 
 def prune_old(session: Session, now: datetime, settings: Settings) -> Sequence[Next]:
+    if skew_refusal(session, now, settings.max_clock_skew_seconds, "prune old runs"):
+        return []
     prune(session, now, timedelta(days=settings.retention_days), settings.reports_dir)
     return []
 

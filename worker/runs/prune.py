@@ -1,5 +1,6 @@
 """Retention: finished runs older than the retention period go, with their PDFs. Submissions (the
-communes' figures) stay: they are the data later reports are made from."""
+communes' figures) stay: they are the data later reports are made from, and so does the newest finished
+revision of every report (its PDF is the report of record, however old)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tongket.models.tables import Artifact, Delivery, Run, RunState, RunUnit
 
@@ -27,7 +28,24 @@ class Pruned:
 def prune(session: Session, now: datetime, retention: timedelta, reports_dir: Path, batch: int = 1000) -> Pruned:
     """Delete finished runs that ended before now - retention, files first: if the process dies between
     the two, the rows are still there and the next prune finishes the job."""
-    old = select(Run.id).where(Run.state.in_(FINAL), Run.state_changed_at < now - retention).limit(batch)
+    newer = aliased(Run)
+    superseded = (
+        select(newer.id)
+        .where(
+            newer.scope_unit_id == Run.scope_unit_id,
+            newer.kind == Run.kind,
+            newer.period == Run.period,
+            newer.state == RunState.DONE,
+            newer.revision > Run.revision,
+        )
+        .exists()
+    )
+    old = (
+        select(Run.id)
+        .where(Run.state.in_(FINAL), Run.state_changed_at < now - retention)
+        .where((Run.state != RunState.DONE) | superseded)  # never the newest finished revision of a report
+        .limit(batch)
+    )
     run_ids = session.scalars(old).all()
     if not run_ids:
         return Pruned(0, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Annotated
@@ -11,10 +13,11 @@ from sqlalchemy import select
 
 from tongket.cli.console import console, ensure_schema, errors
 from tongket.models.db import migrate, session_scope
-from tongket.models.errors import RunExists
+from tongket.models.errors import RunExists, TongketError
 from tongket.models.periods import Period
+from tongket.models.redact import redact_text, redact_url
 from tongket.models.tables import Artifact, Delivery, DeliveryState, ReportKind, RunState
-from tongket.worker.settings import get_settings
+from tongket.worker.settings import Settings, get_settings
 
 app = typer.Typer()
 
@@ -74,7 +77,7 @@ def run(
     settings = get_settings()
     parsed = Period.parse(period)
     today = datetime.now(settings.zone).date()
-    on = date.fromisoformat(report_date) if report_date else today
+    on = _date(report_date) if report_date else today
     ensure_schema(settings.db_url)
     with session_scope(settings.db_url) as session:
         scope = scope_of(session, unit, parsed)
@@ -103,6 +106,13 @@ def run(
         console.print("Queued on the embedded queue: a worker (`celery -A worker.app worker`) picks it up.")
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise TongketError(f"--date must be YYYY-MM-DD, e.g. 2024-01-15, not {text!r}") from None
+
+
 def _send_start(run_id: int) -> None:
     from tongket.worker.app import app as celery_app
 
@@ -117,12 +127,34 @@ def _start_and_wait(run_id: int, timeout: float) -> None:
     log = settings.data_dir / "logs" / "embedded-worker.log"
     _send_start(run_id)
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
-        outcome = wait_for_run(settings.db_url, run_id, timeout)
+        # No beat in embedded mode: this command runs its recovery (stuck runs, expired email leases).
+        recovery = embedded_recovery(settings) if settings.embedded_broker else None
+        outcome = wait_for_run(settings.db_url, run_id, timeout, every_poll=recovery)
     if outcome.state != RunState.DONE:
-        errors.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {outcome.error or 'timed out'}")
+        errors.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {redact_text(outcome.error or 'timed out')}")
         if settings.embedded_broker:
             errors.print(f"The worker's log: {log}", highlight=False)
         raise typer.Exit(1)
+
+
+def embedded_recovery(settings: Settings) -> Callable[[], None]:
+    """What beat sends every reconcile_seconds in service mode, run from the waiting command instead."""
+    from tongket.models.tables import utcnow
+    from tongket.worker.app import send
+    from tongket.worker.deliver.flow import recover
+    from tongket.worker.runs.control import redrive
+
+    last = [time.monotonic()]
+
+    def recover_now() -> None:
+        if time.monotonic() - last[0] < settings.reconcile_seconds:
+            return
+        last[0] = time.monotonic()
+        with session_scope(settings.db_url) as session:
+            follow = list(redrive(session, utcnow(), settings))
+        send([*follow, *recover(settings)])
+
+    return recover_now
 
 
 def print_outputs(run_id: int) -> None:
@@ -143,8 +175,10 @@ def print_outputs(run_id: int) -> None:
     from tongket.worker.deliver.outbox import eml_path
 
     for d in deliveries:
-        where = eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else settings.smtp_url
-        note = f" ({d.last_error})" if d.last_error and d.state != DeliveryState.SENT else ""
+        # Where it actually went, as recorded; for an email not sent (yet), where it would go.
+        planned = eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else settings.smtp_url
+        where = redact_url(str(d.destination or planned))
+        note = f" ({redact_text(d.last_error)})" if d.last_error and d.state != DeliveryState.SENT else ""
         console.print(f"Email to {d.email}: {d.state}{note} -> {where}")
 
 

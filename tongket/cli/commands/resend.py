@@ -52,6 +52,9 @@ def _wait(db_url: str, ids: list[int], timeout: float) -> list[Delivery]:
     while True:
         with session_scope(db_url) as session:
             rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
-        if all(r.state in (DeliveryState.SENT, DeliveryState.FAILED) for r in rows) or time.monotonic() > deadline:
+        if (
+            all(r.state in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.UNCERTAIN) for r in rows)
+            or time.monotonic() > deadline
+        ):
             return rows
         time.sleep(0.2)

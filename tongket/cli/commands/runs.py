@@ -14,6 +14,7 @@ from tongket.cli.commands.jobs import print_outputs
 from tongket.cli.console import console, print_json
 from tongket.models.db import session_scope
 from tongket.models.errors import TongketError
+from tongket.models.redact import redact_text
 from tongket.models.tables import Artifact, Delivery, Run, Unit, UnitState
 from tongket.worker.settings import get_settings
 
@@ -76,7 +77,7 @@ def runs_show(run_id: int, as_json: AS_JSON = False) -> None:
             f"({run_row.scope_unit.code}), revision {run_row.revision}, state [bold]{run_row.state}[/bold]"
         )
         if run_row.error:
-            console.print(f"[red]error:[/red] {run_row.error}")
+            console.print(f"[red]error:[/red] {redact_text(run_row.error)}")
         if run_row.redrives:
             console.print(
                 f"Re-sent by the reconciler {run_row.redrives} times in this state, last at "
@@ -126,7 +127,7 @@ def _print_completeness(session: Session, run_id: int) -> None:
         if unit.state == UnitState.PENDING:
             problems.append(f"đang chờ, đã thử {unit.attempts} lần")
         if unit.last_error:
-            problems.append(f"last error: {unit.last_error}")  # technical, for the operator
+            problems.append(f"last error: {redact_text(unit.last_error)}")  # technical, for the operator
         table.add_row(unit.code, unit.name, unit.state, when, figures, "\n".join(problems))
     console.print(table)
 

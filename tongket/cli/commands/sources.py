@@ -13,8 +13,10 @@ from tongket.cli.console import REJECTED, console, print_json
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
+from tongket.models.redact import redact_url
 from tongket.models.tables import Source, SourceKind, Unit
 from tongket.models.units import unit_by_code
+from tongket.worker.collect.filedrop import folder_name_problem
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Where communes' figures come from.")
@@ -129,6 +131,8 @@ def _settings(kind: SourceKind, url: str | None, folder: str | None, headers: li
     if kind == SourceKind.FILE_DROP:
         if url or headers:
             raise ConfigError("a file_drop source takes --folder, not --url or --header")
+        if folder is not None and (problem := folder_name_problem(folder)):
+            raise ConfigError(problem)
         return {"folder": folder} if folder else {}
     if not url or not url.startswith(("http://", "https://")):
         raise ConfigError("an http_json source needs --url http(s)://…, e.g. https://xa.example.vn/api/{unit}/{period}")
@@ -170,7 +174,7 @@ def _source_json(source: Source, owner: Unit) -> dict[str, Any]:
 
 def _shown(settings: dict[str, Any]) -> str:
     # Header values are often tokens: show their names only.
-    shown = {k: v for k, v in settings.items() if k != "headers"}
+    shown = {k: redact_url(v) if k == "url" else v for k, v in settings.items() if k != "headers"}
     if settings.get("headers"):
         shown["headers"] = ", ".join(f"{name}: …" for name in settings["headers"])
     return ", ".join(f"{k}={v}" for k, v in shown.items())
