@@ -8,7 +8,7 @@ the first is "late": it reported while the run was already waiting for it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -82,6 +82,14 @@ def next_try_in(attempts: int, settings: Settings, remaining: float) -> float:
     all knock at once, and never much past the deadline."""
     wait = backoff(attempts, settings.collect_retry_seconds, settings.collect_retry_max_seconds, jitter=0.2)
     return max(0.1, min(wait, remaining + 0.5))
+
+
+def next_try_by(attempts: int, tried_at: datetime, deadline: datetime | None, settings: Settings) -> datetime:
+    """When a unit still awaited after `attempts` tries is tried again at the latest: the backoff before its
+    jitter (which only shortens it), and never past the deadline, where it is settled as it stands."""
+    wait = backoff(max(0, attempts - 1), settings.collect_retry_seconds, settings.collect_retry_max_seconds)
+    latest = tried_at + timedelta(seconds=wait)
+    return min(latest, deadline) if deadline is not None else latest
 
 
 def limits(settings: Settings) -> HttpLimits:

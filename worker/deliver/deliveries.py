@@ -28,6 +28,8 @@ from tongket.models.tables import (
     RunState,
     utcnow,
 )
+from tongket.worker.backoff import backoff
+from tongket.worker.settings import Settings
 from tongket.worker.states import Next, transition
 
 # The tables of emails sent under the same lease machinery: a report's deliveries, a commune's mail.
@@ -146,6 +148,18 @@ def lease_left(session: Session, delivery_id: int, lease_seconds: float, table: 
     if state != DeliveryState.SENDING:
         return 0.0
     return max(0.0, (changed_at + timedelta(seconds=lease_seconds) - utcnow()).total_seconds())
+
+
+def waiting_until(delivery: Delivery, settings: Settings) -> tuple[str, datetime] | None:
+    """What an open delivery waits for and until when at the latest: its lease while 'sending' (a worker
+    that died gives it back then), its next try while 'pending' after a failed one (the backoff before its
+    jitter, which only shortens it). None when it waits for nothing the operator needs to know."""
+    if delivery.state == DeliveryState.SENDING:
+        return "lease held until", delivery.state_changed_at + timedelta(seconds=settings.delivery_lease_seconds)
+    if delivery.state == DeliveryState.PENDING and delivery.attempts > 0:
+        wait = backoff(delivery.attempts - 1, settings.delivery_retry_seconds, settings.delivery_retry_max_seconds)
+        return "next try by", delivery.state_changed_at + timedelta(seconds=wait)
+    return None
 
 
 def settle(

@@ -172,6 +172,7 @@ def print_outputs(run_id: int) -> None:
             )
         for warning in artifact.digest.get("warnings", ()):
             console.print(f"[yellow]Warning:[/yellow] {warning}")
+    from tongket.worker.deliver.deliveries import waiting_until
     from tongket.worker.deliver.outbox import eml_path
 
     for d in deliveries:
@@ -179,6 +180,8 @@ def print_outputs(run_id: int) -> None:
         planned = eml_path(settings.outbox_dir, d.message_id) if settings.smtp_url == "" else settings.smtp_url
         where = redact_url(str(d.destination or planned))
         note = f" ({redact_text(d.last_error)})" if d.last_error and d.state != DeliveryState.SENT else ""
+        if waiting := waiting_until(d, settings):
+            note += f"; {waiting[0]} {waiting[1]:%Y-%m-%d %H:%M:%S} UTC"
         console.print(f"Email to {d.email}: {d.state}{note} -> {where}")
 
 

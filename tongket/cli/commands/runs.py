@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +16,8 @@ from tongket.cli.console import console, print_json
 from tongket.models.db import session_scope
 from tongket.models.errors import TongketError
 from tongket.models.redact import redact_text
-from tongket.models.tables import Artifact, Delivery, Run, Unit, UnitState
+from tongket.models.tables import Artifact, Delivery, Run, RunState, RunUnit, Unit, UnitState
+from tongket.worker.collect.step import next_try_by
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="See what ran.")
@@ -118,6 +120,15 @@ def _print_completeness(session: Session, run_id: int) -> None:
 
     done = run_completeness(session, run_id)
     console.print(done.summary_vi())
+    run_row = session.get_one(Run, run_id)
+    if run_row.state == RunState.COLLECTING and run_row.collect_deadline is not None:
+        console.print(f"Collecting until the deadline, {_utc(run_row.collect_deadline)}.")
+    tried_at = dict(
+        session.execute(
+            select(Unit.code, RunUnit.updated_at).join(Unit, Unit.id == RunUnit.unit_id).where(RunUnit.run_id == run_id)
+        ).all()
+    )
+    settings = get_settings()
     table = Table("unit", "name", "state", "reported (UTC)", "figures", "problems")
     for unit in done.units:
         when = f"{unit.reported_at:%Y-%m-%d %H:%M}" if unit.reported_at else ""
@@ -126,10 +137,17 @@ def _print_completeness(session: Session, run_id: int) -> None:
         problems = list(unit.problems)
         if unit.state == UnitState.PENDING:
             problems.append(f"đang chờ, đã thử {unit.attempts} lần")
+            if unit.attempts and run_row.state == RunState.COLLECTING:
+                by = next_try_by(unit.attempts, tried_at[unit.code], run_row.collect_deadline, settings)
+                problems.append(f"next try by {_utc(by)}")
         if unit.last_error:
             problems.append(f"last error: {redact_text(unit.last_error)}")  # technical, for the operator
         table.add_row(unit.code, unit.name, unit.state, when, figures, "\n".join(problems))
     console.print(table)
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
 @app.command("cancel")
