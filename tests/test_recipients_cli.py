@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.cli import tongket
 from tests.deliveries import rendered_run
-from tests.processes import environment, tongket
+from tests.processes import environment
 from tongket.models.db import session_scope
 from tongket.models.tables import Delivery, DeliveryState, Recipient
 from tongket.worker.deliver import flow
 from tongket.worker.settings import Settings
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -66,6 +65,7 @@ def test_recipients_are_added_checked_listed_and_removed(sent_run: tuple[Setting
         assert session.scalars(select(Delivery.email)).all() == ["truong@example.vn"]  # history stays
 
 
+@pytest.mark.slow  # each resend starts the embedded worker
 def test_resend_makes_new_deliveries_explicitly(sent_run: tuple[Settings, int, dict[str, str]]) -> None:
     settings, run_id, env = sent_run
     one = tongket("resend", str(run_id), "--to", "van-thu@example.vn", env=env)

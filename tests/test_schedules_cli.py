@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.cli import tongket
 from tests.factories import REPORT_DATE, district
-from tests.processes import environment, tongket
+from tests.processes import environment
 from tongket.models.db import migrate, session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period

@@ -113,7 +113,7 @@ def lease_left(session: Session, delivery_id: int, lease_seconds: float) -> floa
     ).one_or_none()
     if row is None:
         return 0.0
-    state, changed_at = row.tuple()
+    state, changed_at = row
     if state != DeliveryState.SENDING:
         return 0.0
     return max(0.0, (changed_at + timedelta(seconds=lease_seconds) - utcnow()).total_seconds())
