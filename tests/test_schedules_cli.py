@@ -135,3 +135,9 @@ def test_owners_pass_the_same_address_check_as_recipients(session: Session) -> N
     for bad in ("trưởng@ductrong.gov.vn", "a..b@ductrong.gov.vn", "ca@localhost"):
         with pytest.raises(ConfigError, match="is not an email address"):
             schedules.add(session, Plan(unit_code="678", period_type="quarter", owners=[bad]))
+
+
+def test_a_run_without_wait_names_the_worker_command_that_picks_it_up(data_dir: Path) -> None:
+    code, out = cli(data_dir, "run", "--unit", "678", "--period", "2023")
+    assert code == 0, out
+    assert "`celery -A tongket.worker.app worker -Q control,collect,render,mail`" in out  # the installed name
