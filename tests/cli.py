@@ -1,7 +1,9 @@
 """`tongket …` run in the test's own process, through the same entry point as the installed command.
 
 A child process costs a second of imports per command; tests of what a command prints and changes do not
-need one. tests/processes.py keeps the real process for the tests where the process is the point.
+need one. tests/processes.py keeps the real process for the tests where the process is the point, and for
+the commands that queue work: the Celery app is configured once per process, from the settings of the
+first test that imported it, so in here they would queue work where the command does not look.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from unittest import mock
 from tongket.cli.console import console
 from tongket.cli.main import main
 from tongket.worker.settings import get_settings
+
+QUEUEING = ("demo", "run", "resend")
 
 
 @contextlib.contextmanager
@@ -36,6 +40,8 @@ def tongket(*args: str, env: dict[str, str], timeout: float | None = None) -> su
 
     COLUMNS in env sets the console's width, as it would in a new process. The timeout is pytest-timeout's.
     """
+    if args[0] in QUEUEING:
+        raise ValueError(f"`tongket {args[0]}` queues work: run it with tests.processes.tongket")
     out, err = io.StringIO(), io.StringIO()
     code = 0
     width = env.get("COLUMNS")

@@ -13,6 +13,7 @@ import itertools
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,9 +42,15 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """A temporary base of this session's own: pytest's default one is shared and pruned by other sessions."""
+    """A temporary base of this session's own: pytest's default one is shared and pruned by other sessions.
+    SIGTERM (a CI timeout, kill) ends the session like Ctrl-C, so its fixtures still clean up after it."""
     global _made_basetemp
+    signal.signal(signal.SIGTERM, _interrupted)
     if config.option.basetemp is None:
         _made_basetemp = Path(tempfile.mkdtemp(prefix="tongket-tests-"))
         config.option.basetemp = str(_made_basetemp)

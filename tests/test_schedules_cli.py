@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import processes
 from tests.cli import tongket
 from tests.factories import REPORT_DATE, district
 from tests.processes import environment
@@ -138,6 +139,7 @@ def test_owners_pass_the_same_address_check_as_recipients(session: Session) -> N
 
 
 def test_a_run_without_wait_names_the_worker_command_that_picks_it_up(data_dir: Path) -> None:
-    code, out = cli(data_dir, "run", "--unit", "678", "--period", "2023")
-    assert code == 0, out
+    done = processes.tongket("run", "--unit", "678", "--period", "2023", env=environment(data_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
     assert "`celery -A tongket.worker.app worker -Q control,collect,render,mail`" in out  # the installed name
