@@ -80,10 +80,10 @@ class Claim:
 _claims: dict[str, Claim] = {}
 
 
-def claim(server: str) -> Claim:
+def claim(server: str, databases: range = DATABASES) -> Claim:
     """Claim a free database on the server; raises redis.ConnectionError when it is not reachable."""
     token = secrets.token_hex(8)
-    for number in DATABASES:
+    for number in databases:
         url = f"{server}/{number}"
         with redis.Redis.from_url(url, socket_connect_timeout=2) as client:
             got = client.eval(_CLAIM, 2, LEASE, OWNED, token, TTL)
@@ -94,7 +94,7 @@ def claim(server: str) -> Claim:
             threading.Thread(target=held.keep, name=f"redis-lease-{number}", daemon=True).start()
             _claims[url] = held
             return held
-    raise RuntimeError(f"no free Redis database on {server}: databases 1-15 all hold keys or leases")
+    raise RuntimeError(f"no free Redis database on {server} in {databases}: all hold keys or leases")
 
 
 def empty(url: str) -> None:
