@@ -86,6 +86,29 @@ def session(db_url: str) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
+def vn_units_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated SQLite template with Vietnam's 14,149 units imported, once per session."""
+    from tongket.models.vn_units import import_vn_units
+
+    path = tmp_path_factory.mktemp("vn-units-template") / "tongket.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    with session_scope(url) as s:
+        import_vn_units(s)
+    engine_for(url).dispose()
+    return path
+
+
+@pytest.fixture
+def units_session(vn_units_template: Path, tmp_path: Path) -> Iterator[Session]:
+    """A session on this test's own copy of a database holding Vietnam's units, legacy and 2025."""
+    path = tmp_path / "tongket.db"
+    shutil.copyfile(vn_units_template, path)
+    with session_scope(f"sqlite:///{path}") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine]:
     """A connection to the PostgreSQL server that may create and drop databases; at the end it drops
     every database this session made (named tongket_test_<session>_…), and no other."""
