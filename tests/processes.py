@@ -29,12 +29,14 @@ FAST = {
     "tick_seconds": "5",
 }
 _PR_SET_PDEATHSIG = 1
+# Looked up here, not in the child: between fork and exec the child may only call what is already loaded.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
 def _die_with_parent() -> None:
     """In the child before exec: SIGKILL when the test session that started it dies (Linux only)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def environment(data_dir: Path, **settings: str) -> dict[str, str]:
