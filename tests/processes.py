@@ -60,12 +60,12 @@ def tongket(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess
     )
 
 
-def celery(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes]:
+def celery(env: dict[str, str], *args: str, log: Path, app: str = "tongket.worker.app") -> subprocess.Popen[bytes]:
     """A Celery process (worker, beat, flower) with its output in a log file the test can read."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tongket.worker.app", *args],
+            [sys.executable, "-m", "celery", "-A", app, *args],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -75,7 +75,12 @@ def celery(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes
 
 
 def worker(
-    env: dict[str, str], log: Path, queues: str = QUEUES, concurrency: int = 1, name: str = "w"
+    env: dict[str, str],
+    log: Path,
+    queues: str = QUEUES,
+    concurrency: int = 1,
+    name: str = "w",
+    app: str = "tongket.worker.app",
 ) -> subprocess.Popen[bytes]:
     """A real worker; without gossip and mingle it starts a second sooner and nothing here needs them."""
     return celery(
@@ -92,6 +97,7 @@ def worker(
         "--without-gossip",
         "--without-mingle",
         log=log,
+        app=app,
     )
 
 

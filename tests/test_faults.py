@@ -70,9 +70,9 @@ def assert_delivered_once(db_url: str, run_id: int, data_dir: Path) -> None:
 
 def kill_mid_render(log: Path, process: subprocess.Popen[bytes], whole: bool) -> None:
     """SIGKILL the worker (with its pool child) or only the pool child, once the render has begun."""
-    received = re.compile(r"Task tongket\.render_run\[[-0-9a-f]+\] received")  # one pool child: it starts now
+    started = re.compile(r"task started: tongket\.render_run\[")  # in the pool child (tests/worker_app.py)
     wait_until(
-        lambda: received.search(log.read_text(errors="replace")) is not None, 180, "the render to start", every=0.01
+        lambda: started.search(log.read_text(errors="replace")) is not None, 180, "the render to start", every=0.01
     )  # a render of the demo takes a few tenths of a second
     if whole:
         end(process, signal.SIGKILL)
@@ -91,7 +91,7 @@ def pool_children(pid: int) -> list[int]:
 def test_a_worker_killed_while_rendering_is_replaced_and_the_run_completes_once(service, whole: bool) -> None:  # type: ignore[no-untyped-def]
     db_url, env, data_dir = service
     log = data_dir / "worker-1.log"
-    first = worker(env, log)
+    first = worker(env, log, app="tests.worker_app")
     try:
         run_id = one_off(env)
         kill_mid_render(log, first, whole)
