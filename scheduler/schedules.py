@@ -159,7 +159,7 @@ def rows(session: Session, now: datetime) -> list[Row]:
     result = []
     for schedule, unit in session.execute(
         select(Schedule, Unit).join(Unit, Unit.id == Schedule.scope_unit_id).order_by(Schedule.id)
-    ).tuples():
+    ):
         try:
             when = rule_of(schedule)
             period, due = next_due(when, now)

@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
-from tests.processes import environment
-from tests.services import FAST, beat, end, wait_until, worker
+from tests import redis_db
+from tests.processes import FAST, beat, end, environment, wait_until, worker
 from tongket.cli.demo import load_demo
 from tongket.models.db import session_scope
 from tongket.models.periods import Period
@@ -22,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_two_beats_make_each_due_report_once(pg_url: str, redis_url: str, tmp_path: Path) -> None:
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_db.empty(redis_url)
     with session_scope(pg_url) as session:
         load_demo(session, tmp_path / "dropbox")
         district = session.scalars(select(Unit).where(Unit.code == "678")).one()

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.processes import environment, tongket
+from tests.processes import FAST, celery, end, environment, tongket, wait_until
 from tests.redis_server import redis_server
-from tests.services import FAST, celery, end, wait_until
 from tongket.cli.demo import load_demo
 from tongket.models.db import session_scope
 from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState

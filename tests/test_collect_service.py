@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from tests.factories import district
 from tests.loopback import Reply, loopback_server
-from tests.processes import environment, start_worker, stop, tongket
+from tests.processes import end, environment, tongket, worker
 from tongket.models.db import session_scope
 from tongket.models.tables import Run, RunState, RunUnit, Source, Unit, UnitState
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_retries_until_the_deadline_on_a_real_worker(pg_url: str, redis_url: str, tmp_path: Path) -> None:
     with loopback_server() as server, session_scope(pg_url) as session:
         _, (flaky, silent) = district(session, communes=2)
@@ -34,13 +35,13 @@ def test_retries_until_the_deadline_on_a_real_worker(pg_url: str, redis_url: str
             collect_retry_seconds="0.3",
             collect_retry_max_seconds="2",
         )
-        worker = start_worker(env, "collect")
+        process = worker(env, tmp_path / "worker.log", concurrency=2)
         try:
             result = tongket(
                 "run", "--unit", "678", "--period", "2023", "--wait", "--timeout", "120", env=env, timeout=180
             )
         finally:
-            stop(worker)
+            end(process)
         assert result.returncode == 0, result.stdout + result.stderr
         assert server.calls[f"/{flaky.code}/2023"] == 3
     with session_scope(pg_url) as session:

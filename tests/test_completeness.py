@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from tests.cli import tongket
 from tests.factories import REPORT_DATE, district, drop_form
-from tests.processes import environment, tongket
+from tests.processes import environment
 from tests.test_deliveries import csv_bytes
 from tongket.models.periods import Period
 from tongket.scheduler.plan import plan_run

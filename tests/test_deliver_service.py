@@ -3,10 +3,8 @@ outage, and a worker killed in the middle of sending. Every report must arrive, 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests import redis_db
 from tests.deliveries import rendered_run
-from tests.processes import QUEUES, environment, stop
+from tests.processes import end, environment, worker
 from tests.smtp_server import SmtpServer
 from tongket.models.db import session_scope
 from tongket.models.tables import Delivery, DeliveryState, Run, RunState
@@ -34,9 +33,8 @@ TIMING = {
 @pytest.fixture
 def service(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Settings]]:
     """Settings shared by the test and its workers; the Redis test database emptied first."""
-    import redis
 
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_db.empty(redis_url)
 
     def settings(server: SmtpServer) -> Settings:
         return Settings(
@@ -51,7 +49,7 @@ def service(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Callable[..
 
 
 def start_worker(settings: Settings, name: str, concurrency: int) -> subprocess.Popen[bytes]:
-    """A real worker in a process group of its own, so a test can kill it and its children at once."""
+    """A real worker with the test's SMTP server and timing."""
     env = environment(
         settings.data_dir,
         database_url=settings.database_url,
@@ -59,29 +57,7 @@ def start_worker(settings: Settings, name: str, concurrency: int) -> subprocess.
         smtp_url=settings.smtp_url,
         **TIMING,
     )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "--quiet",
-            "-A",
-            "tongket.worker.app",
-            "worker",
-            "-Q",
-            QUEUES,
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env=env,
-        start_new_session=True,
-    )
+    return worker(env, settings.data_dir / f"{name}.log", concurrency=concurrency, name=name)
 
 
 def states(settings: Settings, run_id: int) -> list[tuple[str, int]]:
@@ -107,7 +83,7 @@ def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Ca
     settings = service(server)
     run_id, ids = rendered_run(settings, recipients=4)
     queue = make_app(settings)
-    worker = start_worker(settings, "outage", concurrency=2)
+    process = start_worker(settings, "outage", concurrency=2)
     try:
         for delivery_id in ids:
             queue.send_task("tongket.deliver", args=[delivery_id])
@@ -120,7 +96,7 @@ def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Ca
         poll(lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)), 90, "the emails")
         time.sleep(3)  # longer than the longest retry: a late duplicate would show now
     finally:
-        stop(worker)
+        end(process)
         server.stop()
     received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
     assert received == sorted(["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn", "nguoi3@example.vn"])
@@ -149,11 +125,8 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
                 return session.scalar(select(Delivery.id).where(Delivery.data_sent_at.is_not(None))) is not None
 
         poll(sent_whole, 10, "the worker to record that the whole message went out")
-        os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
-        doomed.wait(30)
     finally:
-        if doomed.poll() is None:
-            os.killpg(doomed.pid, signal.SIGKILL)
+        end(doomed, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
     server.inbox.release.set()  # the server gives up on the dead connection: that message was not accepted
     assert (DeliveryState.SENDING, 1) in states(settings, run_id)
     killed = [i for i, (state, _) in zip(ids, states(settings, run_id), strict=True) if state == DeliveryState.SENDING]
@@ -167,7 +140,7 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
             tick=lambda: queue.send_task("tongket.recover_deliveries"),
         )
     finally:
-        stop(successor)
+        end(successor)
         server.stop()
     # The owners' notice of the uncertain email (to the schedule's owner) aside, the report emails:
     received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted if r.rcpt_tos[0] != "chu-tri@example.vn")

@@ -16,7 +16,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from tests.processes import environment, start_worker, stop, tongket
+from tests.processes import end, environment, tongket, worker
 from tongket.cli.demo_data import REFERENCE_TOTALS
 from tongket.models.db import session_scope
 from tongket.models.tables import Artifact, Delivery, Run, Submission
@@ -37,6 +37,8 @@ REFERENCE_NAMES = [
     "Tập thể được khen thưởng",
     "Cá nhân được khen thưởng",
 ]
+pytestmark = pytest.mark.slow  # the demo runs as the real command, with its embedded worker
+
 RESULT_CODES = [code for code in REFERENCE_TOTALS if code != "tasks_set"]  # the tasks set are no result row
 
 
@@ -151,11 +153,11 @@ def test_service_mode_gives_the_same_pdf(
     embedded_demo: DemoOutput, pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     env = environment(tmp_path, database_url=pg_url, broker_url=redis_url)
-    worker = start_worker(env, "demo")
+    process = worker(env, tmp_path / "worker.log", concurrency=2)
     try:
         result = tongket("demo", env=env)
     finally:
-        stop(worker)
+        end(process)
     assert result.returncode == 0, result.stdout + result.stderr
     with session_scope(pg_url) as session:
         service = session.scalars(select(Artifact)).one()

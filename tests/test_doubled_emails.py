@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests import redis_db
 from tests.deliveries import rendered_run
-from tests.services import wait_until
+from tests.processes import wait_until
 from tests.smtp_server import SmtpServer
 from tests.tcp_proxy import tcp_proxy
 from tongket.models.db import session_scope
@@ -124,13 +125,11 @@ def test_a_worker_killed_while_the_server_decides_leaves_it_uncertain_not_double
 ) -> None:
     """Case (a) of the issue: the server takes 6 s to answer the final dot (a content scanner) and the
     worker is killed meanwhile. After the lease, recovery must not send a second copy."""
-    import redis
 
-    from tests.processes import environment
-    from tests.services import celery, end
+    from tests.processes import celery, end, environment
     from tongket.worker.app import make_app
 
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_db.empty(redis_url)
     with tcp_proxy(server.port) as proxy:
         settings = settings_for(tmp_path, pg_url, proxy.port).model_copy(
             update={"broker_url": redis_url, "delivery_lease_seconds": 2}

@@ -16,8 +16,8 @@ import pytest
 import redis
 from sqlalchemy import func, select, text
 
-from tests.processes import environment, tongket
-from tests.services import FAST, beat, end, wait_until, worker
+from tests import redis_db
+from tests.processes import FAST, beat, end, environment, tongket, wait_until, worker
 from tongket.cli.demo import load_demo
 from tongket.models.db import session_scope
 from tongket.models.periods import Period
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture
 def service(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     """The demo's units, forms and recipients in a fresh database, an empty Redis DB, and a running beat."""
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_db.empty(redis_url)
     with session_scope(pg_url) as session:
         load_demo(session, tmp_path / "dropbox")
     env = environment(tmp_path, database_url=pg_url, broker_url=redis_url, **FAST)
@@ -70,9 +70,9 @@ def assert_delivered_once(db_url: str, run_id: int, data_dir: Path) -> None:
 
 def kill_mid_render(log: Path, process: subprocess.Popen[bytes], whole: bool) -> None:
     """SIGKILL the worker (with its pool child) or only the pool child, once the render has begun."""
-    received = re.compile(r"Task tongket\.render_run\[[-0-9a-f]+\] received")  # one pool child: it starts now
+    started = re.compile(r"task started: tongket\.render_run\[")  # in the pool child (tests/worker_app.py)
     wait_until(
-        lambda: received.search(log.read_text(errors="replace")) is not None, 180, "the render to start", every=0.01
+        lambda: started.search(log.read_text(errors="replace")) is not None, 180, "the render to start", every=0.01
     )  # a render of the demo takes a few tenths of a second
     if whole:
         end(process, signal.SIGKILL)
@@ -91,7 +91,7 @@ def pool_children(pid: int) -> list[int]:
 def test_a_worker_killed_while_rendering_is_replaced_and_the_run_completes_once(service, whole: bool) -> None:  # type: ignore[no-untyped-def]
     db_url, env, data_dir = service
     log = data_dir / "worker-1.log"
-    first = worker(env, log)
+    first = worker(env, log, app="tests.worker_app")
     try:
         run_id = one_off(env)
         kill_mid_render(log, first, whole)
@@ -128,7 +128,7 @@ def test_redis_emptied_mid_run_the_reconciler_finishes_it(service, held_back: st
             180,
             f"messages waiting in {held_back}",
         )
-        client.flushdb()  # from here only the reconciler can bring the run's work back
+        redis_db.empty(env["TONGKET_BROKER_URL"])  # from here only the reconciler can bring the run's work back
         complete = worker(env, data_dir / "worker-2.log")
         try:
             wait_until(lambda: state(db_url, run_id) in (RunState.DONE, RunState.FAILED), 180, "the run to end", 0.5)

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.processes import environment
-from tests.services import FAST, celery, end, wait_until, worker
+from tests import redis_db
+from tests.processes import FAST, celery, end, environment, wait_until, worker
 from tongket.cli.demo import load_demo
 from tongket.models.db import session_scope
 from tongket.models.tables import Run, RunState
@@ -34,9 +34,8 @@ def responds(call: Callable[[], httpx.Response]) -> bool:
 
 
 def test_a_one_off_run_through_flowers_api(pg_url: str, redis_url: str, tmp_path: Path) -> None:
-    import redis
 
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_db.empty(redis_url)
     with session_scope(pg_url) as session:
         load_demo(session, tmp_path / "dropbox")
     env = environment(tmp_path, database_url=pg_url, broker_url=redis_url, **FAST)

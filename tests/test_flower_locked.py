@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import environment
-from tests.services import celery, end, wait_until
+from tests.processes import celery, end, environment, wait_until
 from tests.test_flower import free_port, responds
 
 ROOT = Path(__file__).parent.parent

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import environment
-from tests.services import FAST, beat, celery, end, wait_until
+from tests.processes import FAST, beat, celery, end, environment, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

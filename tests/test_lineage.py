@@ -10,13 +10,11 @@ from tongket.models.lineage import lineage
 from tongket.models.periods import Period
 from tongket.models.tables import Unit
 from tongket.models.units import expected_units, unit_by_code
-from tongket.models.vn_units import import_vn_units
 
 
 @pytest.fixture
-def units(session: Session) -> Session:
-    import_vn_units(session)
-    return session
+def units(units_session: Session) -> Session:
+    return units_session
 
 
 def codes(session: Session, ids: set[int]) -> set[str]:

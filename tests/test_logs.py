@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.deliveries import rendered_run
-from tests.processes import environment
-from tests.services import end, wait_until, worker
+from tests.processes import end, environment, wait_until, worker
 from tongket import __version__
 from tongket.models.db import head_revision, migrate
 from tongket.worker.deliver import flow

@@ -14,8 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
 from tests.deliveries import rendered_run
-from tests.processes import BIN, environment
-from tests.services import wait_until
+from tests.processes import BIN, environment, wait_until
 from tongket.models.db import session_scope
 from tongket.models.tables import RunUnit
 from tongket.worker.settings import Settings

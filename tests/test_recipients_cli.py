@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests import processes
+from tests.cli import tongket
 from tests.deliveries import rendered_run
-from tests.processes import environment, tongket
+from tests.processes import environment
 from tongket.models.db import session_scope
 from tongket.models.tables import Delivery, DeliveryState, Recipient
 from tongket.worker.deliver import flow
 from tongket.worker.settings import Settings
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -66,12 +66,13 @@ def test_recipients_are_added_checked_listed_and_removed(sent_run: tuple[Setting
         assert session.scalars(select(Delivery.email)).all() == ["truong@example.vn"]  # history stays
 
 
+@pytest.mark.slow  # each resend starts the embedded worker
 def test_resend_makes_new_deliveries_explicitly(sent_run: tuple[Settings, int, dict[str, str]]) -> None:
     settings, run_id, env = sent_run
-    one = tongket("resend", str(run_id), "--to", "van-thu@example.vn", env=env)
+    one = processes.tongket("resend", str(run_id), "--to", "van-thu@example.vn", env=env)
     assert one.returncode == 0, one.stdout + one.stderr
     assert "Email to van-thu@example.vn: sent" in one.stdout
-    everyone = tongket("resend", str(run_id), env=env)
+    everyone = processes.tongket("resend", str(run_id), env=env)
     assert "Email to truong@example.vn: sent" in everyone.stdout, everyone.stdout
     with session_scope(settings.db_url) as session:
         rows = session.execute(select(Delivery.email, Delivery.generation, Delivery.state).order_by(Delivery.id)).all()
@@ -83,5 +84,5 @@ def test_resend_makes_new_deliveries_explicitly(sent_run: tuple[Settings, int, d
     files = sorted(settings.outbox_dir.glob("*.eml"))
     ids = {email.message_from_bytes(p.read_bytes(), policy=policy.default)["Message-ID"] for p in files}
     assert len(files) == 3 and len(ids) == 3  # a resend is a new message, not a repeat of the old one
-    missing = tongket("resend", "999", env=env)
+    missing = processes.tongket("resend", "999", env=env)
     assert missing.returncode == 1 and "no run 999" in missing.stderr and missing.stdout == ""

@@ -16,7 +16,6 @@ from tongket.models.catalogue import load_catalogue
 from tongket.models.periods import Period
 from tongket.models.tables import Indicator, Run, RunUnit, Submission, SubmissionStatus, UnitState, Value
 from tongket.models.units import unit_by_code
-from tongket.models.vn_units import import_vn_units
 from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.render import render_report
@@ -26,10 +25,9 @@ LEGACY_DUC_TRONG = {"24958": 30, "24982": 20, "24970": 5}  # Liên Nghĩa, Phú 
 
 
 @pytest.fixture
-def units(session: Session) -> Session:
-    load_catalogue(session)
-    import_vn_units(session)
-    return session
+def units(units_session: Session) -> Session:
+    load_catalogue(units_session)
+    return units_session
 
 
 def submit(session: Session, code: str, legacy: bool, period_id: str, values: dict[str, int]) -> None:

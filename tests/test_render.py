@@ -18,6 +18,7 @@ from tongket.worker.render.fonts import LIBERATION_DIRS, FontError, register_fon
 from tongket.worker.render.styles import build_styles
 from tongket.worker.render.tables import column_groups
 from tongket.worker.render.text import VIETNAMESE_LETTERS, para
+from tongket.worker.render.unit_chart import main_indicator
 from tongket.worker.report.figures import (
     Completeness,
     Heading,
@@ -440,9 +441,13 @@ def test_comparison_columns(troubled_pages: list[str]) -> None:
     assert "Nhiệm vụ, giải pháp đề ra" not in text  # the tasks a report sets are no result
 
 
-def test_124_units_split_across_pages_with_the_header_repeated() -> None:
-    pdf = render_report(synthetic_report())
-    pages = pages_text(pdf)
+@pytest.fixture(scope="module")
+def province_pages() -> list[str]:
+    return pages_text(render_report(synthetic_report()))
+
+
+def test_124_units_split_across_pages_with_the_header_repeated(province_pages: list[str]) -> None:
+    pages = province_pages
     with_units = [p for p in pages if "Xã Thử nghiệm" in p and "Bảng 2" not in p and "Biểu đồ" not in p]
     assert len(with_units) >= 3, "the per-unit table should continue on further pages"
     for page in with_units:
@@ -494,10 +499,34 @@ def test_partial_figures_are_flagged_under_the_totals(troubled_pages: list[str])
     assert re.search(r"Đã báo cáo, số liệu hợp lệ 13 86,7% Số liệu bị từ chối 1 6,7% Chưa báo cáo 1 6,7%", text)
 
 
-def test_124_units_get_bars_on_every_page_of_the_chart() -> None:
-    text = " ".join(pages_text(render_report(synthetic_report())))
+def test_124_units_get_bars_on_every_page_of_the_chart(province_pages: list[str]) -> None:
+    text = " ".join(province_pages)
     for part in (1, 2, 3, 4):  # at most 40 bars a chart: four balanced parts of 31
         assert f"theo đơn vị đến cuối giai đoạn 2014 - 2023 (phần {part}/4)" in text
+
+
+LONG_NAME = (
+    "Tổ an ninh nhân dân, tổ tự quản về an ninh trật tự, tổ dân phòng và các mô hình tự phòng, tự quản, "
+    "tự bảo vệ khác ở khu dân cư được củng cố, kiện toàn, duy trì hoạt động thường xuyên và có hiệu quả "
+    "trong công tác phòng ngừa, phát hiện, tố giác tội phạm"
+)
+
+
+@pytest.mark.parametrize("count", [40, 80])
+def test_a_chart_under_a_long_caption_stays_on_the_captions_page(count: int) -> None:
+    """A caption of four lines leaves less room for bars: the chart takes fewer, and never splits off its
+    caption onto a page of its own (the suite once failed on a page of bars without a caption)."""
+    report = synthetic_report(count)
+    main = main_indicator(report)
+    assert main is not None
+    named = tuple(dataclasses.replace(i, name=LONG_NAME) if i.code == main.code else i for i in report.indicators)
+    pages = pages_text(render_report(dataclasses.replace(report, indicators=named)))
+    with_units = [p for p in pages if "Xã Thử nghiệm" in p]
+    bare = [p[:80] for p in with_units if "Biểu đồ" not in p and not re.search(r"STT Đơn vị", p)]
+    assert not bare, bare
+    charts = [p for p in with_units if "Biểu đồ" in p]
+    assert all(p.count("Biểu đồ 2.") == 1 for p in charts)  # one chart a page: each needs most of it
+    assert sum(p.count("Xã Thử nghiệm") for p in charts) == count  # every unit has its bar
 
 
 # --- typography -----------------------------------------------------------------------------------------

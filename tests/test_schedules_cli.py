@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import processes
+from tests.cli import tongket
 from tests.factories import REPORT_DATE, district
-from tests.processes import environment, tongket
+from tests.processes import environment
 from tongket.models.db import migrate, session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
@@ -134,3 +136,10 @@ def test_owners_pass_the_same_address_check_as_recipients(session: Session) -> N
     for bad in ("trưởng@ductrong.gov.vn", "a..b@ductrong.gov.vn", "ca@localhost"):
         with pytest.raises(ConfigError, match="is not an email address"):
             schedules.add(session, Plan(unit_code="678", period_type="quarter", owners=[bad]))
+
+
+def test_a_run_without_wait_names_the_worker_command_that_picks_it_up(data_dir: Path) -> None:
+    done = processes.tongket("run", "--unit", "678", "--period", "2023", env=environment(data_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
+    assert "`celery -A tongket.worker.app worker -Q control,collect,render,mail`" in out  # the installed name

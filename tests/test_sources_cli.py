@@ -8,9 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.cli import tongket
 from tests.factories import district
 from tests.loopback import Reply, loopback_server
-from tests.processes import environment, tongket
+from tests.processes import environment
 from tongket.models.tables import Source, Submission
 
 

@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-import redis
 
+from tests import redis_db
 from tests.deliveries import rendered_run
-from tests.processes import environment
-from tests.services import celery, end, wait_until
+from tests.processes import celery, end, environment, wait_until
 from tests.smtp_server import SmtpServer
 from tongket.models.db import session_scope
 from tongket.models.tables import Delivery, DeliveryState
@@ -22,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_a_retry_says_why_and_a_refusal_is_a_failed_task(pg_url: str, redis_url: str, tmp_path: Path) -> None:
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_db.empty(redis_url)
     server = SmtpServer().start()
     server.inbox.plan.extend(["451 4.7.1 greylisted, try later", "550 5.1.1 no such mailbox"])
     timing = {"delivery_retry_seconds": "0.5", "delivery_retry_max_seconds": "1"}

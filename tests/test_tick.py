@@ -42,7 +42,7 @@ def schedules(session: Session, scope: Unit, created: datetime) -> list[Schedule
 
 
 def planned(session: Session) -> Counter[tuple[str, str]]:
-    return Counter((kind, period.id) for kind, period in session.execute(select(Run.kind, Run.period)).tuples())
+    return Counter((kind, period.id) for kind, period in session.execute(select(Run.kind, Run.period)))
 
 
 def test_catch_up_after_three_days_of_downtime_plans_each_missed_period_once(session: Session) -> None:
@@ -60,7 +60,7 @@ def test_catch_up_after_three_days_of_downtime_plans_each_missed_period_once(ses
         ("half_year", "2026S2"): 1,
         ("annual", "2026"): 1,
     }
-    dates = {period.id: day for period, day in session.execute(select(Run.period, Run.report_date)).tuples()}
+    dates = {period.id: day for period, day in session.execute(select(Run.period, Run.report_date))}
     assert str(dates["2026"]) == "2027-01-03"  # the day it fell due, printed on the report
     assert str(dates["2026-12"]) == "2027-01-01"
 
@@ -130,6 +130,7 @@ def _ticker(
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_two_tick_processes_at_once_make_one_run_per_period(pg_url: str) -> None:
     with session_scope(pg_url) as session:
         scope, _ = district(session)

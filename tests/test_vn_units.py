@@ -64,8 +64,8 @@ def test_duc_trong_maps_onto_the_new_communes_as_facts_say(session: Session) -> 
     assert names == {"24958": "Xã Đức Trọng", "24967": "Xã Hiệp Thạnh"}
 
 
-def test_both_hierarchies_are_complete(session: Session) -> None:
-    import_vn_units(session)
+def test_both_hierarchies_are_complete(units_session: Session) -> None:
+    session = units_session
     assert count(session, Level.PROVINCE, legacy=True) == 63
     assert count(session, Level.PROVINCE, legacy=False) == 34
     assert count(session, Level.COMMUNE, legacy=False) == 3321
@@ -76,8 +76,8 @@ def test_both_hierarchies_are_complete(session: Session) -> None:
     assert children == 124
 
 
-def test_splits_mark_exactly_one_default_successor(session: Session) -> None:
-    import_vn_units(session)
+def test_splits_mark_exactly_one_default_successor(units_session: Session) -> None:
+    session = units_session
     per_old = session.execute(
         select(
             UnitSuccession.old_unit_id, func.count(), func.sum(case((UnitSuccession.is_default, 1), else_=0))
@@ -88,9 +88,8 @@ def test_splits_mark_exactly_one_default_successor(session: Session) -> None:
     assert all(defaults == 1 for _, _, defaults in per_old)
 
 
-def test_importing_twice_changes_nothing(session: Session) -> None:
-    import_vn_units(session)
-    again = import_vn_units(session)
+def test_importing_twice_changes_nothing(units_session: Session) -> None:
+    again = import_vn_units(units_session)  # the session's units were imported once already
     assert (again.units_added, again.units_updated, again.successions_added) == (0, 0, 0)
 
 

@@ -14,10 +14,10 @@ from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph
 from tongket.models.tables import ReportKind
 from tongket.worker.render.charts import trend_chart
 from tongket.worker.render.heading import keep_blanks, rule
-from tongket.worker.render.styles import Styles
+from tongket.worker.render.styles import FRAME_HEIGHT, FRAME_WIDTH, Styles
 from tongket.worker.render.tables import completeness_block, lineage_table, unit_tables
 from tongket.worker.render.text import para
-from tongket.worker.render.unit_chart import unit_bar_charts
+from tongket.worker.render.unit_chart import main_indicator, unit_bar_charts
 from tongket.worker.report.figures import Heading, Report
 from tongket.worker.report.numbers import format_date_vi, format_int
 
@@ -62,16 +62,32 @@ def chart_block(report: Report, styles: Styles) -> list[Flowable]:
     out: list[Flowable] = []
     chart = trend_chart(report, styles.fonts.regular)
     if chart is not None:
-        caption = f"Biểu đồ 1. Diễn biến một số chỉ tiêu chủ yếu {para(_trend_span(report))}"
-        out.append(KeepTogether([Paragraph(caption, styles.caption), chart, *_trend_caveat(report, styles)]))
-    bars = unit_bar_charts(report, styles.fonts.regular)
+        title = f"Biểu đồ 1. Diễn biến một số chỉ tiêu chủ yếu {para(_trend_span(report))}"
+        out.append(KeepTogether([Paragraph(title, styles.caption), chart, *_trend_caveat(report, styles)]))
+    indicator = main_indicator(report)
+    if indicator is None:
+        return out
     number = 2 if chart is not None else 1
-    for n, (indicator, drawing) in enumerate(bars, start=1):
-        part = f" (phần {n}/{len(bars)})" if len(bars) > 1 else ""
-        name = para(_lower_first(indicator.name) if indicator.name[1:2].islower() else indicator.name)
-        caption = f"Biểu đồ {number}. Số {name} theo đơn vị đến cuối {para(report.period_label)}{part}"
-        out.append(KeepTogether([Paragraph(caption, styles.caption), drawing]))
+    name = para(_lower_first(indicator.name) if indicator.name[1:2].islower() else indicator.name)
+
+    def caption(part: str) -> Paragraph:
+        text = f"Biểu đồ {number}. Số {name} theo đơn vị đến cuối {para(report.period_label)}{part}"
+        return Paragraph(text, styles.caption)
+
+    # A chart is kept together with its caption, so both must fit in one frame, or the chart would split
+    # from its caption: the caption's measured height (with the longest part number) leaves the room.
+    room = FRAME_HEIGHT - _height(caption(" (phần 99/99)"))
+    drawings = unit_bar_charts(report, indicator, styles.fonts.regular, room)
+    for n, drawing in enumerate(drawings, start=1):
+        part = f" (phần {n}/{len(drawings)})" if len(drawings) > 1 else ""
+        out.append(KeepTogether([caption(part), drawing]))
     return out
+
+
+def _height(paragraph: Paragraph) -> float:
+    """The height a paragraph takes in the frame, with the space around it."""
+    _, height = paragraph.wrap(FRAME_WIDTH, FRAME_HEIGHT)
+    return float(height + paragraph.getSpaceBefore() + paragraph.getSpaceAfter())
 
 
 def _trend_caveat(report: Report, styles: Styles) -> list[Flowable]:

@@ -18,6 +18,7 @@ from tongket.worker.render.sections import body
 from tongket.worker.render.styles import (
     BODY_SIZE,
     BOTTOM_MARGIN,
+    FRAME_HEIGHT,
     FRAME_WIDTH,
     LEFT_MARGIN,
     PAGE_HEIGHT,
@@ -69,8 +70,7 @@ def _last_paragraph(story: list[Flowable]) -> list[Flowable]:
 def _page_templates(report: Report, styles: Styles) -> list[PageTemplate]:
     # No frame padding: the margins are exactly the decree's, and tables span the full text width.
     def frame() -> Frame:
-        height = PAGE_HEIGHT - TOP_MARGIN - BOTTOM_MARGIN
-        return Frame(LEFT_MARGIN, BOTTOM_MARGIN, FRAME_WIDTH, height, 0, 0, 0, 0, id="body")
+        return Frame(LEFT_MARGIN, BOTTOM_MARGIN, FRAME_WIDTH, FRAME_HEIGHT, 0, 0, 0, 0, id="body")
 
     stamp = _date_stamp(report.heading.issued_on)
     first_page = _draft_mark(stamp, styles) if report.heading.is_draft else stamp

@@ -17,6 +17,7 @@ BOTTOM_MARGIN = 20 * mm
 LEFT_MARGIN = 30 * mm  # wider on the left: the binding edge
 RIGHT_MARGIN = 15 * mm
 FRAME_WIDTH = PAGE_WIDTH - LEFT_MARGIN - RIGHT_MARGIN  # 165 mm
+FRAME_HEIGHT = PAGE_HEIGHT - TOP_MARGIN - BOTTOM_MARGIN  # 257 mm: the most one flowable kept together can take
 
 BODY_SIZE = 13
 LINE_SPACING = 1.2  # within the 1.15–1.3 usual for administrative documents

@@ -15,11 +15,12 @@ from tongket.worker.render.styles import FRAME_WIDTH
 from tongket.worker.report.figures import IndicatorInfo, Report, UnitFigures
 from tongket.worker.report.numbers import format_int, nfc
 
-MAX_BARS = 40  # units per chart: with its two-line caption, one chart still fits one page
+MAX_BARS = 40  # units per chart at most: a longer column of bars is hard to follow
 _SIZE = 9  # printed labels stay readable
 _ROW = 5.6 * mm  # height of one unit's row
 _LABEL_MAX = 62 * mm  # longer unit names are cut with "…" (the table above has them in full)
 _AXIS = 10 * mm  # room under the plot for the value axis
+_PAD = 2 * mm  # above the plot
 _BAR = colors.HexColor("#4a6f9c")
 NOT_REPORTED_MARK = " (chưa có số liệu)"
 
@@ -36,16 +37,21 @@ def main_indicator(report: Report) -> IndicatorInfo | None:
     return None
 
 
-def unit_bar_charts(report: Report, font: str) -> list[tuple[IndicatorInfo, Drawing]]:
-    """One or more bar charts of the main indicator per unit; none when fewer than two units."""
-    indicator = main_indicator(report)
-    if indicator is None or len(report.units) < 2:
+def unit_bar_charts(report: Report, indicator: IndicatorInfo, font: str, room: float) -> list[Drawing]:
+    """Bar charts of the indicator per unit, each at most `room` points high, in parts of equal size; none
+    when fewer than two units."""
+    if len(report.units) < 2:
         return []
-    parts = math.ceil(len(report.units) / MAX_BARS)
+    parts = math.ceil(len(report.units) / bars_that_fit(room))
     per = math.ceil(len(report.units) / parts)
     chunks = [report.units[i : i + per] for i in range(0, len(report.units), per)]
     top = max((u.values.get(indicator.code) or 0 for u in report.units), default=0)
-    return [(indicator, _chart(chunk, indicator, top, font)) for chunk in chunks]
+    return [_chart(chunk, indicator, top, font) for chunk in chunks]
+
+
+def bars_that_fit(room: float) -> int:
+    """How many units' bars one chart may hold in `room` points of height (at least one, at most MAX_BARS)."""
+    return max(1, min(MAX_BARS, int((room - _AXIS - _PAD) // _ROW)))
 
 
 def _label(unit: UnitFigures, indicator: IndicatorInfo, font: str) -> str:
@@ -60,7 +66,7 @@ def _label(unit: UnitFigures, indicator: IndicatorInfo, font: str) -> str:
 def _chart(units: tuple[UnitFigures, ...], indicator: IndicatorInfo, top: int, font: str) -> Drawing:
     labels = [_label(u, indicator, font) for u in units]
     left = max(stringWidth(s, font, _SIZE) for s in labels) + 3 * mm
-    height = len(units) * _ROW + _AXIS + 2 * mm
+    height = len(units) * _ROW + _AXIS + _PAD
     drawing = Drawing(FRAME_WIDTH, height, initialFontName=font, initialFontSize=_SIZE)  # never Helvetica
     chart = HorizontalBarChart()
     chart.x, chart.y = left, _AXIS  # type: ignore[assignment]  # points are floats; types-reportlab declares int

@@ -103,7 +103,10 @@ def run(
         return
     _send_start(run_id)
     if settings.embedded_broker:
-        console.print("Queued on the embedded queue: a worker (`celery -A worker.app worker`) picks it up.")
+        from tongket.worker.app import QUEUES
+
+        worker = f"celery -A tongket.worker.app worker -Q {','.join(QUEUES)}"
+        console.print(f"Queued on the embedded queue: a worker (`{worker}`) picks it up.")
 
 
 def _date(text: str) -> date:
