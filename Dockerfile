@@ -21,5 +21,5 @@ VOLUME /data
 # The worker's health: it answers a ping over the broker. docker-compose.yml gives beat, Flower and the
 # metrics server their own checks and switches it off for the one-shot migrate.
 HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 \
-    CMD celery -A tongket.worker.app inspect ping -d "celery@$HOSTNAME" --timeout 10 >/dev/null || exit 1
+    CMD ["python", "-m", "tongket.cli.health", "worker"]
 CMD ["tongket", "--help"]

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from tests.smtp_server import free_port
 
@@ -30,6 +31,7 @@ class ImapServer:
         self.root.chmod(0o755)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: BinaryIO | None = None
 
     @property
     def url(self) -> str:
@@ -44,10 +46,11 @@ class ImapServer:
                 os.chown(self.root / sub, mail_uid, mail_gid)
         (self.root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         (self.root / "dovecot.conf").write_text(self._config(internal, login, mail_uid, mail_gid))
+        self._stderr = (self.root / "stderr.log").open("wb")
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
-            stderr=(self.root / "stderr.log").open("wb"),
+            stderr=self._stderr,
             start_new_session=True,
         )
         deadline = time.monotonic() + 20
@@ -97,6 +100,8 @@ class ImapServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _users(self) -> tuple[str, str, int, int]:

@@ -47,7 +47,11 @@ def test_errors_go_to_stderr_with_exit_codes(db_url: str, tmp_path: Path) -> Non
         and "Traceback" not in (bad_setting.stderr)
     )
     down = tongket("runs", "list", env={**env, "TONGKET_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
-    assert down.returncode == 1 and "the database cannot be used" in down.stderr and "Traceback" not in down.stderr
+    assert (
+        down.returncode == 1
+        and "the database (postgresql://nobody@127.0.0.1:1/x) cannot be reached" in down.stderr
+        and "Traceback" not in down.stderr
+    )
 
 
 def test_json_output(session: Session, db_url: str, tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ def test_a_full_outbox_is_said_at_once_and_the_run_finishes_when_space_returns(t
                 demo.kill()
                 demo.wait()
             reader.join(timeout=5)
+            if demo.stdout is not None:
+                demo.stdout.close()
     assert said_at - lines[0][0] < 120
     with session_scope(f"sqlite:///{data / 'tongket.db'}") as session:
         assert session.scalars(select(Run.state)).one() == RunState.DONE

@@ -39,12 +39,12 @@ def metrics_server(env: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         try:
-            code = process.wait(timeout=10)
-        finally:
+            _, said = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
             process.kill()  # never left behind, whatever failed
-            process.wait()
-        assert code == 0  # SIGTERM is a clean stop
-        assert process.stderr is not None and "Serving metrics of" in process.stderr.read()
+            _, said = process.communicate()
+        assert process.returncode == 0  # SIGTERM is a clean stop
+        assert "Serving metrics of" in said
 
 
 def _answers(url: str) -> bool:

@@ -103,7 +103,7 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
         lambda s: settle(s, delivery_id, token, DeliveryState.SENT, content=prepared.content, destination=where),
     )
     if recorded:
-        about.log(DeliveryState.SENDING, DeliveryState.SENT, f"{prepared.content} accepted by {where}")
+        about.log(DeliveryState.SENDING, DeliveryState.SENT, f"{prepared.content} accepted by the mail system")
     _until_recorded(settings, lambda s: finish_delivering(s, prepared.run_id))
     return Outcome(DeliveryState.SENT)
 
