@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from tests.factories import district
 from tests.processes import BIN, environment, tongket
 from tongket import __version__
 from tongket.models.db import head_revision
+
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
 
 
 def run_in(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from tests.factories import district
 from tests.processes import environment, tongket
 
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
+
 
 @pytest.mark.parametrize(
     ("settings", "args", "names"),

@@ -24,6 +24,8 @@ from tongket.models.tables import Delivery, DeliveryState
 from tongket.worker.deliver import flow, smtp
 from tongket.worker.settings import Settings
 
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
+
 
 @pytest.fixture
 def server() -> Iterator[SmtpServer]:

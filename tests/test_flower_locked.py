@@ -13,6 +13,8 @@ import pytest
 from tests.processes import celery, end, environment, wait_until
 from tests.test_flower import free_port, responds
 
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
+
 ROOT = Path(__file__).parent.parent
 
 

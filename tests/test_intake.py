@@ -51,7 +51,7 @@ from tongket.worker.report.indicators import active_indicators
 from tongket.worker.runs import communes, intake, pipeline
 from tongket.worker.settings import Settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLERK, OTHER = "canbo1@xa1.example.vn", "canbo2@xa2.example.vn"
 
 

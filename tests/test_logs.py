@@ -21,6 +21,8 @@ from tongket.worker.deliver import flow
 from tongket.worker.logs import formatter, masked
 from tongket.worker.settings import Settings
 
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
+
 
 def changes(caplog: pytest.LogCaptureFixture, logger: str) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == logger and getattr(r, "event", "") == "state_change"]

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
@@ -18,6 +19,8 @@ from tests.processes import BIN, environment, wait_until
 from tongket.models.db import session_scope
 from tongket.models.tables import RunUnit
 from tongket.worker.settings import Settings
+
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
 
 
 def free_port() -> int:

@@ -18,6 +18,8 @@ from tests.loopback import Reply, loopback_server
 from tests.processes import environment, tongket
 from tests.smtp_server import SmtpServer, password_check
 
+pytestmark = pytest.mark.slow  # starts real processes or servers: not in the fast subset
+
 SMTP_PASSWORD = "Mk-smtp-7Q2x-bi-mat"
 TOKEN = "tk-9fz3-token-bi-mat"
 HEADER_TOKEN = "hdr-5521-bi-mat"
