@@ -91,11 +91,11 @@ def deliver(delivery_id: int, settings: Settings) -> Outcome:
                 prepared = prepare(session, delivery_id, settings, notice=True)
             where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient, sent)
     except OutcomeUnknown as exc:
-        return _uncertain(delivery_id, token, settings, str(exc), about)
+        return _end(delivery_id, token, settings, DeliveryState.UNCERTAIN, str(exc), about)
     except TransientError as exc:
         return _transient(delivery_id, token, settings, str(exc), about)
     except DeliveryFailed as exc:
-        return _give_up(delivery_id, token, settings, str(exc), about)
+        return _end(delivery_id, token, settings, DeliveryState.FAILED, str(exc), about)
     # At once: this is the window between 'accepted' and 'sent'. The database may be away just now: the
     # outcome is kept and recording retried, since sending again would double the email.
     recorded = _until_recorded(
@@ -174,17 +174,6 @@ def _until_recorded(settings: Settings, step: Callable[[Session], T]) -> T:
             pause = min(pause * 2, 8.0)
 
 
-def _uncertain(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
-    """The message may have arrived: not sent again by itself; the owners are told, and the run goes on."""
-    with session_scope(settings.db_url) as session:
-        recorded = settle(session, delivery_id, token, DeliveryState.UNCERTAIN, error)
-        run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
-    if recorded:
-        about.log(DeliveryState.SENDING, DeliveryState.UNCERTAIN, error, logging.WARNING)
-    finish_run(run_id, settings)
-    return Outcome(DeliveryState.UNCERTAIN, follow=[Next("tongket.notify_failure", (run_id,))], reason=error)
-
-
 def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outcome:
     """Settled already (a repeated message: nothing to do), or held by a worker that may have died."""
     left = lease_left(session, delivery_id, settings.delivery_lease_seconds)
@@ -196,7 +185,7 @@ def _not_claimed(session: Session, delivery_id: int, settings: Settings) -> Outc
 
 def _transient(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
     if token >= settings.delivery_max_attempts:
-        return _give_up(delivery_id, token, settings, f"{error} (after {token} attempts)", about)
+        return _end(delivery_id, token, settings, DeliveryState.FAILED, f"{error} (after {token} attempts)", about)
     with session_scope(settings.db_url) as session:
         recorded = settle(session, delivery_id, token, DeliveryState.PENDING, error)
     # Jittered so that many deliveries held by one outage do not return at once.
@@ -207,14 +196,16 @@ def _transient(delivery_id: int, token: int, settings: Settings, error: str, abo
     return Outcome(DeliveryState.PENDING, retry_in=wait, reason=error)
 
 
-def _give_up(delivery_id: int, token: int, settings: Settings, error: str, about: About) -> Outcome:
+def _end(delivery_id: int, token: int, settings: Settings, state: DeliveryState, error: str, about: About) -> Outcome:
+    """An end short of 'sent': failed (refused, or out of attempts), or uncertain (the whole message went out
+    and no answer came, so it may have arrived and is not sent again by itself). The owners are told, and
+    the run goes on."""
     with session_scope(settings.db_url) as session:
-        recorded = settle(session, delivery_id, token, DeliveryState.FAILED, error)
-        run_id = session.scalars(select(Delivery.run_id).where(Delivery.id == delivery_id)).one()
+        recorded = settle(session, delivery_id, token, state, error)
     if recorded:
-        about.log(DeliveryState.SENDING, DeliveryState.FAILED, error, logging.WARNING)
-    finish_run(run_id, settings)
-    return Outcome(DeliveryState.FAILED, follow=[Next("tongket.notify_failure", (run_id,))], reason=error)
+        about.log(DeliveryState.SENDING, state, error, logging.WARNING)
+    finish_run(about.run_id, settings)
+    return Outcome(state, follow=[Next("tongket.notify_failure", (about.run_id,))], reason=error)
 
 
 def finish_run(run_id: int, settings: Settings) -> None:
