@@ -305,6 +305,8 @@ class Schedule(Base):
     narrative: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     # The share of communes (percent) a report needs before its recipients get it; None: the kind's default.
     min_coverage: Mapped[int | None] = mapped_column(Integer)
+    # A fan-out: one report for every unit of this level under the scope (None: the scope's own report).
+    each_level: Mapped[Level | None] = mapped_column(enum_column(Level))
 
 
 class Recipient(Base):
@@ -348,9 +350,29 @@ class Run(Base):
     redriven_at: Mapped[datetime | None]
     # Asked for before its period was over: every page says "Số liệu sơ bộ"; the final report is a new revision.
     preliminary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The fan-out that planned it with its siblings (one report per unit of a level), if any.
+    fanout_id: Mapped[int | None] = mapped_column(ForeignKey("fanout.id", ondelete="SET NULL"), index=True)
 
     scope_unit: Mapped[Unit] = relationship()
     units: Mapped[list[RunUnit]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+
+class Fanout(Base):
+    """One report per unit of a level under a scope, for one period: the runs it planned point to it.
+    Unique per (scope, level, kind, period), so two ticks or a repeated command make one."""
+
+    __tablename__ = "fanout"
+    __table_args__ = (UniqueConstraint("scope_unit_id", "level", "kind", "period_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    level: Mapped[Level] = mapped_column(enum_column(Level))
+    kind: Mapped[ReportKind] = mapped_column(enum_column(ReportKind))
+    period: Mapped[Period] = mapped_column("period_id", PeriodColumn())
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    scope_unit: Mapped[Unit] = relationship()
 
 
 class RunUnit(Base):

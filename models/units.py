@@ -48,3 +48,21 @@ def expected_units(session: Session, scope_id: int, period: Period) -> Sequence[
         )
         .order_by(Unit.code, Unit.valid_from)
     ).all()
+
+
+def units_at_level(session: Session, scope_id: int, level: Level, on: date) -> Sequence[Unit]:
+    """The units of a level under a scope (the scope's descendants) that exist on a day, in code order:
+    the members of a fan-out."""
+    tree = select(Unit.id).where(Unit.id == scope_id).cte("tree", recursive=True)
+    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
+    return session.scalars(
+        select(Unit)
+        .where(
+            Unit.id.in_(select(tree.c.id)),
+            Unit.id != scope_id,
+            Unit.level == level,
+            Unit.valid_from <= on,
+            or_(Unit.valid_to.is_(None), Unit.valid_to >= on),
+        )
+        .order_by(Unit.code, Unit.valid_from)
+    ).all()

@@ -14,7 +14,7 @@ from tongket.models.addresses import valid_email
 from tongket.models.db import changed
 from tongket.models.errors import ConfigError, TongketError
 from tongket.models.periods import Period
-from tongket.models.tables import Run, Schedule, Unit
+from tongket.models.tables import Level, Run, Schedule, Unit
 from tongket.models.units import unit_by_code
 from tongket.scheduler.due import next_due, rule
 from tongket.scheduler.tick import KIND_OF, rule_of
@@ -34,6 +34,7 @@ class Plan:
     owners: Sequence[str] = ()
     enabled: bool = True
     min_coverage: int | None = None  # percent of communes before recipients get a report; None: the kind's
+    each: str | None = None  # a fan-out: one report per unit of this level under the unit
 
 
 def add(session: Session, plan: Plan) -> Schedule:
@@ -49,10 +50,18 @@ def add(session: Session, plan: Plan) -> Schedule:
         )
     owners = _check_owners(plan.owners)
     scope = unit_by_code(session, plan.unit_code)
-    same = session.scalars(select(Schedule.id).where(Schedule.scope_unit_id == scope.id, Schedule.kind == kind)).first()
+    each = _level(plan.each)
+    same = session.scalars(
+        select(Schedule.id).where(
+            Schedule.scope_unit_id == scope.id,
+            Schedule.kind == kind,
+            Schedule.each_level.is_(None) if each is None else Schedule.each_level == each,
+        )
+    ).first()
     if same is not None:
+        whose = f"{scope.code}" if each is None else f"every {each} of {scope.code}"
         raise ConfigError(
-            f"schedule {same} already makes the {kind} reports of {scope.code}; change or "
+            f"schedule {same} already makes the {kind} reports of {whose}; change or "
             f"remove it (`tongket schedules remove {same}`)"
         )
     schedule = Schedule(
@@ -66,10 +75,21 @@ def add(session: Session, plan: Plan) -> Schedule:
         owners=owners,
         enabled=plan.enabled,
         min_coverage=_coverage(plan.min_coverage),
+        each_level=each,
     )
     session.add(schedule)
     session.flush()
     return schedule
+
+
+def _level(each: str | None) -> Level | None:
+    """The level a fan-out schedule reports on, checked: below the scope, never the country."""
+    if each is None:
+        return None
+    allowed = (Level.PROVINCE, Level.DISTRICT, Level.COMMUNE)
+    if each not in allowed:
+        raise ConfigError(f"--each must be one of {', '.join(allowed)}, not {each!r}")
+    return Level(each)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,16 @@ and have no run get one. The run's unique key makes this safe to run twice at on
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.models.errors import ConfigError, RunExists, RunRefused
-from tongket.models.periods import PeriodType
+from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import ReportKind, Schedule, Unit
 from tongket.scheduler.due import DueRule, due_between, rule
+from tongket.scheduler.fanout import plan_fanout
 from tongket.scheduler.guards import KIND_OF_PERIOD, no_recipients
 from tongket.scheduler.plan import plan_run
 
@@ -47,7 +48,9 @@ def plan_due(session: Session, now: datetime, horizon: timedelta) -> list[int]:
         # Never before the schedule existed: a new schedule does not back-fill old reports.
         start = max(now - horizon, schedule.created_at)
         for period, due in due_between(when, start, now):
-            if scope.valid_during(period.start, period.end):
+            if schedule.each_level is not None:
+                created += _plan_members(session, schedule, scope, period, when.local_day(due), when.local_day(now))
+            elif scope.valid_during(period.start, period.end):
                 try:
                     run = plan_run(
                         session,
@@ -68,3 +71,35 @@ def plan_due(session: Session, now: datetime, horizon: timedelta) -> list[int]:
                     log.warning("schedule %s, run %s: %s", schedule.id, run.id, nobody)
                 created.append(run.id)
     return created
+
+
+def _plan_members(
+    session: Session, schedule: Schedule, scope: Unit, period: Period, report_date: date, today: date
+) -> list[int]:
+    """A fan-out schedule's period: one run per unit of its level (those refused are logged, not planned)."""
+    assert schedule.each_level is not None
+    try:
+        planned = plan_fanout(
+            session,
+            scope=scope,
+            level=schedule.each_level,
+            kind=schedule.kind,
+            period=period,
+            report_date=report_date,
+            today=today,
+            schedule_id=schedule.id,
+        )
+    except RunRefused as refused:
+        log.warning("schedule %s: no fan-out for %s: %s", schedule.id, period, refused)
+        return []
+    for code, why in planned.refused:
+        log.warning("schedule %s: no run for %s in %s: %s", schedule.id, code, period, why)
+    if planned.created:
+        log.info(
+            "schedule %s: fan-out %s planned %s runs for %s",
+            schedule.id,
+            planned.fanout_id,
+            len(planned.created),
+            period,
+        )
+    return list(planned.created)

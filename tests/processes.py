@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-QUEUES = "control,collect,render,mail"
+QUEUES = "control,collect,render,render_big,mail"
 # Seconds, so that a test recovers in well under a minute. The render limit stays above a real render.
 FAST = {
     "timeout_planned": "2",

@@ -70,7 +70,17 @@ def test_a_worker_holding_a_countdown_survives_a_redis_restart(pg_url: str, tmp_
         )
         log = tmp_path / "worker.log"
         process = celery(
-            env, "worker", "-Q", "control,collect,render,mail", "-c", "2", "-l", "INFO", "-n", "restart@%h", log=log
+            env,
+            "worker",
+            "-Q",
+            "control,collect,render,render_big,mail",
+            "-c",
+            "2",
+            "-l",
+            "INFO",
+            "-n",
+            "restart@%h",
+            log=log,
         )
         try:
             planned = tongket("run", "--unit", "678", "--period", "2014..2023", env=env, timeout=120)

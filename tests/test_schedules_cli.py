@@ -142,4 +142,6 @@ def test_a_run_without_wait_names_the_worker_command_that_picks_it_up(data_dir: 
     done = processes.tongket("run", "--unit", "678", "--period", "2023", env=environment(data_dir))
     assert done.returncode == 0, done.stdout + done.stderr
     out = " ".join(done.stdout.split())
-    assert "`celery -A tongket.worker.app worker -Q control,collect,render,mail`" in out  # the installed name
+    assert (
+        "`celery -A tongket.worker.app worker -Q control,collect,render,render_big,mail`" in out
+    )  # the installed name

@@ -32,7 +32,7 @@ from tongket.worker import (
 from tongket.worker.settings import Settings, get_settings
 from tongket.worker.states import Next
 
-QUEUES = ("control", "collect", "render", "mail")
+QUEUES = ("control", "collect", "render", "render_big", "mail")
 ROUTES = {
     "tongket.collect_unit": {"queue": "collect", "routing_key": "collect"},
     "tongket.render_run": {"queue": "render", "routing_key": "render"},
@@ -233,7 +233,8 @@ class DbTask(Task):  # type: ignore[type-arg]  # generic in celery-types only: n
 def send(follow: Sequence[Next]) -> None:
     labels = task_labels(follow) if follow else {}
     for item in follow:
-        app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item))
+        options: dict[str, Any] = {"queue": item.queue, "routing_key": item.queue} if item.queue else {}
+        app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item), **options)
 
 
 def task_labels(follow: Sequence[Next]) -> dict[Next, str]:

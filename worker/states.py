@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models import statelog
 from tongket.models.db import changed
-from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.models.tables import Level, Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.models.units import expected_units
 
 
@@ -27,6 +27,19 @@ class Next:
 
     task: str
     args: tuple[int | str, ...]
+    queue: str | None = None  # instead of the task's usual queue (app.ROUTES), e.g. a big report's render
+
+
+# Reports over a province or the country render on a queue of their own, so thousands of commune reports
+# queued before them never hold them up (a worker given `render_big` takes them first).
+BIG_RENDER_QUEUE = "render_big"
+BIG_LEVELS = (Level.PROVINCE, Level.COUNTRY)
+
+
+def render_next(session: Session, run_id: int) -> Next:
+    """The task that renders a run, on the big queue when its scope is a province or the country."""
+    level = session.scalar(select(Unit.level).join(Run, Run.scope_unit_id == Unit.id).where(Run.id == run_id))
+    return Next("tongket.render_run", (run_id,), BIG_RENDER_QUEUE if level in BIG_LEVELS else None)
 
 
 def transition(session: Session, run_id: int, old: RunState, new: RunState, reason: str = "", **values: Any) -> bool:
@@ -112,7 +125,7 @@ def finish_collecting(session: Session, run_id: int) -> Sequence[Next]:
         select(func.count()).select_from(RunUnit).where(RunUnit.run_id == run_id, RunUnit.state == UnitState.PENDING)
     )
     if pending == 0 and transition(session, run_id, RunState.COLLECTING, RunState.RENDERING):
-        return [Next("tongket.render_run", (run_id,))]
+        return [render_next(session, run_id)]
     return []
 
 

@@ -13,6 +13,7 @@ from tongket.models.tables import DeliveryState, RunUnit, utcnow
 from tongket.worker import states
 from tongket.worker.app import DbTask, app, send, with_session
 from tongket.worker.backoff import backoff
+from tongket.worker.collect import shared
 from tongket.worker.collect.step import collect_once
 from tongket.worker.deliver import commune_flow, flow, notify, smtp
 from tongket.worker.runs import communes, control, intake, pipeline
@@ -31,7 +32,8 @@ def collect_unit(self: DbTask, run_id: int, unit_id: int) -> None:
         why = with_session(lambda s: s.get(RunUnit, (run_id, unit_id)))
         reason = redact_text(why.last_error) if why is not None and why.last_error else "nothing delivered yet"
         raise self.retry(exc=TransientError(f"run {run_id}, unit id {unit_id}: {reason}"), countdown=wait)
-    self.in_session(states.finish_collecting, run_id)  # after the unit's commit: see finish_collecting
+    # After the unit's commit: the other runs waiting for this form, then this run's next step.
+    self.in_session(shared.after_collect, run_id, unit_id)
 
 
 @app.task(name="tongket.finish_collecting", base=DbTask, bind=True)

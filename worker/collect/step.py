@@ -18,6 +18,7 @@ from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcno
 from tongket.worker.backoff import backoff
 from tongket.worker.collect.collect import Outcome, gather, has_contacts, judge, sources_of
 from tongket.worker.collect.http_source import HttpLimits
+from tongket.worker.collect.shared import settle_known
 from tongket.worker.settings import Settings
 from tongket.worker.states import record_unit, state_of
 
@@ -34,6 +35,8 @@ def collect_once(
     row = session.get(RunUnit, (run_id, unit_id))
     if row is None or row.state != UnitState.PENDING or state_of(session, run_id) != RunState.COLLECTING:
         return None
+    if settle_known(session, run_id, settings.collect_minutes, unit_id):
+        return None  # another run collected this form in this cycle: it serves this run too
     run = session.get_one(Run, run_id)
     unit, period, bounds = session.get_one(Unit, unit_id), run.period, limits(settings)
     sources = sources_of(session, unit)

@@ -20,18 +20,19 @@ from tongket.models.catalogue import read_catalogue
 from tongket.models.periods import Period
 from tongket.models.tables import Contact, Run, RunState, RunUnit, Unit, UnitState
 from tongket.worker import states
+from tongket.worker.collect import shared
 from tongket.worker.collect.xlsx_form import write_form
 from tongket.worker.deliver.commune import create_reminders, create_requests, has_accepted
 from tongket.worker.deliver.commune_flow import SEND_TASK
 from tongket.worker.deliver.deliveries import mail_domain
 from tongket.worker.report.indicators import active_indicators
 from tongket.worker.settings import Settings
-from tongket.worker.states import Next
+from tongket.worker.states import Next, state_of
 
 
 def start(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
     """Start collecting, and ask every expected commune with contacts for its figures."""
-    follow = list(states.start_run(session, run_id, settings.collect_minutes))
+    follow = _collect_once(session, run_id, states.start_run(session, run_id, settings.collect_minutes), settings)
     run = session.get_one(Run, run_id)
     session.refresh(run)
     if run.state is not RunState.COLLECTING:
@@ -39,6 +40,16 @@ def start(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
     forms = [(unit, form_for(session, unit, run.period, settings)) for unit in _with_contacts(session, run_id)]
     created = create_requests(session, run, forms, settings.zone, mail_domain(settings.mail_from), _intake(settings))
     return follow + [Next(SEND_TASK, (mail_id,)) for mail_id in created]
+
+
+def _collect_once(session: Session, run_id: int, follow: Sequence[Next], settings: Settings) -> list[Next]:
+    """No collect task for a unit already collected in this cycle, or collected by its own run."""
+    if state_of(session, run_id) != RunState.COLLECTING:
+        return list(follow)
+    settled = set(shared.settle_known(session, run_id, settings.collect_minutes))
+    skip = settled | shared.collected_elsewhere(session, run_id)
+    kept = [n for n in follow if not (n.task == "tongket.collect_unit" and n.args[1] in skip)]
+    return kept + list(states.finish_collecting(session, run_id)) if settled else kept
 
 
 def remind(session: Session, now: datetime, settings: Settings) -> Sequence[Next]:

@@ -23,7 +23,7 @@ from tongket.worker.collect.collect import rejection_lines, stored_rejection
 from tongket.worker.deliver.deliveries import open_deliveries
 from tongket.worker.runs.pipeline import finish_delivering
 from tongket.worker.settings import Settings
-from tongket.worker.states import Next, finish_collecting, record_unit, transition
+from tongket.worker.states import Next, finish_collecting, record_unit, render_next, transition
 
 DEADLINE_PASSED = (
     "Không nhận được số liệu trước hạn thu thập của báo cáo (no figures arrived before the run's collection deadline)"
@@ -97,7 +97,7 @@ def _rendering(session: Session, run: Run, now: datetime, t: Timeouts) -> Sequen
         if transition(session, run.id, RunState.RENDERING, RunState.FAILED, error, error=error):
             return [Next("tongket.notify_failure", (run.id,))]
         return []
-    return [Next("tongket.render_run", (run.id,))] if _claim(session, run, now) else []
+    return [render_next(session, run.id)] if _claim(session, run, now) else []
 
 
 def _delivering(session: Session, run: Run, now: datetime, t: Timeouts) -> Sequence[Next]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from tongket.models.db import migrate, session_scope
 from tongket.models.errors import RunExists, TongketError
 from tongket.models.periods import Period
 from tongket.models.redact import redact_text, redact_url
-from tongket.models.tables import Artifact, Delivery, DeliveryState, ReportKind, RunState
+from tongket.models.tables import Artifact, Delivery, DeliveryState, Level, ReportKind, RunState
 from tongket.worker.settings import Settings, get_settings
 
 app = typer.Typer()
@@ -68,8 +68,11 @@ def run(
     report_date: Annotated[str | None, typer.Option("--date", help="Date printed on the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600,
     preliminary: Annotated[bool, typer.Option(help="A period not yet over: every page says 'Số liệu sơ bộ'.")] = False,
+    each: Annotated[
+        Level | None, typer.Option(help="A fan-out: one report per unit of this level under --unit, e.g. commune.")
+    ] = None,
 ) -> None:
-    """Run one report now (a one-off job)."""
+    """Run one report now (a one-off job), or one per unit of a level under a unit (--each)."""
     from tongket.scheduler.guards import no_recipients, scope_of
     from tongket.scheduler.plan import plan_run
     from tongket.worker.report.wording import default_kind
@@ -78,6 +81,11 @@ def run(
     parsed = Period.parse(period)
     today = datetime.now(settings.zone).date()
     on = _date(report_date) if report_date else today
+    if each is not None:
+        if force or preliminary:
+            raise typer.BadParameter("a fan-out plans revision 0 of final reports: leave out --force and --preliminary")
+        _run_each(unit, each, kind, parsed, on, today, wait, timeout)
+        return
     ensure_schema(settings.db_url)
     with session_scope(settings.db_url) as session:
         scope = scope_of(session, unit, parsed)
@@ -107,6 +115,72 @@ def run(
 
         worker = f"celery -A tongket.worker.app worker -Q {','.join(QUEUES)}"
         console.print(f"Queued on the embedded queue: a worker (`{worker}`) picks it up.")
+
+
+def _run_each(
+    unit: str, each: Level, kind: ReportKind | None, period: Period, on: date, today: date, wait: bool, timeout: float
+) -> None:
+    """Plan a fan-out, start its new runs, and with --wait follow it until no member is working."""
+    from tongket.scheduler.fanout import plan_fanout
+    from tongket.scheduler.guards import scope_of
+    from tongket.worker.app import send
+    from tongket.worker.report.wording import default_kind
+    from tongket.worker.states import Next
+
+    settings = get_settings()
+    ensure_schema(settings.db_url)
+    with session_scope(settings.db_url) as session:
+        scope = scope_of(session, unit, period)
+        planned = plan_fanout(
+            session,
+            scope=scope,
+            level=each,
+            kind=kind or default_kind(period),
+            period=period,
+            report_date=on,
+            today=today,
+        )
+    for code, why in planned.refused:
+        errors.print(f"[yellow]Refused[/yellow] {code}: {why}", highlight=False)
+    console.print(
+        f"Fan-out {planned.fanout_id}: {each} × {planned.members} of {scope.name} ({scope.code}) · {period.id}: "
+        f"{len(planned.created)} runs planned, {planned.existing} existed, {len(planned.refused)} refused.",
+        highlight=False,
+    )
+    if not planned.members:
+        raise TongketError(f"every {each} of {scope.code} was refused; nothing is planned")
+    with embedded_worker_if(settings, wait):
+        send([Next("tongket.start_run", (run_id,)) for run_id in planned.created])
+        if wait:
+            _wait_fanout(settings, planned.fanout_id, timeout)
+
+
+def embedded_worker_if(settings: Settings, wanted: bool) -> AbstractContextManager[object]:
+    from tongket.cli.embedded import embedded_worker
+
+    if wanted and settings.embedded_broker:
+        return embedded_worker(settings.data_dir / "logs" / "embedded-worker.log")
+    return nullcontext()
+
+
+def _wait_fanout(settings: Settings, fanout_id: int, timeout: float) -> None:
+    from tongket.worker.runs.fanouts import progress
+
+    recovery = embedded_recovery(settings) if settings.embedded_broker else None
+    deadline, said = time.monotonic() + timeout, ""
+    while True:
+        if recovery is not None:
+            recovery()
+        with session_scope(settings.db_url) as session:
+            now = progress(session, [fanout_id])[0]
+        if now.line() != said:
+            said = now.line()
+            console.print(said, highlight=False)
+        if now.waiting == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    if now.waiting or now.failed:
+        raise typer.Exit(1)
 
 
 def _date(text: str) -> date:

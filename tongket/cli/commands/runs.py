@@ -18,6 +18,7 @@ from tongket.models.errors import TongketError
 from tongket.models.redact import redact_text
 from tongket.models.tables import Artifact, Delivery, Run, RunState, RunUnit, Unit, UnitState
 from tongket.worker.collect.step import next_try_by
+from tongket.worker.runs.fanouts import Progress
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="See what ran.")
@@ -26,22 +27,47 @@ AS_JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts in
 
 @app.command("list")
 def runs_list(
-    limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20, as_json: AS_JSON = False
+    limit: Annotated[int, typer.Option(help="How many of the newest runs (a fan-out counts as one).")] = 20,
+    as_json: AS_JSON = False,
+    every: Annotated[bool, typer.Option("--all", help="Every run, a fan-out's members one by one.")] = False,
+    fanout: Annotated[int | None, typer.Option(help="Only the members of this fan-out.")] = None,
 ) -> None:
-    """The newest runs."""
+    """The newest runs; the runs of a fan-out as one line with their progress."""
+    from tongket.worker.runs.fanouts import newest, progress
+
     table = Table("id", "unit", "kind", "period", "rev", "state", "created (UTC)", "note")
     with session_scope(get_settings().db_url) as session:
-        rows = session.execute(
+        query = (
             select(Run, Unit.code, Artifact.digest)
             .join(Unit, Unit.id == Run.scope_unit_id)
             .outerjoin(Artifact, Artifact.run_id == Run.id)
             .order_by(Run.id.desc())
-            .limit(limit)
-        ).all()
+        )
+        if fanout is not None:
+            query = query.where(Run.fanout_id == fanout)
+        elif not every:
+            query = query.where(Run.fanout_id.is_(None))
+        rows = session.execute(query.limit(limit)).all()
+        groups = progress(session, newest(session, limit)) if fanout is None and not every else []
+        lines: list[tuple[datetime, Any]] = [(r[0].created_at, r) for r in rows] + [(g.created_at, g) for g in groups]
+        lines = sorted(lines, key=lambda line: line[0], reverse=True)[:limit]
         if as_json:
-            print_json([_run_json(run_row, code, digest) for run_row, code, digest in rows])
+            print_json([_group_json(item) if isinstance(item, Progress) else _run_json(*item) for _, item in lines])
             return
-        for run_row, code, digest in rows:
+        for _, item in lines:
+            if isinstance(item, Progress):
+                table.add_row(
+                    f"F{item.id}",
+                    item.scope,
+                    item.kind,
+                    item.period,
+                    "",
+                    "fan-out",
+                    _minute(item.created_at),
+                    item.line(),
+                )
+                continue
+            run_row, code, digest = item
             table.add_row(
                 str(run_row.id),
                 code,
@@ -49,10 +75,30 @@ def runs_list(
                 run_row.period.id,
                 str(run_row.revision),
                 run_row.state,
-                f"{run_row.created_at:%Y-%m-%d %H:%M}",
+                _minute(run_row.created_at),
                 _note(run_row, digest or {}),
             )
     console.print(table)
+
+
+def _minute(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _group_json(group: Progress) -> dict[str, Any]:
+    return {
+        "fanout": group.id,
+        "unit": group.scope,
+        "each": group.level,
+        "kind": group.kind,
+        "period": group.period,
+        "members": group.members,
+        "done": group.done,
+        "waiting": group.waiting,
+        "failed": group.failed,
+        "created_at": group.created_at.isoformat(),
+        "note": group.line(),
+    }
 
 
 def _note(run: Run, digest: dict[str, Any]) -> str:
@@ -176,6 +222,7 @@ def _run_json(run_row: Run, unit_code: str, digest: dict[str, Any] | None) -> di
         "state_changed_at": run_row.state_changed_at.isoformat(),
         "error": run_row.error,
         "preliminary": run_row.preliminary,
+        "fanout": run_row.fanout_id,
         "note": _note(run_row, digest or {}),
     }
 

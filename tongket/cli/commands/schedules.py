@@ -34,7 +34,7 @@ def schedules_list(
             upcoming = f"{row.next_period} on {_local(row.next_due, s.timezone)}" if row.next_due else ""
             table.add_row(
                 str(s.id),
-                f"{row.unit.code} {row.unit.name}",
+                (f"every {s.each_level} of " if s.each_level else "") + f"{row.unit.code} {row.unit.name}",
                 s.kind,
                 row.when,
                 s.timezone,
@@ -63,6 +63,9 @@ def schedules_add(
     min_coverage: Annotated[
         int | None, typer.Option(help="Percent of communes a report needs before recipients get it.")
     ] = None,
+    each: Annotated[
+        str | None, typer.Option(help="A fan-out: one report per unit of this level under --unit (commune, province).")
+    ] = None,
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
@@ -78,12 +81,14 @@ def schedules_add(
         owner or [],
         not disabled,
         min_coverage,
+        each,
     )
     with session_scope(settings.db_url) as session:
         added = schedules.add(session, plan)
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == added.id)
+    whose = f"every {added.each_level} of " if added.each_level else ""
     console.print(
-        f"Schedule {added.id} added: {added.kind} reports of {row.unit.name} ({row.unit.code}), "
+        f"Schedule {added.id} added: {added.kind} reports of {whose}{row.unit.name} ({row.unit.code}), "
         f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}."
     )
     _print_next(row, added.timezone)
@@ -149,6 +154,7 @@ def _schedule_json(row: schedules.Row) -> dict[str, object]:
         "id": s.id,
         "unit": row.unit.code,
         "unit_name": row.unit.name,
+        "each": str(s.each_level) if s.each_level else None,
         "kind": str(s.kind),
         "period_type": str(s.period_type),
         "due": row.when,

@@ -1,0 +1,125 @@
+"""A commune's form collected once per cycle serves every run that needs the same unit and period: its own
+run, its province's, the country's.
+
+Three ways in, all conditional UPDATEs of pending units (the database stays the truth, each is idempotent):
+- when a run starts, a unit whose (unit, period) has an accepted submission received in this cycle is
+  settled from it at once, with no collect task (`settle_known`);
+- a unit that another run of the same period has as its own scope (the commune's own run, planned or
+  collecting) gets no collect task either: that run collects it (`collected_elsewhere`)...
+- ...and when it does, every run still waiting for that unit and period is settled with it, and told to
+  finish collecting (`share`).
+A unit nobody settles is left to the run's own deadline, as before (the reconciler re-sends its collect task
+after its timeout, and a collect task first looks for a shared submission). A corrected form still wins: the
+report reads the newest accepted submission when it renders, whoever collected it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from tongket.models import statelog
+from tongket.models.tables import Run, RunState, RunUnit, Submission, SubmissionStatus, UnitState, utcnow
+from tongket.worker.states import Next, finish_collecting
+
+log = logging.getLogger(__name__)
+
+
+def cycle_start(run: Run, collect_minutes: float) -> datetime:
+    """The oldest submission that still counts as this cycle's: collected within one collection window
+    before this run began collecting (e.g. by the commune's own run, started a little earlier)."""
+    window = timedelta(minutes=collect_minutes)
+    began = run.collect_deadline - window if run.collect_deadline is not None else utcnow()
+    return began - window
+
+
+def settle_known(session: Session, run_id: int, collect_minutes: float, unit_id: int | None = None) -> list[int]:
+    """Settle the run's pending units that have an accepted submission for the run's period received in this
+    cycle; returns their unit ids."""
+    run = session.get_one(Run, run_id)
+    accepted = and_(
+        Submission.period_id == run.period.id,
+        Submission.status == SubmissionStatus.ACCEPTED,
+        Submission.received_at >= cycle_start(run, collect_minutes),
+    )
+    newest = (
+        select(func.max(Submission.received_at))
+        .where(accepted, Submission.unit_id == RunUnit.unit_id)
+        .scalar_subquery()
+    )
+    statement = (
+        update(RunUnit)
+        .where(
+            RunUnit.run_id == run_id,
+            RunUnit.state == UnitState.PENDING,
+            RunUnit.unit_id.in_(select(Submission.unit_id).where(accepted)),
+        )
+        .values(state=UnitState.COLLECTED, reported_at=newest, updated_at=utcnow(), attempts=RunUnit.attempts + 1)
+        .returning(RunUnit.unit_id)
+        .execution_options(synchronize_session=False)
+    )
+    if unit_id is not None:
+        statement = statement.where(RunUnit.unit_id == unit_id)
+    settled = list(session.scalars(statement))
+    if settled:
+        _log(run_id, run.period.id, len(settled), "already collected in this cycle")
+    return settled
+
+
+def collected_elsewhere(session: Session, run_id: int) -> set[int]:
+    """The run's pending units that another run of the same period collects as its own scope."""
+    run = session.get_one(Run, run_id)
+    own = select(Run.scope_unit_id).where(
+        Run.id != run_id,
+        Run.period == run.period,
+        Run.state.in_((RunState.PLANNED, RunState.COLLECTING)),
+    )
+    return set(
+        session.scalars(
+            select(RunUnit.unit_id).where(
+                RunUnit.run_id == run_id, RunUnit.state == UnitState.PENDING, RunUnit.unit_id.in_(own)
+            )
+        )
+    )
+
+
+def share(session: Session, run_id: int, unit_id: int) -> Sequence[Next]:
+    """Once a unit is collected for one run, settle it in every other collecting run of the same period still
+    waiting for it; returns their finish_collecting tasks."""
+    done = session.get(RunUnit, (run_id, unit_id))
+    if done is None or done.state != UnitState.COLLECTED:
+        return []
+    period = session.scalars(select(Run.period).where(Run.id == run_id)).one()
+    waiting = select(Run.id).where(Run.id != run_id, Run.period == period, Run.state == RunState.COLLECTING)
+    served = list(
+        session.scalars(
+            update(RunUnit)
+            .where(RunUnit.unit_id == unit_id, RunUnit.state == UnitState.PENDING, RunUnit.run_id.in_(waiting))
+            .values(state=UnitState.COLLECTED, reported_at=done.reported_at, updated_at=utcnow())
+            .returning(RunUnit.run_id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    for other in served:
+        _log(other, period.id, 1, f"collected by run {run_id}")
+    return [Next("tongket.finish_collecting", (other,)) for other in sorted(served)]
+
+
+def after_collect(session: Session, run_id: int, unit_id: int) -> Sequence[Next]:
+    """What follows one unit's collect task: the runs it also served, and this run's next step."""
+    return [*share(session, run_id, unit_id), *finish_collecting(session, run_id)]
+
+
+def _log(run_id: int, period: str, count: int, how: str) -> None:
+    statelog.units.info(
+        "run %s: %s unit(s) settled: %s [period=%s]",
+        run_id,
+        count,
+        how,
+        period,
+        extra={"event": "shared", "run_id": run_id, "period": period},
+    )
