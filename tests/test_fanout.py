@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests import processes
 from tests.cli import tongket
 from tests.factories import REPORT_DATE, district, drop_form
-from tests.processes import environment
+from tests.processes import end, environment, wait_until, worker
+from tongket.models.db import session_scope
 from tongket.models.periods import Period
 from tongket.models.tables import Level, Run, RunState, RunUnit, Submission, Unit, UnitState
 from tongket.scheduler import schedules
@@ -158,3 +160,35 @@ def test_big_reports_render_on_their_own_queue(session: Session, level: Level) -
         session.flush()
     run = plan_run(session, scope=big, kind="annual", period=YEAR, report_date=REPORT_DATE)
     assert states.render_next(session, run.id) == Next("tongket.render_run", (run.id,), "render_big")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_fanout_and_its_province_on_a_real_worker(pg_url: str, redis_url: str, tmp_path: Path) -> None:
+    """Commune runs and the province's run, on a worker that takes every queue but `render`: each form is
+    collected once, the province renders on `render_big` and ends, the communes' reports wait for `render`."""
+    env = environment(tmp_path, database_url=pg_url, broker_url=redis_url)
+    with session_scope(pg_url) as session:
+        _, units = _province(session)
+        for unit in units:
+            drop_form(session, tmp_path / "dropbox", unit, "2023", {"security_teams": 3})
+    log = tmp_path / "worker.log"
+    process = worker(env, log, queues="control,collect,render_big,mail", concurrency=2)
+    try:
+        fanned = processes.tongket("run", "--unit", "68", "--each", "commune", "--period", "2023", env=env)
+        assert fanned.returncode == 0, fanned.stderr
+        assert "commune × 3 of Tỉnh Lâm Đồng (68) · 2023: 3 runs planned" in " ".join(fanned.stdout.split())
+        own = processes.tongket("run", "--unit", "68", "--period", "2023", env=env)
+        assert own.returncode == 0, own.stderr
+
+        def states_now() -> dict[str, RunState]:
+            with session_scope(pg_url) as s:
+                rows = s.execute(select(Unit.code, Run.state).join(Unit, Unit.id == Run.scope_unit_id)).all()
+                return {code: RunState(state) for code, state in rows}
+
+        wait_until(lambda: states_now().get("68") == RunState.DONE, 90, "the province's report")
+        wait_until(lambda: set(states_now().values()) == {RunState.DONE, RunState.RENDERING}, 30, "the communes")
+    finally:
+        end(process)
+    assert states_now() == {"68": RunState.DONE, **{u.code: RunState.RENDERING for u in units}}
+    assert log.read_text().count("Task tongket.collect_unit[") == 3 * 2  # received + succeeded, once per form
