@@ -18,7 +18,18 @@ from tests.factories import REPORT_DATE, district, drop_form
 from tests.processes import end, environment, wait_until, worker
 from tongket.models.db import session_scope
 from tongket.models.periods import Period
-from tongket.models.tables import Level, Run, RunState, RunUnit, Submission, Unit, UnitState
+from tongket.models.tables import (
+    CommuneMail,
+    Contact,
+    Level,
+    MailKind,
+    Run,
+    RunState,
+    RunUnit,
+    Submission,
+    Unit,
+    UnitState,
+)
 from tongket.scheduler import schedules
 from tongket.scheduler.fanout import Planned, plan_fanout
 from tongket.scheduler.plan import plan_run
@@ -192,3 +203,16 @@ def test_a_fanout_and_its_province_on_a_real_worker(pg_url: str, redis_url: str,
         end(process)
     assert states_now() == {"68": RunState.DONE, **{u.code: RunState.RENDERING for u in units}}
     assert log.read_text().count("Task tongket.collect_unit[") == 3 * 2  # received + succeeded, once per form
+
+
+def test_a_commune_is_asked_for_its_form_once_not_once_per_report(session: Session, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="sqlite://")
+    province, units = _province(session, communes=2)
+    session.add(Contact(unit_id=units[0].id, name="Cán bộ xã", email="xa1@example.vn"))
+    session.flush()
+    parent = plan_run(session, scope=province, kind="annual", period=YEAR, report_date=REPORT_DATE)
+    fan = _fanout(session, province)
+    for run_id in [parent.id, *fan.created]:
+        communes.start(session, run_id, settings)
+    asked = session.scalars(select(CommuneMail.run_id).where(CommuneMail.kind == MailKind.REQUEST)).all()
+    assert asked == [fan.created[0]]  # by the commune's own run, not again by its province's
