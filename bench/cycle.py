@@ -127,7 +127,9 @@ def _prepare(args: argparse.Namespace) -> str:
         import_vn_units(session)
     scope = args.province if args.quick else "VN"
     with session_scope(args.database_url) as session:
-        communes = _communes(session, scope)
+        communes = _communes(session, "VN" if args.communes else scope)
+        if args.communes:  # growth: the first N communes of the country, in code order
+            communes = communes[: max(int(n) for n in args.communes.split(","))]
         written = _forms(session, communes, Path(args.forms))
         _sources_and_recipients(session, communes, Path(args.forms))
     _say(f"prepared {len(communes):,} communes ({written:,} forms written) in {time.perf_counter() - started:.0f} s")
@@ -265,6 +267,8 @@ class Cycle:
     machine_busy: float  # CPU seconds the whole machine used meanwhile (every process, ours included)
     rss_mb: list[float]
     load: str
+    tasks: dict[str, tuple[int, float]]  # task name -> (how many, wall seconds in all)
+    servers: dict[str, float]  # CPU seconds of every postgres and redis-server process (shared with others)
 
 
 def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) -> Cycle:
@@ -272,17 +276,20 @@ def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) ->
     procs = [_worker(i, data) for i in range(workers)]
     try:
         _wait_ready(procs, data)
-        busy0, began, t0 = _machine_busy(), time.perf_counter(), datetime.now(UTC)
+        busy0, servers0 = _machine_busy(), _servers_cpu()
+        began, t0 = time.perf_counter(), datetime.now(UTC)
         label = _trigger(scope, communes)
         _wait_done(args.database_url, args.timeout)
         wall_end = time.perf_counter()
         busy = _machine_busy() - busy0
+        servers = {name: cpu - servers0.get(name, 0.0) for name, cpu in _servers_cpu().items()}
         cpu = sum(_tree_cpu(p.pid) for p in procs)
         rss = [_tree_peak_rss(p.pid) for p in procs]
     finally:
         for process in procs:
             _stop(process)
     stages, reports, emails, forms = _stages(args.database_url, t0)
+    tasks = _task_times(data, workers)
     return Cycle(
         f"{label}, {workers} worker{'s' if workers > 1 else ''}",
         workers,
@@ -295,7 +302,22 @@ def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) ->
         busy,
         rss,
         _load(),
+        tasks,
+        servers,
     )
+
+
+def _task_times(data: Path, workers: int) -> dict[str, tuple[int, float]]:
+    """Each task's count and wall seconds in all, from the workers' "succeeded in" lines."""
+    times: dict[str, tuple[int, float]] = {}
+    for n in range(workers):
+        for line in (data / f"worker{n}.log").read_text(errors="replace").splitlines():
+            if " succeeded in " in line and "Task tongket." in line:
+                name = line.split("Task tongket.", 1)[1].split("[", 1)[0]
+                seconds = float(line.split(" succeeded in ", 1)[1].split("s:", 1)[0])
+                count, total = times.get(name, (0, 0.0))
+                times[name] = (count + 1, total + seconds)
+    return times
 
 
 def _worker(n: int, data: Path) -> subprocess.Popen[bytes]:
@@ -303,7 +325,7 @@ def _worker(n: int, data: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tongket.worker.app", "worker", "-Q", QUEUES, "--concurrency", "1"]
-            + ["--loglevel", "WARNING", "--hostname", f"cycle{n}@%h", "--without-gossip", "--without-mingle"],
+            + ["--loglevel", "INFO", "--hostname", f"cycle{n}@%h", "--without-gossip", "--without-mingle"],
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -339,21 +361,14 @@ def _trigger(scope: str, communes: int) -> str:
 
 def _trigger_first(communes: int, period: Any, report_date: date, today: date) -> str:
     """Growth: the first N communes' own reports (one-off runs, as one fan-out would plan them)."""
-    from sqlalchemy import select
 
     from tongket.models.db import session_scope
-    from tongket.models.tables import Level, Unit
     from tongket.scheduler.plan import plan_run
     from tongket.worker.app import send
     from tongket.worker.states import Next
 
     with session_scope(os.environ["TONGKET_DATABASE_URL"]) as session:
-        units = session.scalars(
-            select(Unit)
-            .where(Unit.level == Level.COMMUNE, Unit.valid_to.is_(None), Unit.valid_from <= period.end)
-            .order_by(Unit.code)
-            .limit(communes)
-        ).all()
+        units = _communes(session, "VN")[:communes]
         ids = [
             plan_run(session, scope=u, kind="monthly", period=period, report_date=report_date, today=today).id
             for u in units
@@ -444,7 +459,11 @@ def _print(c: Cycle) -> None:
         f"per report {c.cpu / max(c.reports, 1) * 1000:.0f} ms; the whole machine used {c.machine_busy:.1f} s "
         f"({c.machine_busy / capacity:.2f} of 2 cores)"
     )
-    print(f"   peak RSS per worker (main + pool): {', '.join(f'{r:.0f} MB' for r in c.rss_mb)}; {c.load}", flush=True)
+    print(f"   peak RSS per worker (main + pool): {', '.join(f'{r:.0f} MB' for r in c.rss_mb)}; {c.load}")
+    tasks = ", ".join(f"{name} {n} × {total / n * 1000:.0f} ms" for name, (n, total) in sorted(c.tasks.items()))
+    print(f"   tasks (count × mean wall time in the pool): {tasks}")
+    servers = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in sorted(c.servers.items()))
+    print(f"   server CPU meanwhile (every client's, not only ours): {servers}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- the floor
@@ -617,6 +636,21 @@ def _tree_peak_rss(pid: int) -> float:
                 if line.startswith("VmHWM:"):
                     peaks.append(int(line.split()[1]) / 1024)
     return max(peaks)
+
+
+def _servers_cpu() -> dict[str, float]:
+    """CPU seconds so far of the live postgres and redis-server processes on this machine."""
+    totals = {"postgres": 0.0, "redis-server": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with _suppress():
+            name = (entry / "comm").read_text().strip()
+            if name in totals:
+                fields = _stat(int(entry.name))
+                ticks = sum(int(f) for f in fields[11:15])  # with the ended children it waited for (backends)
+                totals[name] += ticks / os.sysconf("SC_CLK_TCK")
+    return totals
 
 
 def _machine_busy() -> float:

@@ -216,3 +216,24 @@ def test_a_commune_is_asked_for_its_form_once_not_once_per_report(session: Sessi
         communes.start(session, run_id, settings)
     asked = session.scalars(select(CommuneMail.run_id).where(CommuneMail.kind == MailKind.REQUEST)).all()
     assert asked == [fan.created[0]]  # by the commune's own run, not again by its province's
+
+
+def test_a_form_collected_before_the_province_start_committed_still_settles_it(
+    session: Session, tmp_path: Path
+) -> None:
+    """The commune's `share` ran before the province's start committed, so it could not see the province's
+    units; the start's own follow-up, run after its commit, settles them from the stored form."""
+    settings = Settings(data_dir=tmp_path, database_url="sqlite://")
+    province, units = _province(session, communes=1)
+    drop_form(session, settings.dropbox_dir, units[0], "2023", {"security_teams": 1})
+    fan = _fanout(session, province)
+    own = communes.start(session, fan.created[0], settings)
+    parent = plan_run(session, scope=province, kind="annual", period=YEAR, report_date=REPORT_DATE)
+    follow = communes.start(session, parent.id, settings)
+    assert follow == [Next("tongket.settle_shared", (parent.id,))]  # no collect task: its own run collects it
+    collect_once(session, fan.created[0], units[0].id, settings)  # ...and its share saw nothing to settle
+    assert [n.task for n in own] == ["tongket.collect_unit"]
+    assert shared.settle_after_start(session, parent.id, settings.collect_minutes) == [
+        Next("tongket.render_run", (parent.id,), "render_big")
+    ]
+    assert shared.settle_after_start(session, parent.id, settings.collect_minutes) == []  # a repeated message

@@ -277,6 +277,7 @@ def task_labels(follow: Sequence[Next]) -> dict[Next, str]:
 
 _RUN_FIRST = {
     "tongket.start_run",
+    "tongket.settle_shared",
     "tongket.collect_unit",
     "tongket.finish_collecting",
     "tongket.render_run",

@@ -36,6 +36,11 @@ def collect_unit(self: DbTask, run_id: int, unit_id: int) -> None:
     self.in_session(shared.after_collect, run_id, unit_id)
 
 
+@app.task(name="tongket.settle_shared", base=DbTask, bind=True)
+def settle_shared(self: DbTask, run_id: int) -> None:
+    self.in_session(shared.settle_after_start, run_id, get_settings().collect_minutes)
+
+
 @app.task(name="tongket.finish_collecting", base=DbTask, bind=True)
 def finish_collecting(self: DbTask, run_id: int) -> None:
     self.in_session(states.finish_collecting, run_id)

@@ -5,7 +5,8 @@ Three ways in, all conditional UPDATEs of pending units (the database stays the 
 - when a run starts, a unit whose (unit, period) has an accepted submission received in this cycle is
   settled from it at once, with no collect task (`settle_known`);
 - a unit that another run of the same period has as its own scope (the commune's own run, planned or
-  collecting) gets no collect task either: that run collects it (`collected_elsewhere`)...
+  collecting) gets no collect task either: that run collects it (`collected_elsewhere`), and once the start
+  has committed, `settle_after_start` settles what that run collected before this one could be seen...
 - ...and when it does, every run still waiting for that unit and period is settled with it, and told to
   finish collecting (`share`).
 A unit nobody settles is left to the run's own deadline, as before (the reconciler re-sends its collect task
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models import statelog
 from tongket.models.tables import Run, RunState, RunUnit, Submission, SubmissionStatus, UnitState, utcnow
-from tongket.worker.states import Next, finish_collecting
+from tongket.worker.states import Next, finish_collecting, state_of
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,16 @@ def share(session: Session, run_id: int, unit_id: int) -> Sequence[Next]:
     for other in served:
         _log(other, period.id, 1, f"collected by run {run_id}")
     return [Next("tongket.finish_collecting", (other,)) for other in sorted(served)]
+
+
+def settle_after_start(session: Session, run_id: int, collect_minutes: float) -> Sequence[Next]:
+    """Once a run's start has committed, settle again what its communes' own runs collected meanwhile.
+
+    Their `share` could not see this run's units before that commit: a form collected between the start's
+    `settle_known` and its commit would otherwise wait for the reconciler."""
+    if state_of(session, run_id) != RunState.COLLECTING or not settle_known(session, run_id, collect_minutes):
+        return []
+    return finish_collecting(session, run_id)
 
 
 def after_collect(session: Session, run_id: int, unit_id: int) -> Sequence[Next]:

@@ -47,8 +47,10 @@ def _collect_once(session: Session, run_id: int, follow: Sequence[Next], setting
     if state_of(session, run_id) != RunState.COLLECTING:
         return list(follow)
     settled = set(shared.settle_known(session, run_id, settings.collect_minutes))
-    skip = settled | shared.collected_elsewhere(session, run_id)
-    kept = [n for n in follow if not (n.task == "tongket.collect_unit" and n.args[1] in skip)]
+    elsewhere = shared.collected_elsewhere(session, run_id)
+    kept = [n for n in follow if not (n.task == "tongket.collect_unit" and n.args[1] in settled | elsewhere)]
+    if elsewhere:  # after this commit, what those runs collected before they could see this run's units
+        kept.append(Next("tongket.settle_shared", (run_id,)))
     return kept + list(states.finish_collecting(session, run_id)) if settled else kept
 
 
