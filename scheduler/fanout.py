@@ -4,7 +4,8 @@ province of VN") for one period, planned in one statement.
 The fan-out row is unique per (scope, level, kind, period) and each member run has the tick's key (scope,
 kind, period, revision 0), both inserted with ON CONFLICT DO NOTHING: planning the same fan-out twice, from
 two beats or a repeated command, makes the same runs once. The guards judge each member on its own: a unit
-refused is reported with why, the others go ahead.
+refused is reported with why, the others go ahead (what concerns only the period, such as a month not over,
+refuses the whole fan-out at once).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tongket.models.errors import RunRefused
 from tongket.models.periods import Period
 from tongket.models.tables import Fanout, Level, Run, Unit
 from tongket.models.units import units_at_level
-from tongket.scheduler.guards import check
+from tongket.scheduler.guards import check_each
 from tongket.scheduler.plan import RUN_KEY
 
 FANOUT_KEY = ("scope_unit_id", "level", "kind", "period_id")
@@ -61,16 +62,10 @@ def plan_fanout(
             f"unit {scope.code} ({scope.name}) has no {level} units on {period.end:%d/%m/%Y}: "
             f"`tongket units list --under {scope.code}` shows its units"
         )
+    why = check_each(session, units=units, kind=kind, period=period, today=today)  # before any row is written
     fanout_id = _fanout_row(session, scope, level, kind, period, schedule_id)
-    allowed: list[Unit] = []
-    refused: list[tuple[str, str]] = []
-    for unit in units:
-        try:
-            check(session, scope=unit, kind=kind, period=period, today=today, preliminary=False)
-        except RunRefused as why:
-            refused.append((unit.code, str(why)))
-        else:
-            allowed.append(unit)
+    allowed = [unit for unit in units if unit.id not in why]
+    refused = [(unit.code, why[unit.id]) for unit in units if unit.id in why]
     rows: list[dict[str, Any]] = [
         {
             "scope_unit_id": unit.id,

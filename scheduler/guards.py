@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models.errors import RunRefused, UnknownUnit
 from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import Indicator, IndicatorLevel, Recipient, ReportKind, Unit, UnitSuccession
+from tongket.models.tables import Indicator, IndicatorLevel, Level, Recipient, ReportKind, Unit, UnitSuccession
 from tongket.models.units import expected_units, unit_by_code
 
 MAX_YEARS = 30  # the longest review: a multi-decade programme review is split into reviews of this length
@@ -56,6 +56,24 @@ def check(session: Session, *, scope: Unit, kind: str, period: Period, today: da
     _unit_existed(scope, period)
     _catalogue(session, period)
     _expected(session, scope, period)
+
+
+def check_each(session: Session, *, units: Sequence[Unit], kind: str, period: Period, today: date) -> dict[int, str]:
+    """The guards of `check` for the members of a fan-out: what concerns the period is judged once (a refusal
+    refuses them all), what concerns a unit per unit; returns why each refused unit was refused, by id."""
+    _span(period)
+    _kind(kind, period)
+    _over(period, today, False)
+    _catalogue(session, period)
+    refused = {}
+    for unit in units:
+        try:
+            _unit_existed(unit, period)
+            if unit.level != Level.COMMUNE:  # a commune valid during the period expects itself: no query
+                _expected(session, unit, period)
+        except RunRefused as why:
+            refused[unit.id] = str(why)
+    return refused
 
 
 def scope_of(session: Session, code: str, period: Period) -> Unit:

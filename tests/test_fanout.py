@@ -17,10 +17,12 @@ from tests.cli import tongket
 from tests.factories import REPORT_DATE, district, drop_form
 from tests.processes import end, environment, wait_until, worker
 from tongket.models.db import session_scope
+from tongket.models.errors import RunRefused
 from tongket.models.periods import Period
 from tongket.models.tables import (
     CommuneMail,
     Contact,
+    Fanout,
     Level,
     MailKind,
     Run,
@@ -237,3 +239,18 @@ def test_a_form_collected_before_the_province_start_committed_still_settles_it(
         Next("tongket.render_run", (parent.id,), "render_big")
     ]
     assert shared.settle_after_start(session, parent.id, settings.collect_minutes) == []  # a repeated message
+
+
+def test_a_period_not_over_refuses_the_whole_fanout_and_writes_nothing(session: Session) -> None:
+    province, _ = _province(session)
+    with pytest.raises(RunRefused, match="is not over"):
+        plan_fanout(
+            session,
+            scope=province,
+            level=Level.COMMUNE,
+            kind="annual",
+            period=Period.parse("2026"),
+            report_date=REPORT_DATE,
+            today=date(2026, 12, 3),
+        )
+    assert session.scalar(select(func.count()).select_from(Fanout)) == 0
