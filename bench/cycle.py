@@ -263,7 +263,7 @@ class Cycle:
     forms: int
     wall: float
     stages: dict[str, float]
-    cpu: float  # the workers' CPU seconds (main and pool processes)
+    cpu: float  # the workers' CPU seconds (main and pool processes) from the trigger on, start-up left out
     machine_busy: float  # CPU seconds the whole machine used meanwhile (every process, ours included)
     rss_mb: list[float]
     load: str
@@ -276,6 +276,7 @@ def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) ->
     procs = [_worker(i, data) for i in range(workers)]
     try:
         _wait_ready(procs, data)
+        booted = sum(_tree_cpu(p.pid) for p in procs)  # start-up (imports, connections) is not the cycle's
         busy0, servers0 = _machine_busy(), _servers_cpu()
         began, t0 = time.perf_counter(), datetime.now(UTC)
         label = _trigger(scope, communes)
@@ -283,7 +284,7 @@ def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) ->
         wall_end = time.perf_counter()
         busy = _machine_busy() - busy0
         servers = {name: cpu - servers0.get(name, 0.0) for name, cpu in _servers_cpu().items()}
-        cpu = sum(_tree_cpu(p.pid) for p in procs)
+        cpu = sum(_tree_cpu(p.pid) for p in procs) - booted
         rss = [_tree_peak_rss(p.pid) for p in procs]
     finally:
         for process in procs:

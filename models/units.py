@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from tongket.models.errors import UnknownUnit
@@ -52,17 +52,14 @@ def expected_units(session: Session, scope_id: int, period: Period) -> Sequence[
 
 def units_at_level(session: Session, scope_id: int, level: Level, on: date) -> Sequence[Unit]:
     """The units of a level under a scope (the scope's descendants) that exist on a day, in code order:
-    the members of a fan-out."""
-    tree = select(Unit.id).where(Unit.id == scope_id).cte("tree", recursive=True)
-    tree = tree.union(select(Unit.id).where(Unit.parent_id == tree.c.id))
-    return session.scalars(
-        select(Unit)
-        .where(
-            Unit.id.in_(select(tree.c.id)),
-            Unit.id != scope_id,
-            Unit.level == level,
-            Unit.valid_from <= on,
-            or_(Unit.valid_to.is_(None), Unit.valid_to >= on),
-        )
-        .order_by(Unit.code, Unit.valid_from)
-    ).all()
+    the members of a fan-out. Walked one level of the tree per query, not descending below the level asked
+    for: PostgreSQL took 21 s over the country's 14,149 units with a recursive CTE."""
+    found: list[Unit] = []
+    frontier = [scope_id]
+    while frontier:
+        exists = and_(Unit.valid_from <= on, or_(Unit.valid_to.is_(None), Unit.valid_to >= on))
+        wanted = or_(Unit.level != level, exists)  # of the level asked for, only those that exist that day
+        children = session.scalars(select(Unit).where(Unit.parent_id.in_(frontier), wanted)).all()
+        found += [u for u in children if u.level == level]
+        frontier = [u.id for u in children if u.level != level]
+    return sorted(found, key=lambda u: (u.code, u.valid_from))
