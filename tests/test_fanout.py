@@ -254,3 +254,17 @@ def test_a_period_not_over_refuses_the_whole_fanout_and_writes_nothing(session: 
             today=date(2026, 12, 3),
         )
     assert session.scalar(select(func.count()).select_from(Fanout)) == 0
+
+
+def test_a_forced_rerun_reads_the_communes_again(session: Session, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="sqlite://")
+    province, units = _province(session, communes=2)
+    for unit in units:
+        drop_form(session, settings.dropbox_dir, unit, "2023", {"security_teams": 2})
+    first = plan_run(session, scope=province, kind="annual", period=YEAR, report_date=REPORT_DATE)
+    for item in communes.start(session, first.id, settings):
+        if item.task == "tongket.collect_unit":
+            collect_once(session, first.id, int(item.args[1]), settings)
+    forced = plan_run(session, scope=province, kind="annual", period=YEAR, report_date=REPORT_DATE, force=True)
+    follow = communes.start(session, forced.id, settings)
+    assert sorted(n.args for n in follow if n.task == "tongket.collect_unit") == [(forced.id, u.id) for u in units]

@@ -9,9 +9,11 @@ Three ways in, all conditional UPDATEs of pending units (the database stays the 
   has committed, `settle_after_start` settles what that run collected before this one could be seen...
 - ...and when it does, every run still waiting for that unit and period is settled with it, and told to
   finish collecting (`share`).
-A unit nobody settles is left to the run's own deadline, as before (the reconciler re-sends its collect task
-after its timeout, and a collect task first looks for a shared submission). A corrected form still wins: the
-report reads the newest accepted submission when it renders, whoever collected it.
+A forced re-run (revision > 0) is asked for to read the communes again, so it takes neither of the first two
+(a collect task of its own for every unit). A unit nobody settles is left to the run's own deadline, as before
+(the reconciler re-sends its collect task after its timeout, and a collect task first looks for a shared
+submission). A corrected form still wins: the report reads the newest accepted submission when it renders,
+whoever collected it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def settle_known(session: Session, run_id: int, collect_minutes: float, unit_id:
     """Settle the run's pending units that have an accepted submission for the run's period received in this
     cycle; returns their unit ids."""
     run = session.get_one(Run, run_id)
+    if run.revision > 0:
+        return []  # a forced re-run was asked for to read the communes again
     accepted = and_(
         Submission.period_id == run.period.id,
         Submission.status == SubmissionStatus.ACCEPTED,
@@ -74,6 +78,8 @@ def settle_known(session: Session, run_id: int, collect_minutes: float, unit_id:
 def collected_elsewhere(session: Session, run_id: int) -> set[int]:
     """The run's pending units that another run of the same period collects as its own scope."""
     run = session.get_one(Run, run_id)
+    if run.revision > 0:
+        return set()  # a forced re-run collects every unit itself
     own = select(Run.scope_unit_id).where(
         Run.id != run_id,
         Run.period == run.period,
