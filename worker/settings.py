@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # TONGKET_IMAP_PASSWORD_FILE), the address communes reply to, and limits on what a message may carry.
     imap_url: str = ""
     imap_password: str = ""
+    # CA certificates (PEM) the intake server's certificate is checked against, besides the system's: for an
+    # office mail server with its own CA. Verification is always on; there is no setting to turn it off.
+    imap_ca_file: str = ""
     intake_address: str = ""  # Reply-To of requests and receipts; empty: replies go to mail_from
     intake_seconds: float = 60  # how often beat polls the mailbox
     intake_max_bytes: int = 20_000_000  # a larger message is refused unread (and its sender told)

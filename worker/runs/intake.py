@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -73,7 +73,7 @@ def poll(
     whole batch), and the list returned is empty."""
     if not settings.imap_url:
         return [], False
-    config = ImapConfig.from_url(settings.imap_url, settings.imap_password)
+    config = ImapConfig.from_url(settings.imap_url, settings.imap_password, settings.imap_ca_file)
     follow: list[Next] = []
     try:
         with Mailbox(config) as box:
@@ -184,6 +184,7 @@ def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]
     """Judge one recorded message: duplicate, quarantined, refused, or its forms ingested; make the receipt."""
     inbound = session.get_one(InboundMail, inbound_id)
     session.refresh(inbound)
+    _hold_message_id(session, inbound)
     if _seen_before(session, inbound):
         return _settle(session, inbound, InboundState.DUPLICATE, "the same Message-ID was processed before")
     contacts = contacts_by_address(session, inbound.sender) if inbound.sender else []
@@ -275,6 +276,19 @@ def _settle(
         .execution_options(synchronize_session=False)
     )
     return []
+
+
+def _hold_message_id(session: Session, inbound: InboundMail) -> None:
+    """Copies of one Message-ID under different UIDs may be taken by two polls at once: each would find no
+    earlier copy processed (the other has not committed) and both would ingest and answer. On PostgreSQL a
+    transaction lock on (mailbox, Message-ID) makes the second wait for the first's commit, then see it a
+    duplicate. (SQLite has one writer at a time, and pysqlite opens the transaction at its first write, the
+    row's insert: the second's transaction begins after the first's commit and sees it.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"tongket.intake {inbound.mailbox} {inbound.message_id}"},
+        )
 
 
 def _seen_before(session: Session, inbound: InboundMail) -> bool:
