@@ -305,6 +305,10 @@ class Schedule(Base):
     narrative: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     # The share of communes (percent) a report needs before its recipients get it; None: the kind's default.
     min_coverage: Mapped[int | None] = mapped_column(Integer)
+    # Reminders to communes, hours before the collection deadline, largest first; None: TONGKET_REMINDER_HOURS.
+    reminder_hours: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Ask the communes this many days before the period ends (for the run made later); None: when it starts.
+    request_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Recipient(Base):
