@@ -403,21 +403,27 @@ def test_a_message_that_breaks_processing_is_refused_and_kept_and_the_next_one_g
     assert all("TongketDone" in flags for flags in imap.flags().values())  # it does not block the mailbox
 
 
-def test_each_receipt_is_handed_off_as_soon_as_its_message_is_committed(world: dict[str, Any]) -> None:
-    settings, imap = world["settings"], world["imap"]
+@pytest.mark.parametrize(("chunk", "handed"), [(1, [(1, 1), (1, 2)]), (2, [(2, 2)]), (20, [(3, 3)])])
+def test_the_receipts_are_handed_off_as_soon_as_their_chunk_of_messages_is_committed(
+    world: dict[str, Any], chunk: int, handed: list[tuple[int, int]]
+) -> None:
+    settings, imap = world["settings"].model_copy(update={"intake_chunk": chunk}), world["imap"]
     imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())
     imap.append(
         email(sender=OTHER, attachments=[("b.xlsx", form(world["tmp"], "24902", {"security_teams": 8}))]).as_bytes()
     )
+    if chunk == 20:
+        imap.append(email(attachments=[("c.xlsx", form(world["tmp"], "24901", {"security_teams": 10}))]).as_bytes())
     seen: list[tuple[int, int]] = []
 
-    def hand_off(follow: list[Any]) -> None:  # the receipt exists in the database when it is handed off
+    def hand_off(follow: list[Any]) -> None:  # the receipts exist in the database when they are handed off
         with session_scope(settings.db_url) as session:
             receipts = session.scalars(select(CommuneMail).where(CommuneMail.kind == MailKind.RECEIPT)).all()
         seen.append((len(follow), len(receipts)))
 
     assert intake.poll(settings, hand_off=hand_off) == ([], False)
-    assert seen == [(1, 1), (1, 2)]
+    assert seen == handed
+    assert all("TongketDone" in flags for flags in imap.flags().values())
 
 
 def test_the_mailbox_down_is_tried_again_later(world: dict[str, Any]) -> None:

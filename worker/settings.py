@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     intake_max_bytes: int = 20_000_000  # a larger message is refused unread (and its sender told)
     intake_max_attachments: int = 10  # more form files than this in one message: refused
     intake_batch: int = 500  # messages taken per poll; the poll goes on at once while more wait
+    intake_chunk: int = 20  # messages committed together (and fetched and marked done together)
     intake_workers: int = 2  # a backlog is shared among this many polls (by UID), e.g. the collect workers
     reminder_hours: str = "72,24"  # reminders this many hours before the collection deadline
     collect_minutes: float = 60  # how long a run waits for communes before it reports them missing
