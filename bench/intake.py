@@ -14,14 +14,17 @@ import argparse
 import io
 import multiprocessing
 import os
+import resource
 import tempfile
 import time
 import uuid
 import zipfile
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
+from sqlalchemy.engine import Engine
 
 from bench.mail import scratch_database, smtp_sink
 from tests.imap_server import DOVECOT, PASSWORD, USER, ImapServer
@@ -72,7 +75,7 @@ def main() -> int:
             )
             emails = setup(settings, imap, args.count)
             bare = timed(lambda: bare_loop(settings, emails))
-            took, answered = run_intake(settings, args.workers)
+            took, answered, counted = run_intake(settings, args.workers)
             check(settings, args.count, answered)
     finally:
         smtp.drop()
@@ -83,6 +86,10 @@ def main() -> int:
     print(
         f"tongket intake (IMAP, store, ingest, receipt), {args.workers} processes: "
         f"{took:7.2f} s ({args.count / took:6.1f} /s)"
+    )
+    print(
+        f"per message: {counted.statements / args.count:.1f} SQL statements, {counted.commits / args.count:.2f} "
+        f"commits, {1000 * counted.cpu / args.count:.0f} ms CPU in the workers (load average now {_load()})"
     )
     print(f"ratio to bare: {took / bare:.1f}x; target: under {TARGET_SECONDS} s")
     return 0 if took < TARGET_SECONDS else 1
@@ -115,19 +122,44 @@ def setup(settings: Settings, imap: ImapServer, count: int) -> list[bytes]:
     return emails
 
 
-def run_intake(settings: Settings, workers: int) -> tuple[float, int]:
+def run_intake(settings: Settings, workers: int) -> tuple[float, int, Counted]:
     """`workers` processes, each polling its shard of the mailbox until it is empty and sending its
-    receipts, as the collect workers share a backlog: (seconds, receipts sent)."""
+    receipts, as the collect workers share a backlog: (seconds, receipts sent, what they cost)."""
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        sent = sum(pool.starmap(_worker, [(settings, i, workers) for i in range(workers)]))
-    return time.perf_counter() - start, sent
+        results = pool.starmap(_worker, [(settings, i, workers) for i in range(workers)])
+        pool.close()
+        pool.join()  # reaped, so that their CPU time is counted below
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    counted = Counted(sum(r[1] for r in results), sum(r[2] for r in results), cpu)
+    return time.perf_counter() - start, sum(r[0] for r in results), counted
 
 
-def _worker(settings: Settings, shard: int, shards: int) -> int:
+@dataclass(frozen=True)
+class Counted:
+    """What the intake cost besides time, the same whatever else runs on the machine."""
+
+    statements: int  # SQL statements sent by the workers (BEGIN and COMMIT included)
+    commits: int
+    cpu: float  # seconds of CPU the worker processes used (not the database's, IMAP's or SMTP's)
+
+
+def _worker(settings: Settings, shard: int, shards: int) -> tuple[int, int, int]:
     sent = []
+    counts = {"statements": 0, "commits": 0}
 
-    def answer(follow: list[Next]) -> None:  # each receipt as its message commits, as the task hands it off
+    @event.listens_for(Engine, "before_cursor_execute")
+    def statement(*_: object) -> None:
+        counts["statements"] += 1
+
+    @event.listens_for(Engine, "commit")
+    def commit(*_: object) -> None:
+        counts["commits"] += 1
+        counts["statements"] += 2  # BEGIN and COMMIT
+
+    def answer(follow: list[Next]) -> None:  # each chunk's receipts as it commits, as the task hands them off
         for item in follow:
             sent.append(commune_flow.deliver_commune_mail(int(item.args[0]), settings).state == "sent")
 
@@ -135,7 +167,7 @@ def _worker(settings: Settings, shard: int, shards: int) -> int:
     while more:
         _, more = intake.poll(settings, shard=shard, shards=shards, hand_off=answer)
     smtp.drop()
-    return sum(sent)
+    return sum(sent), counts["statements"], counts["commits"]
 
 
 def bare_loop(settings: Settings, emails: list[bytes]) -> None:
@@ -152,6 +184,10 @@ def check(settings: Settings, count: int, answered: int) -> None:
         states_ = session.scalars(select(InboundMail.state)).all()
     assert len(states_) == count and set(states_) == {InboundState.PROCESSED}, set(states_)
     assert answered == count, answered
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def timed(step: object) -> float:

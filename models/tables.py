@@ -307,6 +307,10 @@ class Schedule(Base):
     min_coverage: Mapped[int | None] = mapped_column(Integer)
     # A fan-out: one report for every unit of this level under the scope (None: the scope's own report).
     each_level: Mapped[Level | None] = mapped_column(enum_column(Level))
+    # Reminders to communes, hours before the collection deadline, largest first; None: TONGKET_REMINDER_HOURS.
+    reminder_hours: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Ask the communes this many days before the period ends (for the run made later); None: when it starts.
+    request_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Recipient(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tongket.models.addresses import valid_email
 from tongket.models.db import changed
 from tongket.models.errors import ConfigError, TongketError
-from tongket.models.periods import Period
+from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import Level, Run, Schedule, Unit
 from tongket.models.units import unit_by_code
 from tongket.scheduler.due import next_due, rule
@@ -35,6 +35,42 @@ class Plan:
     enabled: bool = True
     min_coverage: int | None = None  # percent of communes before recipients get a report; None: the kind's
     each: str | None = None  # a fan-out: one report per unit of this level under the unit
+    reminders: str | None = None  # "3d,1d" or hours "72,24"; None: TONGKET_REMINDER_HOURS
+    request_days: int | None = None  # ask communes this many days before the period ends; None: at the run's start
+
+
+def reminder_hours(text: str) -> list[float]:
+    """Reminder offsets as an operator writes them ("3d,1d", "72h,24h", or bare hours "72,24"), in hours,
+    largest first; ConfigError says what to write."""
+    hours = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        if not part:
+            continue
+        unit = {"d": 24.0, "h": 1.0}.get(part[-1], 1.0)
+        number = part[:-1] if part[-1] in "dh" else part
+        try:
+            value = float(number) * unit
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise ConfigError(f"--reminders {text!r}: write days or hours before the deadline, e.g. 3d,1d or 72h,24h")
+        hours.append(value)
+    if not hours:
+        raise ConfigError(f"--reminders {text!r}: name at least one, e.g. 3d,1d")
+    return sorted(set(hours), reverse=True)
+
+
+def _request_days(days: int | None, period_type: PeriodType) -> int | None:
+    """Days before the period ends that communes are asked; 0 or None: at the run's start."""
+    if not days:
+        return None
+    longest = {PeriodType.MONTH: 27, PeriodType.QUARTER: 89, PeriodType.HALF: 180, PeriodType.YEAR: 364}
+    if days < 0 or days > longest.get(period_type, 0):
+        raise ConfigError(
+            f"--request-days {days}: write a number of days shorter than the {period_type} itself "
+            f"(1 to {longest.get(period_type, 0)}), or 0 to ask when the run starts"
+        )
+    return days
 
 
 def add(session: Session, plan: Plan) -> Schedule:
@@ -76,6 +112,8 @@ def add(session: Session, plan: Plan) -> Schedule:
         enabled=plan.enabled,
         min_coverage=_coverage(plan.min_coverage),
         each_level=each,
+        reminder_hours=reminder_hours(plan.reminders) if plan.reminders else None,
+        request_days=_request_days(plan.request_days, when.period_type),
     )
     session.add(schedule)
     session.flush()
@@ -102,6 +140,8 @@ class Change:
     timezone: str | None = None
     owners: Sequence[str] | None = None
     min_coverage: int | None = None
+    reminders: str | None = None  # "" goes back to TONGKET_REMINDER_HOURS
+    request_days: int | None = None  # 0 goes back to asking at the run's start
 
 
 def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
@@ -117,6 +157,10 @@ def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
     schedule.timezone, schedule.owners = zone, owners
     if change.min_coverage is not None:
         schedule.min_coverage = _coverage(change.min_coverage)
+    if change.reminders is not None:
+        schedule.reminder_hours = reminder_hours(change.reminders) if change.reminders.strip() else None
+    if change.request_days is not None:
+        schedule.request_days = _request_days(change.request_days, schedule.period_type)
     session.flush()
     return schedule
 

@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -23,9 +24,40 @@ DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dov
 USER, PASSWORD = "intake", "s3cret-intake"
 
 
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate it signs for 127.0.0.1 (openssl CLI): (ca, cert, key) PEM files."""
+    ca_key, ca, key, csr, cert = (folder / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    ext = folder / "server.ext"
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=tongket test CA"],
+        **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+         "-days", "2", "-extfile", ext],
+        **quiet,
+    )  # fmt: skip
+    return ca, cert, key
+
+
 class ImapServer:
-    def __init__(self) -> None:
+    """With tls=True it listens for imaps (TLS from the start) with a certificate signed by a CA of its own
+    (`ca_file`), and refuses plain logins."""
+
+    def __init__(self, tls: bool = False) -> None:
         assert DOVECOT is not None
+        self.tls = tls
+        self.ca_file: Path | None = None
+        self._cert = self._key = Path()
         # Not under pytest's private tmp: dovecot's own users must be able to reach its sockets and mail.
         self.root = Path(tempfile.mkdtemp(prefix="tongket-dovecot-"))
         self.root.chmod(0o755)
@@ -35,7 +67,7 @@ class ImapServer:
 
     @property
     def url(self) -> str:
-        return f"imap://{USER}@127.0.0.1:{self.port}/INBOX"
+        return f"{'imaps' if self.tls else 'imap'}://{USER}@127.0.0.1:{self.port}/INBOX"
 
     def start(self) -> ImapServer:
         for sub in ("run", "state", "mail", "home"):
@@ -44,6 +76,8 @@ class ImapServer:
         if os.geteuid() == 0:
             for sub in ("mail", "home"):
                 os.chown(self.root / sub, mail_uid, mail_gid)
+        if self.tls:
+            self.ca_file, self._cert, self._key = make_certificates(self.root / "run")
         (self.root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         (self.root / "dovecot.conf").write_text(self._config(internal, login, mail_uid, mail_gid))
         self._stderr = (self.root / "stderr.log").open("wb")
@@ -65,7 +99,11 @@ class ImapServer:
                 time.sleep(0.1)
 
     def client(self) -> imaplib.IMAP4:
-        client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        if self.tls:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            client: imaplib.IMAP4 = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=context, timeout=10)
+        else:
+            client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
         client.login(USER, PASSWORD)
         return client
 
@@ -111,6 +149,11 @@ class ImapServer:
         dovecot, dovenull = pwd.getpwnam("dovecot"), pwd.getpwnam("dovenull")  # made by the Debian package
         return dovecot.pw_name, dovenull.pw_name, dovecot.pw_uid, dovecot.pw_gid
 
+    def _tls_config(self) -> str:
+        if not self.tls:
+            return "ssl = no\ndisable_plaintext_auth = no"
+        return f"ssl = required\nssl_cert = <{self._cert}\nssl_key = <{self._key}\ndisable_plaintext_auth = yes"
+
     def _config(self, internal: str, login: str, uid: int, gid: int) -> str:
         root = self.root
         return f"""
@@ -120,8 +163,7 @@ instance_name = tongket-test-{self.port}
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{self._tls_config()}
 auth_mechanisms = plain login
 default_internal_user = {internal}
 default_internal_group = {grp.getgrgid(gid).gr_name}
@@ -140,10 +182,12 @@ service imap-login {{
   chroot =
   inet_listener imap {{
     address = 127.0.0.1
-    port = {self.port}
+    port = {0 if self.tls else self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.port if self.tls else 0}
+    ssl = yes
   }}
 }}
 service anvil {{

@@ -19,7 +19,18 @@ from tests.smtp_server import SmtpServer
 from tongket.models.db import session_scope
 from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
-from tongket.models.tables import CommuneMail, Contact, DeliveryState, MailKind, Run, Source, SourceKind, Unit
+from tongket.models.tables import (
+    CommuneMail,
+    Contact,
+    DeliveryState,
+    MailKind,
+    Run,
+    Schedule,
+    Source,
+    SourceKind,
+    Unit,
+)
+from tongket.scheduler import schedules
 from tongket.scheduler.plan import plan_run
 from tongket.worker.collect.ingest import ingest
 from tongket.worker.collect.xlsx_form import read_form
@@ -252,3 +263,114 @@ def test_requests_and_reminders_are_made_once_on_postgresql(tmp_path: Path, pg_u
         commune_flow.deliver_commune_mail(mail_id, settings)
     assert len(server.inbox.accepted) == 4
     assert all(", còn 1 ngày." in r.message.get_body(("plain",)).get_content() for r in server.inbox.accepted[2:])  # type: ignore[union-attr]
+
+
+def scheduled_run(
+    settings: Settings, reminders: str | None = None, request_days: int | None = None
+) -> tuple[int, list[int]]:
+    """The district of `collecting_run` with a yearly schedule of its own (reminders, early requests)."""
+    with session_scope(settings.db_url) as session:
+        scope, units = district(session, communes=3)
+        for i, unit in enumerate(units[:2], start=1):
+            add_contact(session, unit, f"canbo{i}@xa{i}.example.vn", f"Đồng chí Nguyễn Văn {chr(64 + i)}")
+        plan = schedules.Plan(scope.code, "year", reminders=reminders, request_days=request_days)
+        schedule_id = schedules.add(session, plan).id
+        return schedule_id, [u.id for u in units]
+
+
+def plan_scheduled(settings: Settings, schedule_id: int) -> int:
+    with session_scope(settings.db_url) as session:
+        scope = session.get_one(Unit, session.get_one(Schedule, schedule_id).scope_unit_id)
+        run = plan_run(
+            session,
+            scope=scope,
+            kind="annual",
+            period=Period.parse("2023"),
+            report_date=REPORT_DATE,
+            schedule_id=schedule_id,
+        )
+        return run.id
+
+
+def test_reminder_offsets_are_written_in_days_or_hours() -> None:
+    assert schedules.reminder_hours("3d,1d") == [72.0, 24.0]
+    assert schedules.reminder_hours("6h, 2d") == [48.0, 6.0]
+    assert schedules.reminder_hours("36") == [36.0]
+    for bad in ("", "soon", "-1d", "0h"):
+        with pytest.raises(ConfigError, match="--reminders"):
+            schedules.reminder_hours(bad)
+
+
+def test_a_schedule_s_own_reminders_replace_the_default_each_once(
+    tmp_path: Path, db_url: str, server: SmtpServer
+) -> None:
+    settings = settings_for(tmp_path, db_url, server.url)  # TONGKET_REMINDER_HOURS 72,24
+    schedule_id, unit_ids = scheduled_run(settings, reminders="2d,6h")
+    run_id = plan_scheduled(settings, schedule_id)
+    start(settings, run_id)
+    deadline = deadline_of(settings, run_id)
+
+    assert remind(settings, deadline - timedelta(hours=71)) == []  # the default's 3 days: not this schedule's
+    two_days = remind(settings, deadline - timedelta(hours=47))
+    assert len(two_days) == 2 and remind(settings, deadline - timedelta(hours=46)) == []
+    for mail_id in two_days:
+        assert commune_flow.deliver_commune_mail(mail_id, settings).state == DeliveryState.SENT
+    with session_scope(settings.db_url) as session:  # the first commune delivers
+        unit = session.get_one(Unit, unit_ids[0])
+        path = drop_form(session, tmp_path / "forms", unit, "2023", {"security_teams": 4})
+        assert ingest(session, unit, path.read_bytes(), origin="2023.xlsx").status == "accepted"
+    assert remind(settings, deadline - timedelta(hours=23)) == []  # the default's 1 day: not this schedule's
+    six_hours = remind(settings, deadline - timedelta(hours=5))
+    assert len(six_hours) == 1 and remind(settings, deadline - timedelta(hours=4)) == []
+    for mail_id in six_hours + two_days:
+        commune_flow.deliver_commune_mail(mail_id, settings)
+    reminders = {
+        address: [
+            r.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            for r in server.inbox.to(address)
+            if "Nhắc" in str(r.message["Subject"])
+        ]
+        for address in ("canbo1@xa1.example.vn", "canbo2@xa2.example.vn")
+    }
+    first, second = reminders["canbo1@xa1.example.vn"], reminders["canbo2@xa2.example.vn"]
+    assert len(first) == 1 and ", còn 2 ngày." in first[0]  # then it delivered: no 6-hour reminder
+    assert len(second) == 2 and ", còn 2 ngày." in second[0] and ", còn 6 giờ." in second[1]
+
+
+def test_a_schedule_asks_its_communes_days_before_the_period_ends_and_the_run_does_not_ask_again(
+    tmp_path: Path, db_url: str, server: SmtpServer
+) -> None:
+    settings = settings_for(tmp_path, db_url, server.url)
+    schedule_id, unit_ids = scheduled_run(settings, request_days=10)
+    zone = settings.zone
+    with session_scope(settings.db_url) as session:  # last year's stocks: the hint in the form
+        unit = session.get_one(Unit, unit_ids[1])
+        path = drop_form(session, tmp_path / "old", unit, "2022", {"security_teams": 11})
+        ingest(session, unit, path.read_bytes(), origin="2022.xlsx")
+
+    assert remind(settings, datetime(2023, 12, 21, 23, 0, tzinfo=zone)) == []  # eleven days before: not yet
+    with session_scope(settings.db_url) as session:  # the first commune has sent its form already
+        unit = session.get_one(Unit, unit_ids[0])
+        path = drop_form(session, tmp_path / "forms", unit, "2023", {"security_teams": 4})
+        assert ingest(session, unit, path.read_bytes(), origin="2023.xlsx").status == "accepted"
+    asked = remind(settings, datetime(2023, 12, 22, 8, 0, tzinfo=zone))
+    assert len(asked) == 1  # the second commune; the third has no contact
+    assert remind(settings, datetime(2023, 12, 22, 8, 1, tzinfo=zone)) == []  # never twice
+    for mail_id in asked + asked:
+        commune_flow.deliver_commune_mail(mail_id, settings)
+    (received,) = server.inbox.accepted
+    assert received.rcpt_tos == ["canbo2@xa2.example.vn"]
+    # due 5 January 2024 at 08:00 (lag 5 days), then the five days of the collection window
+    assert str(received.message["Subject"]) == "Đề nghị gửi số liệu năm 2023 - Xã Thử 2 (hạn 10/01/2024)"
+    body = received.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "trước 08 giờ 00 ngày 10/01/2024 (giờ Việt Nam)" in body and "mã báo cáo" not in body
+    (form,) = [p for p in received.message.walk() if p.get_filename()]
+    assert read_form(form.get_payload(decode=True)).period_id == "2023"
+
+    run_id = plan_scheduled(settings, schedule_id)  # the period is due: the run starts
+    assert start(settings, run_id) == []  # the second commune was asked already, the first has delivered
+    assert remind(settings, datetime(2023, 12, 25, tzinfo=zone)) == []  # a run exists: it asks for itself
+    deadline = deadline_of(settings, run_id)
+    (reminder,) = remind(settings, deadline - timedelta(hours=23))  # the one still waiting is reminded
+    with session_scope(settings.db_url) as session:
+        assert session.get_one(CommuneMail, reminder).email == "canbo2@xa2.example.vn"

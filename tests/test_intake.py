@@ -6,6 +6,7 @@ that uses a corrected form sent before its deadline."""
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.processes import environment, tongket
 from tests.smtp_server import SmtpServer
 from tongket.models.catalogue import read_catalogue
 from tongket.models.db import session_scope
+from tongket.models.errors import ConfigError, SourceBroken
 from tongket.models.periods import Period
 from tongket.models.tables import (
     Artifact,
@@ -401,21 +403,27 @@ def test_a_message_that_breaks_processing_is_refused_and_kept_and_the_next_one_g
     assert all("TongketDone" in flags for flags in imap.flags().values())  # it does not block the mailbox
 
 
-def test_each_receipt_is_handed_off_as_soon_as_its_message_is_committed(world: dict[str, Any]) -> None:
-    settings, imap = world["settings"], world["imap"]
+@pytest.mark.parametrize(("chunk", "handed"), [(1, [(1, 1), (1, 2)]), (2, [(2, 2)]), (20, [(3, 3)])])
+def test_the_receipts_are_handed_off_as_soon_as_their_chunk_of_messages_is_committed(
+    world: dict[str, Any], chunk: int, handed: list[tuple[int, int]]
+) -> None:
+    settings, imap = world["settings"].model_copy(update={"intake_chunk": chunk}), world["imap"]
     imap.append(email(attachments=[("a.xlsx", form(world["tmp"], "24901", {"security_teams": 9}))]).as_bytes())
     imap.append(
         email(sender=OTHER, attachments=[("b.xlsx", form(world["tmp"], "24902", {"security_teams": 8}))]).as_bytes()
     )
+    if chunk == 20:
+        imap.append(email(attachments=[("c.xlsx", form(world["tmp"], "24901", {"security_teams": 10}))]).as_bytes())
     seen: list[tuple[int, int]] = []
 
-    def hand_off(follow: list[Any]) -> None:  # the receipt exists in the database when it is handed off
+    def hand_off(follow: list[Any]) -> None:  # the receipts exist in the database when they are handed off
         with session_scope(settings.db_url) as session:
             receipts = session.scalars(select(CommuneMail).where(CommuneMail.kind == MailKind.RECEIPT)).all()
         seen.append((len(follow), len(receipts)))
 
     assert intake.poll(settings, hand_off=hand_off) == ([], False)
-    assert seen == [(1, 1), (1, 2)]
+    assert seen == handed
+    assert all("TongketDone" in flags for flags in imap.flags().values())
 
 
 def test_the_mailbox_down_is_tried_again_later(world: dict[str, Any]) -> None:
@@ -611,3 +619,76 @@ def _body(server: SmtpServer, message_id: str) -> str:
         if received.message["Message-ID"] == message_id:
             return received.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     raise AssertionError(f"no receipt {message_id} arrived")
+
+
+def test_two_copies_of_one_message_id_taken_at_the_same_instant_are_processed_once(
+    tmp_path: Path, pg_url: str, imap: ImapServer, mail_server: SmtpServer
+) -> None:
+    """Two polls each holding one copy (different UIDs) of the same mail: the second waits for the first's
+    commit and then finds it a duplicate, instead of both ingesting and answering it."""
+    world = make_world(tmp_path, pg_url, imap, mail_server)
+    settings = world["settings"]
+    reply = email(attachments=[("2023.xlsx", form(tmp_path, "24901", {"security_teams": 12}))])
+    imap.append(reply.as_bytes())
+    imap.append(reply.as_bytes())
+    config = intake.ImapConfig.from_url(settings.imap_url, settings.imap_password)
+    ids = []
+    with intake.Mailbox(config) as box:
+        for uid in box.waiting():
+            with session_scope(settings.db_url) as session:
+                key = {"mailbox": config.name, "uid_validity": box.uid_validity, "uid": uid}
+                ids.append(intake._record(session, box, key, 0, settings, datetime.now(UTC)))
+    first, second = ids
+    assert first is not None and second is not None
+    outcome: dict[str, Any] = {}
+
+    def other_poll() -> None:
+        with session_scope(settings.db_url) as session:
+            outcome["answers"] = intake.process(session, second, settings)
+
+    with session_scope(settings.db_url) as session:
+        answers = intake.process(session, first, settings)  # not committed yet
+        racing = threading.Thread(target=other_poll)
+        racing.start()
+        racing.join(1.5)
+        assert racing.is_alive()  # it waits for this commit
+    racing.join(30)
+    assert not racing.is_alive()
+    assert len(answers) == 1 and outcome["answers"] == []
+    assert [r.state for r in inbound(settings)] == [InboundState.PROCESSED, InboundState.DUPLICATE]
+    with session_scope(settings.db_url) as session:
+        assert len(session.scalars(select(Submission)).all()) == 1
+
+
+@pytest.fixture
+def imaps() -> Iterator[ImapServer]:
+    if DOVECOT is None:
+        unavailable("dovecot is not installed (Debian package dovecot-imapd; .ci/run installs it)")
+    server = ImapServer(tls=True).start()
+    yield server
+    server.stop()
+
+
+def test_imaps_with_the_office_ca_is_taken_and_an_untrusted_certificate_is_refused(
+    tmp_path: Path, db_url: str, imaps: ImapServer, mail_server: SmtpServer
+) -> None:
+    """TLS from the start (imaps://) against a server whose certificate a CA of its own signed: trusted
+    with TONGKET_IMAP_CA_FILE, refused without it (never silently unverified), a missing CA file a
+    configuration error."""
+    assert imaps.url.startswith("imaps://") and imaps.ca_file is not None
+    world = make_world(tmp_path, db_url, imaps, mail_server)
+    settings = world["settings"].model_copy(update={"imap_ca_file": str(imaps.ca_file)})
+    imaps.append(email(attachments=[("2023.xlsx", form(tmp_path, "24901", {"security_teams": 7}))]).as_bytes())
+
+    with pytest.raises(SourceBroken, match="certificate not trusted.*TONGKET_IMAP_CA_FILE"):
+        intake.Mailbox(intake.ImapConfig.from_url(imaps.url, PASSWORD)).__enter__()
+    assert intake.poll(world["settings"]) == ([], False)  # logged; the message waits, nothing taken
+    assert inbound(settings) == []
+    with pytest.raises(ConfigError, match="TONGKET_IMAP_CA_FILE"):
+        intake.ImapConfig.from_url(imaps.url, PASSWORD, str(tmp_path / "missing.pem")).tls_context()
+
+    assert len(poll(settings)) == 1
+    (row,) = inbound(settings)
+    assert row.state is InboundState.PROCESSED and row.mailbox.endswith(f":{imaps.port}/INBOX")
+    (text,) = receipt_text(mail_server, CLERK)
+    assert text.startswith("Đã tiếp nhận số liệu - Xã Thử 1 - năm 2023")

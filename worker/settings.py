@@ -42,11 +42,15 @@ class Settings(BaseSettings):
     # TONGKET_IMAP_PASSWORD_FILE), the address communes reply to, and limits on what a message may carry.
     imap_url: str = ""
     imap_password: str = ""
+    # CA certificates (PEM) the intake server's certificate is checked against, besides the system's: for an
+    # office mail server with its own CA. Verification is always on; there is no setting to turn it off.
+    imap_ca_file: str = ""
     intake_address: str = ""  # Reply-To of requests and receipts; empty: replies go to mail_from
     intake_seconds: float = 60  # how often beat polls the mailbox
     intake_max_bytes: int = 20_000_000  # a larger message is refused unread (and its sender told)
     intake_max_attachments: int = 10  # more form files than this in one message: refused
     intake_batch: int = 500  # messages taken per poll; the poll goes on at once while more wait
+    intake_chunk: int = 20  # messages committed together (and fetched and marked done together)
     intake_workers: int = 2  # a backlog is shared among this many polls (by UID), e.g. the collect workers
     reminder_hours: str = "72,24"  # reminders this many hours before the collection deadline
     collect_minutes: float = 60  # how long a run waits for communes before it reports them missing

@@ -40,6 +40,7 @@ from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import IndicatorKind, IndicatorLevel
 from tongket.worker.collect.problems import FormRejected, Problem, shown
 from tongket.worker.report.figures import IndicatorInfo
+from tongket.worker.report.numbers import format_int
 from tongket.worker.report.wording import short_label
 
 if not DEFUSEDXML:  # openpyxl falls back to the plain standard-library parser without it
@@ -56,6 +57,10 @@ COLUMNS = ("STT", "Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Loại"
 CODE_LABEL, VALUE_LABEL = COLUMNS[1], COLUMNS[5]
 KIND_LABELS = {IndicatorKind.STOCK: "Số hiện có cuối kỳ", IndicatorKind.FLOW: "Phát sinh trong kỳ"}
 WIDTHS = (6, 28, 58, 13, 21, 14)
+# Beside "Số liệu", only when there is something to show: last period's stocks ("Kỳ trước: 123"), as text
+# in a locked grey cell, so the clerk sees the level without it being a value to overwrite. The reader
+# finds its two columns by label and never looks at this one.
+HINT_LABEL, HINT_WIDTH = "Tham khảo", 20
 HEADER_ROW = 6  # where the writer puts the header; the reader searches for it
 
 # Limits on what we let openpyxl open. A filled form is ~30 KB unpacked, ~15 zip entries, ~25 rows.
@@ -96,8 +101,10 @@ def write_form(
     catalogue_version: str,
     indicators: Sequence[IndicatorInfo],
     values: Mapping[str, int] | None = None,
+    hints: Mapping[str, int] | None = None,
 ) -> None:
-    """Write the form a commune fills for one period; `values` pre-fills cells (e.g. demo data).
+    """Write the form a commune fills for one period; `values` pre-fills cells (e.g. demo data), `hints`
+    (the previous period's stocks) are shown in a column of their own, never as values.
 
     Only commune-level indicators become rows. The same arguments always give the same bytes.
     """
@@ -113,6 +120,8 @@ def write_form(
     ws.title = FORM_SHEET
     _write_heading(ws, unit_code=unit_code, unit_name=unit_name, period_id=period_id, label=label)
     _write_table(ws, rows, values)
+    if hints:
+        _write_hints(ws, rows, hints)
     _write_meta(
         wb.create_sheet(META_SHEET), unit_code=unit_code, period_id=period_id, catalogue_version=catalogue_version
     )
@@ -188,6 +197,19 @@ def _write_row(ws: Worksheet, row: int, number: int, info: IndicatorInfo, value:
     entry.number_format = "#,##0"
     entry.fill = PatternFill("solid", fgColor="FFF2CC")  # the cells to fill stand out
     entry.protection = Protection(locked=False)
+
+
+def _write_hints(ws: Worksheet, rows: Sequence[IndicatorInfo], hints: Mapping[str, int]) -> None:
+    column = len(COLUMNS) + 1
+    header = ws.cell(row=HEADER_ROW, column=column, value=HINT_LABEL)
+    header.font = Font(bold=True, color="595959")
+    header.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.column_dimensions[get_column_letter(column)].width = HINT_WIDTH
+    for n, info in enumerate(rows, start=1):
+        if info.kind == IndicatorKind.STOCK and info.code in hints:
+            cell = ws.cell(row=HEADER_ROW + n, column=column, value=f"Kỳ trước: {format_int(hints[info.code])}")
+            cell.font = Font(italic=True, color="595959")
+            cell.alignment = Alignment(vertical="center")
 
 
 def _add_validation(ws: Worksheet, first: int, last: int) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,15 +26,15 @@ from tongket.models.tables import (
     CommuneMail,
     Contact,
     DeliveryState,
-    Indicator,
-    IndicatorKind,
     MailKind,
+    ReportKind,
     Run,
     Submission,
     SubmissionStatus,
     Unit,
-    Value,
 )
+from tongket.worker.report.indicators import active_indicators
+from tongket.worker.report.indicators import previous_stocks as stock_hints
 from tongket.worker.report.issuer import issuer
 from tongket.worker.report.numbers import format_int
 from tongket.worker.report.wording import lower_first, period_label, summary_line
@@ -58,64 +59,121 @@ def deadline_text(at: datetime, zone: ZoneInfo) -> str:
 def run_context(session: Session, run: Run, unit: Unit, zone: ZoneInfo) -> dict[str, Any]:
     """What a request or reminder for one commune of a run says."""
     deadline = run.collect_deadline or run.created_at
-    summary = summary_line(run.kind, run.period)
+    return report_context(run.scope_unit, run.kind, run.period, run.report_date, deadline, unit, zone, run.id)
+
+
+def report_context(
+    scope: Unit,
+    kind: ReportKind,
+    period: Period,
+    report_date: date,
+    deadline: datetime,
+    unit: Unit,
+    zone: ZoneInfo,
+    run_id: int | None = None,
+) -> dict[str, Any]:
+    """What a request for one commune says, for a run or (asked before the period ends) for the run its
+    schedule will make."""
+    summary = summary_line(kind, period)
     return {
-        "run_id": run.id,
+        "run_id": run_id or "",
         "unit_code": unit.code,
         "unit_name": unit.name,
         "unit_name_lower": lower_first(unit.name),
-        "issuer": issuer(run.scope_unit, run.report_date).body,
+        "issuer": issuer(scope, report_date).body,
         "report": summary[:1].lower() + summary[1:],
-        "period_id": run.period.id,
-        "period_label": period_label(run.kind, run.period),
+        "period_id": period.id,
+        "period_label": period_label(kind, period),
         "deadline": deadline_text(deadline, zone),
         "deadline_short": f"{deadline.astimezone(zone):%d/%m/%Y}",
-        "filename": form_name(unit, run.period),
+        "filename": form_name(unit, period),
     }
 
 
 def previous_stocks(session: Session, unit: Unit, period: Period) -> list[dict[str, str]]:
-    """The stocks (teams, clubs, members) the commune reported for the previous period, as a hint beside the
-    empty form: the clerk sees last period's level without it being filled in for him."""
-    if period.type is PeriodType.YEARS:
-        return []
-    previous = period.previous().id
-    newest = session.scalar(
-        select(Submission.id)
-        .where(
-            Submission.unit_id == unit.id,
-            Submission.period_id == previous,
-            Submission.status == SubmissionStatus.ACCEPTED,
-        )
-        .order_by(Submission.version.desc())
-        .limit(1)
-    )
-    if newest is None:
-        return []
-    rows = session.execute(
-        select(Indicator.name, Indicator.measure, Value.value)
-        .join(Value, Value.indicator_id == Indicator.id)
-        .where(Value.submission_id == newest, Indicator.kind == IndicatorKind.STOCK)
-        .order_by(Indicator.position)
-    ).all()
-    return [{"name": name, "measure": measure, "value": format_int(value)} for name, measure, value in rows]
+    """The stocks the commune reported for the previous period, as lines of the request: the clerk sees
+    last period's level without it being filled in for him."""
+    known = {i.code: i for i in active_indicators(session, period)}
+    return [
+        {"name": known[code].name, "measure": known[code].measure, "value": format_int(value)}
+        for code, value in stock_hints(session, unit.id, period).items()
+        if code in known
+    ]
 
 
 def create_requests(
     session: Session, run: Run, forms: Sequence[tuple[Unit, Path]], zone: ZoneInfo, domain: str, intake: str = ""
 ) -> list[int]:
-    """One request per contact of each commune of the run, its form attached; returns the new rows' ids."""
+    """One request per contact of each commune of the run, its form attached; returns the new rows' ids. A
+    contact its schedule asked before the period ended (`create_early_requests`) is not asked again."""
+    asked = _asked_early(session, run.schedule_id, run.period) if run.schedule_id is not None else set()
     rows = []
     for unit, form in forms:
-        context = {**run_context(session, run, unit, zone), "intake": intake}
-        context["hints"] = previous_stocks(session, unit, run.period)
-        context["previous_label"] = (
-            "" if run.period.type is PeriodType.YEARS else period_label(run.kind, run.period.previous())
-        )
+        context = {**run_context(session, run, unit, zone), "intake": intake, **_hints(session, unit, run)}
         for contact in _contacts(session, unit):
+            if (unit.id, contact.email.lower()) in asked:
+                continue
             key = f"request:r{run.id}:u{unit.id}:{contact.email.lower()}"
             rows.append(_row(key, MailKind.REQUEST, unit, contact, domain, context, run_id=run.id, attachment=form))
     return upsert(session, CommuneMail, rows, key=("key",))
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A report a schedule will make, asked for before its period ends: the run does not exist yet."""
+
+    schedule_id: int
+    scope: Unit
+    kind: ReportKind
+    period: Period
+    report_date: date
+    deadline: datetime  # when the run's collection will end: its due time plus the collection window
+
+
+def create_early_requests(
+    session: Session, ahead: Ahead, forms: Sequence[tuple[Unit, Path]], zone: ZoneInfo, domain: str, intake: str = ""
+) -> list[int]:
+    """The request to each contact of the given communes before the period ends, keyed by (schedule,
+    period, commune, address): made once, and the run made later does not ask them again."""
+    rows = []
+    for unit, form in forms:
+        context = report_context(ahead.scope, ahead.kind, ahead.period, ahead.report_date, ahead.deadline, unit, zone)
+        context.update(intake=intake, hints=previous_stocks(session, unit, ahead.period))
+        context["previous_label"] = _previous_label(ahead.kind, ahead.period)
+        for contact in _contacts(session, unit):
+            key = _early_key(ahead.schedule_id, ahead.period, unit.id, contact.email)
+            rows.append(_row(key, MailKind.REQUEST, unit, contact, domain, context, attachment=form))
+    return upsert(session, CommuneMail, rows, key=("key",))
+
+
+def asked_early(session: Session, schedule_id: int, period: Period) -> set[int]:
+    """The communes already asked before the period ended, for one schedule's period."""
+    return {unit_id for unit_id, _ in _asked_early(session, schedule_id, period)}
+
+
+def _asked_early(session: Session, schedule_id: int, period: Period) -> set[tuple[int, str]]:
+    prefix = _early_key(schedule_id, period, 0, "").rsplit(":u", 1)[0] + ":u"
+    rows = session.execute(
+        select(CommuneMail.unit_id, CommuneMail.email).where(
+            CommuneMail.kind == MailKind.REQUEST, CommuneMail.key.startswith(prefix, autoescape=True)
+        )
+    ).all()
+    return {(unit_id, email.lower()) for unit_id, email in rows}
+
+
+def _early_key(schedule_id: int, period: Period, unit_id: int, email: str) -> str:
+    return f"request:s{schedule_id}:{period.id}:u{unit_id}:{email.lower()}"
+
+
+def _hints(session: Session, unit: Unit, run: Run) -> dict[str, Any]:
+    return {
+        "hints": previous_stocks(session, unit, run.period),
+        "previous_label": _previous_label(run.kind, run.period),
+    }
+
+
+def _previous_label(kind: ReportKind, period: Period) -> str:
+    return "" if period.type is PeriodType.YEARS else period_label(kind, period.previous())
 
 
 def create_reminders(

@@ -35,13 +35,16 @@ def deliver_commune_mail(mail_id: int, settings: Settings) -> Outcome:
             if claimed is None:
                 return _not_claimed(session, mail_id, settings)
             token = claimed
-            session.commit()  # the claim stands before anything is sent
             if token > settings.delivery_max_attempts:
+                session.commit()  # the claim stands, so that the failure below is recorded against it
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
             if not _still_wanted(session, mail_id):
                 settle(session, mail_id, token, DeliveryState.FAILED, NOT_NEEDED, table=CommuneMail)
                 return Outcome(DeliveryState.FAILED)
-            data, message_id, sender, recipient = prepare(session, mail_id, settings)
+            try:
+                data, message_id, sender, recipient = prepare(session, mail_id, settings)
+            finally:
+                session.commit()  # the claim stands before anything is sent (one commit with the reads)
         hand_over(settings, data, message_id, sender, recipient)
     except TransientError as exc:
         return _transient(mail_id, token, settings, str(exc))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.models.catalogue import catalogue
-from tongket.models.periods import Period
-from tongket.models.tables import IndicatorLevel
+from tongket.models.periods import Period, PeriodType
+from tongket.models.tables import Indicator, IndicatorKind, IndicatorLevel, Submission, SubmissionStatus, Value
 from tongket.worker.report.figures import IndicatorInfo
 
 
@@ -19,3 +20,30 @@ def active_indicators(
         for i in catalogue(session)
         if i.level == level and i.valid_during(period.start, period.end)
     ]
+
+
+def previous_stocks(session: Session, unit_id: int, period: Period) -> dict[str, int]:
+    """The stocks (teams, clubs, members) a commune reported for the previous period, by indicator code, in
+    catalogue order: a hint beside the empty form, never a value filled in for the clerk. None for a range
+    of years (its previous range is no guide)."""
+    if period.type is PeriodType.YEARS:
+        return {}
+    newest = session.scalar(
+        select(Submission.id)
+        .where(
+            Submission.unit_id == unit_id,
+            Submission.period_id == period.previous().id,
+            Submission.status == SubmissionStatus.ACCEPTED,
+        )
+        .order_by(Submission.version.desc())
+        .limit(1)
+    )
+    if newest is None:
+        return {}
+    rows = session.execute(
+        select(Indicator.code, Value.value)
+        .join(Value, Value.indicator_id == Indicator.id)
+        .where(Value.submission_id == newest, Indicator.kind == IndicatorKind.STOCK)
+        .order_by(Indicator.position)
+    ).all()
+    return {code: int(value) for code, value in rows}

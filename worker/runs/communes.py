@@ -13,31 +13,43 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from tongket.models.catalogue import read_catalogue
+from tongket.models.errors import ConfigError
 from tongket.models.periods import Period
-from tongket.models.tables import Contact, Run, RunState, RunUnit, Unit, UnitState
+from tongket.models.tables import Contact, Run, RunState, RunUnit, Schedule, Unit, UnitState
+from tongket.models.units import expected_units
+from tongket.scheduler.tick import rule_of
 from tongket.worker import states
 from tongket.worker.collect import shared
 from tongket.worker.collect.xlsx_form import write_form
-from tongket.worker.deliver.commune import create_reminders, create_requests, has_accepted
+from tongket.worker.deliver.commune import (
+    Ahead,
+    asked_early,
+    create_early_requests,
+    create_reminders,
+    create_requests,
+    has_accepted,
+)
 from tongket.worker.deliver.commune_flow import SEND_TASK
 from tongket.worker.deliver.deliveries import mail_domain
-from tongket.worker.report.indicators import active_indicators
+from tongket.worker.report.indicators import active_indicators, previous_stocks
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of
 
 
 def start(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
-    """Start collecting, and ask every expected commune with contacts for its figures."""
+    """Start collecting, and ask every expected commune with contacts for its figures (but one that has
+    delivered an accepted form for the period already, or was asked before the period ended)."""
     follow = _collect_once(session, run_id, states.start_run(session, run_id, settings.collect_minutes), settings)
     run = session.get_one(Run, run_id)
     session.refresh(run)
     if run.state is not RunState.COLLECTING:
         return follow
-    forms = [(unit, form_for(session, unit, run.period, settings)) for unit in _with_contacts(session, run_id)]
+    waiting = [u for u in _with_contacts(session, run_id) if not has_accepted(session, u.id, run.period)]
+    forms = [(unit, form_for(session, unit, run.period, settings)) for unit in waiting]
     created = create_requests(session, run, forms, settings.zone, mail_domain(settings.mail_from), _intake(settings))
     return follow + [Next(SEND_TASK, (mail_id,)) for mail_id in created]
 
@@ -55,33 +67,115 @@ def _collect_once(session: Session, run_id: int, follow: Sequence[Next], setting
 
 
 def remind(session: Session, now: datetime, settings: Settings) -> Sequence[Next]:
-    """Reminders that fell due for collecting runs: deadline minus an offset has passed, the deadline has
-    not; an offset longer than the collection window itself is skipped (the request has just gone), and of
-    several due at once only the nearest is made."""
-    window = timedelta(minutes=settings.collect_minutes)
-    runs = session.scalars(
+    """What beat's remind tick makes: the requests that schedules send before their period ends, and the
+    reminders that fell due for collecting runs."""
+    created = ask_ahead(session, now, settings)
+    for run in session.scalars(
         select(Run).where(Run.state == RunState.COLLECTING, Run.collect_deadline > now).order_by(Run.id)
-    ).all()
-    created: list[int] = []
-    for run in runs:
-        assert run.collect_deadline is not None
-        due = [
-            h
-            for h in settings.reminders
-            if timedelta(hours=h) < window and now >= run.collect_deadline - timedelta(hours=h)
-        ]
-        for hours in due[-1:]:  # the nearest one only: after a beat outage, one reminder, not all missed ones
-            before = timedelta(hours=hours)
-            waiting = [u for u in _with_contacts(session, run.id) if not has_accepted(session, u.id, run.period)]
-            forms = [(unit, form_for(session, unit, run.period, settings)) for unit in waiting]
-            created += create_reminders(
-                session, run, forms, before, settings.zone, mail_domain(settings.mail_from), _intake(settings)
-            )
+    ):
+        created += _remind_run(session, run, now, settings)
     return [Next(SEND_TASK, (mail_id,)) for mail_id in created]
 
 
+def _remind_run(session: Session, run: Run, now: datetime, settings: Settings) -> list[int]:
+    """A run's reminder that fell due (deadline minus an offset of its schedule, or of the settings, has
+    passed); an offset longer than the collection window itself is skipped (the request has just gone),
+    and of several due at once only the nearest is made."""
+    assert run.collect_deadline is not None
+    window = timedelta(minutes=settings.collect_minutes)
+    due = [
+        h
+        for h in _offsets(session, run, settings)
+        if timedelta(hours=h) < window and now >= run.collect_deadline - timedelta(hours=h)
+    ]
+    created: list[int] = []
+    for hours in due[-1:]:  # the nearest one only: after a beat outage, one reminder, not all missed ones
+        waiting = [u for u in _with_contacts(session, run.id) if not has_accepted(session, u.id, run.period)]
+        forms = [(unit, form_for(session, unit, run.period, settings)) for unit in waiting]
+        created += create_reminders(
+            session,
+            run,
+            forms,
+            timedelta(hours=hours),
+            settings.zone,
+            mail_domain(settings.mail_from),
+            _intake(settings),
+        )
+    return created
+
+
+def _offsets(session: Session, run: Run, settings: Settings) -> tuple[float, ...]:
+    """The run's schedule's reminder offsets (hours, largest first), or the settings' default."""
+    schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
+    if schedule is not None and schedule.reminder_hours:
+        return tuple(sorted((float(h) for h in schedule.reminder_hours), reverse=True))
+    return settings.reminders
+
+
+def ask_ahead(session: Session, now: datetime, settings: Settings) -> list[int]:
+    """Requests of the schedules that ask their communes a set number of days before the period ends, for
+    the run they will make once it is due: each commune with contacts and no accepted form yet, once."""
+    created: list[int] = []
+    for schedule in session.scalars(
+        select(Schedule).where(Schedule.enabled.is_(True), Schedule.request_days.is_not(None)).order_by(Schedule.id)
+    ):
+        ahead = _ahead(session, schedule, now, settings)
+        if ahead is None:
+            continue
+        asked = asked_early(session, schedule.id, ahead.period)
+        units = [
+            u
+            for u in expected_units(session, schedule.scope_unit_id, ahead.period)
+            if u.id not in asked and _has_contacts(session, u.id) and not has_accepted(session, u.id, ahead.period)
+        ]
+        forms = [(unit, form_for(session, unit, ahead.period, settings)) for unit in units]
+        created += create_early_requests(
+            session, ahead, forms, settings.zone, mail_domain(settings.mail_from), _intake(settings)
+        )
+    return created
+
+
+def _ahead(session: Session, schedule: Schedule, now: datetime, settings: Settings) -> Ahead | None:
+    """The period a schedule asks for now (the one under way, from `request_days` before its end), or None:
+    not yet, an invalid schedule, or a run for it already made (that run asks for itself)."""
+    try:
+        when = rule_of(schedule)
+    except ConfigError:
+        return None
+    today = when.local_day(now)
+    period = Period.containing(schedule.period_type, today)
+    assert schedule.request_days is not None
+    if today <= period.end - timedelta(days=schedule.request_days):
+        return None
+    made = session.scalar(  # the scope's own run, or (a fan-out) any run of this schedule for the period
+        select(Run.id).where(
+            or_(
+                and_(Run.scope_unit_id == schedule.scope_unit_id, Run.kind == schedule.kind),
+                Run.schedule_id == schedule.id,
+            ),
+            Run.period == period,
+        )
+    )
+    if made is not None:
+        return None
+    due = when.due(period)
+    return Ahead(
+        schedule_id=schedule.id,
+        scope=session.get_one(Unit, schedule.scope_unit_id),
+        kind=schedule.kind,
+        period=period,
+        report_date=when.local_day(due),
+        deadline=due + timedelta(minutes=settings.collect_minutes),
+    )
+
+
+def _has_contacts(session: Session, unit_id: int) -> bool:
+    return session.scalar(select(Contact.id).where(Contact.unit_id == unit_id).limit(1)) is not None
+
+
 def form_for(session: Session, unit: Unit, period: Period, settings: Settings) -> Path:
-    """The empty form of a commune for a period, as `tongket template xlsx` writes it (same bytes)."""
+    """The empty form of a commune for a period, with last period's stocks as hints, as `tongket template
+    xlsx` writes it (same bytes)."""
     path = settings.forms_dir / period.id / f"{unit.code}.xlsx"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +186,7 @@ def form_for(session: Session, unit: Unit, period: Period, settings: Settings) -
             period_id=period.id,
             catalogue_version=read_catalogue()[0],
             indicators=active_indicators(session, period),
+            hints=previous_stocks(session, unit.id, period),
         )
     return path
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -68,20 +68,21 @@ def poll(
     hand_off: Callable[[list[Next]], None] | None = None,
 ) -> tuple[list[Next], bool]:
     """One pass over the mailbox (over the UIDs of one shard of several, when workers share a backlog);
-    returns the receipts to send and whether more messages wait. With `hand_off`, each message's receipt
-    is handed to it as soon as that message is committed (a commune hears within a minute, not after the
-    whole batch), and the list returned is empty."""
+    returns the receipts to send and whether more messages wait. With `hand_off`, the receipts of each
+    chunk of messages are handed to it as soon as that chunk is committed (a commune hears within a
+    minute, not after the whole batch), and the list returned is empty."""
     if not settings.imap_url:
         return [], False
-    config = ImapConfig.from_url(settings.imap_url, settings.imap_password)
+    config = ImapConfig.from_url(settings.imap_url, settings.imap_password, settings.imap_ca_file)
     follow: list[Next] = []
     try:
         with Mailbox(config) as box:
             waiting = [uid for uid in box.waiting() if uid % shards == shard]
             batch = waiting[: settings.intake_batch]
             sizes = box.sizes(batch)
-            for uid in batch:
-                answers = take(box, config.name, uid, sizes.get(uid, 0), settings, now)
+            step = max(1, settings.intake_chunk)
+            for first in range(0, len(batch), step):
+                answers = take_chunk(box, config.name, batch[first : first + step], sizes, settings, now)
                 if hand_off is None:
                     follow += answers
                 else:
@@ -100,6 +101,56 @@ def shares(settings: Settings, shard: int, shards: int) -> list[Next]:
     return [Next("tongket.poll_intake", (shard, shards))]
 
 
+def take_chunk(
+    box: Mailbox, mailbox: str, uids: list[int], sizes: dict[int, int], settings: Settings, now: datetime | None
+) -> list[Next]:
+    """Several messages in one transaction (fewer commits, one FETCH and one STORE for all): each one's row,
+    submissions and receipt are committed together, and only then are they marked done. Should the chunk
+    fail on the database or the disk, each message is taken again in a transaction of its own, so one
+    message that keeps failing holds up only itself."""
+    if len(uids) == 1:
+        return take(box, mailbox, uids[0], sizes.get(uids[0], 0), settings, now)
+    small = [uid for uid in uids if sizes.get(uid, 0) <= settings.intake_max_bytes]
+    raws = box.fetch_many(small)  # one round trip for the whole chunk
+    try:
+        follow, done = _take_together(box, mailbox, uids, sizes, raws, settings, now)
+    except (DBAPIError, OSError):
+        log.warning("intake: a chunk of %s messages failed; taking them one by one", len(uids), exc_info=True)
+        return [n for uid in uids for n in take(box, mailbox, uid, sizes.get(uid, 0), settings, now)]
+    box.mark_done(*done)
+    return follow
+
+
+def _take_together(
+    box: Mailbox,
+    mailbox: str,
+    uids: list[int],
+    sizes: dict[int, int],
+    raws: dict[int, bytes],
+    settings: Settings,
+    now: datetime | None,
+) -> tuple[list[Next], list[int]]:
+    follow: list[Next] = []
+    done: list[int] = []
+    with session_scope(settings.db_url) as session:
+        for uid in uids:
+            key = {"mailbox": mailbox, "uid_validity": box.uid_validity, "uid": uid}
+            try:
+                with session.begin_nested():  # a message that breaks rolls back alone
+                    answers = _take_in(session, box, key, sizes.get(uid, 0), raws.get(uid), settings, now)
+            except (SourceUnavailable, SourceBroken, DBAPIError, OSError):
+                raise
+            except Exception as exc:  # kept, refused, and it does not block the mailbox
+                log.exception("intake: message UID %s could not be processed", uid)
+                with session.begin_nested():
+                    _refuse_in(session, box, key, sizes.get(uid, 0), settings, f"{type(exc).__name__}: {exc}"[:500])
+                answers = []
+            if answers is not None:
+                follow += answers
+                done.append(uid)
+    return follow, done
+
+
 def take(box: Mailbox, mailbox: str, uid: int, size: int, settings: Settings, now: datetime | None) -> list[Next]:
     """Record and process one message in one transaction (its row, its submissions, its receipt), then
     mark it done in the mailbox. A worker that dies before the commit leaves nothing but the kept bytes:
@@ -107,16 +158,9 @@ def take(box: Mailbox, mailbox: str, uid: int, size: int, settings: Settings, no
     key = {"mailbox": mailbox, "uid_validity": box.uid_validity, "uid": uid}
     try:
         with session_scope(settings.db_url) as session:
-            inbound = _row(session, key)
-            if inbound is None:
-                new = _record(session, box, key, size, settings, now or utcnow())
-                follow = process(session, new, settings) if new is not None else []
-            elif claim(session, inbound.id, now):
-                follow = process(session, inbound.id, settings)
-            elif inbound.state is InboundState.RECEIVED:
+            follow = _take_in(session, box, key, size, None, settings, now)
+            if follow is None:
                 return []  # another worker holds it, and marks it done
-            else:
-                follow = []
     except (SourceUnavailable, SourceBroken, DBAPIError, OSError):
         raise  # the mailbox, the database or the disk, for now: the message is taken again on a later poll
     except Exception as exc:  # a message that breaks processing must not block the mailbox: kept, refused
@@ -126,13 +170,41 @@ def take(box: Mailbox, mailbox: str, uid: int, size: int, settings: Settings, no
     return follow
 
 
+def _take_in(
+    session: Session,
+    box: Mailbox,
+    key: dict[str, Any],
+    size: int,
+    raw: bytes | None,
+    settings: Settings,
+    now: datetime | None,
+) -> list[Next] | None:
+    """One message within the caller's transaction: its receipts, or None while another worker holds it."""
+    inbound = _row(session, key)
+    if inbound is None:
+        new = _record(session, box, key, size, settings, now or utcnow(), raw)
+        return process(session, new, settings) if new is not None else []
+    if claim(session, inbound.id, now):
+        return process(session, inbound.id, settings)
+    if inbound.state is InboundState.RECEIVED:
+        return None
+    return []
+
+
 def _record(
-    session: Session, box: Mailbox, key: dict[str, Any], size: int, settings: Settings, claimed_at: datetime
+    session: Session,
+    box: Mailbox,
+    key: dict[str, Any],
+    size: int,
+    settings: Settings,
+    claimed_at: datetime,
+    raw: bytes | None = None,
 ) -> int | None:
     """Keep the message's bytes (only its header when it is too big) and insert its row, claimed; the id,
-    or None when another worker inserted it meanwhile."""
+    or None when another worker inserted it meanwhile. `raw`: the bytes, when fetched already."""
     too_big = size > settings.intake_max_bytes
-    raw = box.fetch(key["uid"], header_only=too_big)
+    if raw is None or too_big:
+        raw = box.fetch(key["uid"], header_only=too_big)
     path = settings.mail_dir / f"{key['uid_validity']}" / f"{key['uid']}{'.header' if too_big else ''}.eml"
     write_atomically(path, raw)
     read = read_email(raw, settings.intake_max_attachments)
@@ -154,13 +226,17 @@ def _record(
 
 def _refuse_unprocessable(box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> list[Next]:
     with session_scope(settings.db_url) as session:
-        inbound = _row(session, key)
-        if inbound is None:
-            new = _record(session, box, key, size, settings, utcnow())
-            inbound = session.get(InboundMail, new) if new is not None else _row(session, key)
-        if inbound is not None:
-            _settle(session, inbound, InboundState.REFUSED, f"could not be processed: {error}")
+        _refuse_in(session, box, key, size, settings, error)
     return []
+
+
+def _refuse_in(session: Session, box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> None:
+    inbound = _row(session, key)
+    if inbound is None:
+        new = _record(session, box, key, size, settings, utcnow())
+        inbound = session.get(InboundMail, new) if new is not None else _row(session, key)
+    if inbound is not None:
+        _settle(session, inbound, InboundState.REFUSED, f"could not be processed: {error}")
 
 
 def claim(session: Session, inbound_id: int, now: datetime | None = None) -> bool:
@@ -182,8 +258,8 @@ def claim(session: Session, inbound_id: int, now: datetime | None = None) -> boo
 
 def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]:
     """Judge one recorded message: duplicate, quarantined, refused, or its forms ingested; make the receipt."""
-    inbound = session.get_one(InboundMail, inbound_id)
-    session.refresh(inbound)
+    inbound = session.get_one(InboundMail, inbound_id, populate_existing=True)
+    _hold_message_id(session, inbound)
     if _seen_before(session, inbound):
         return _settle(session, inbound, InboundState.DUPLICATE, "the same Message-ID was processed before")
     contacts = contacts_by_address(session, inbound.sender) if inbound.sender else []
@@ -275,6 +351,19 @@ def _settle(
         .execution_options(synchronize_session=False)
     )
     return []
+
+
+def _hold_message_id(session: Session, inbound: InboundMail) -> None:
+    """Copies of one Message-ID under different UIDs may be taken by two polls at once: each would find no
+    earlier copy processed (the other has not committed) and both would ingest and answer. On PostgreSQL a
+    transaction lock on (mailbox, Message-ID) makes the second wait for the first's commit, then see it a
+    duplicate. (SQLite has one writer at a time, and pysqlite opens the transaction at its first write, the
+    row's insert: the second's transaction begins after the first's commit and sees it.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"tongket.intake {inbound.mailbox} {inbound.message_id}"},
+        )
 
 
 def _seen_before(session: Session, inbound: InboundMail) -> bool:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from tongket.cli.console import console, ensure_schema, print_json
 from tongket.models.db import session_scope
-from tongket.models.tables import utcnow
+from tongket.models.tables import Schedule, utcnow
 from tongket.scheduler import schedules
 from tongket.worker.settings import get_settings
 
@@ -66,6 +66,15 @@ def schedules_add(
     each: Annotated[
         str | None, typer.Option(help="A fan-out: one report per unit of this level under --unit (commune, province).")
     ] = None,
+    reminders: Annotated[
+        str | None,
+        typer.Option(
+            help="Reminders to communes before the deadline, e.g. 3d,1d or 72h; default TONGKET_REMINDER_HOURS."
+        ),
+    ] = None,
+    request_days: Annotated[
+        int | None, typer.Option(help="Ask communes for their figures this many days before the period ends.")
+    ] = None,
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
@@ -82,6 +91,8 @@ def schedules_add(
         not disabled,
         min_coverage,
         each,
+        reminders,
+        request_days,
     )
     with session_scope(settings.db_url) as session:
         added = schedules.add(session, plan)
@@ -91,6 +102,7 @@ def schedules_add(
         f"Schedule {added.id} added: {added.kind} reports of {whose}{row.unit.name} ({row.unit.code}), "
         f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}."
     )
+    _print_communes(added)
     _print_next(row, added.timezone)
 
 
@@ -107,16 +119,35 @@ def schedules_edit(
     min_coverage: Annotated[
         int | None, typer.Option(help="Percent of communes a report needs before recipients get it.")
     ] = None,
+    reminders: Annotated[
+        str | None, typer.Option(help="Reminders before the deadline, e.g. 3d,1d; '' for TONGKET_REMINDER_HOURS.")
+    ] = None,
+    request_days: Annotated[
+        int | None, typer.Option(help="Ask communes this many days before the period ends; 0: when the run starts.")
+    ] = None,
 ) -> None:
-    """Change when a schedule is due, who hears of its failures, or the coverage its reports need."""
-    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage)
+    """Change when a schedule is due, who hears of its failures, the coverage its reports need, or when its
+    communes are asked and reminded."""
+    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage, reminders, request_days)
     with session_scope(get_settings().db_url) as session:
         edited = schedules.edit(session, schedule_id, change)
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == edited.id)
     console.print(
         f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: {', '.join(edited.owners) or 'none'}."
     )
+    _print_communes(edited)
     _print_next(row, edited.timezone)
+
+
+def _print_communes(schedule: Schedule) -> None:
+    if schedule.request_days or schedule.reminder_hours:
+        asked = f"{schedule.request_days} days before the period ends" if schedule.request_days else "at the start"
+        reminded = ", ".join(f"{_hours(h)} before" for h in schedule.reminder_hours or []) or "TONGKET_REMINDER_HOURS"
+        console.print(f"Communes are asked {asked}; reminded {reminded} the deadline.")
+
+
+def _hours(hours: float) -> str:
+    return f"{hours / 24:g}d" if hours >= 24 and hours % 24 == 0 else f"{hours:g}h"
 
 
 def _print_next(row: schedules.Row, timezone: str) -> None:
@@ -164,6 +195,8 @@ def _schedule_json(row: schedules.Row) -> dict[str, object]:
         "timezone": s.timezone,
         "owners": list(s.owners),
         "enabled": s.enabled,
+        "reminder_hours": s.reminder_hours,
+        "request_days": s.request_days,
         "next_period": row.next_period.id if row.next_period else None,
         "next_due": row.next_due.isoformat() if row.next_due else None,
         "last_run": row.last_run or None,

@@ -22,10 +22,10 @@ def template_xlsx(
     period: Annotated[str, typer.Option(help="Period the form is for, e.g. 2023.")],
     out: Annotated[Path | None, typer.Option(help="Where to write the form.")] = None,
 ) -> None:
-    """Write the Excel form a commune fills for a period."""
+    """Write the Excel form a commune fills for a period (last period's stocks shown beside, as hints)."""
     from tongket.models.catalogue import read_catalogue
     from tongket.worker.collect.xlsx_form import write_form
-    from tongket.worker.report.indicators import active_indicators
+    from tongket.worker.report.indicators import active_indicators, previous_stocks
 
     parsed = Period.parse(period)
     with session_scope(get_settings().db_url) as session:
@@ -38,6 +38,7 @@ def template_xlsx(
             period_id=parsed.id,
             catalogue_version=read_catalogue()[0],
             indicators=active_indicators(session, parsed),
+            hints=previous_stocks(session, commune.id, parsed),
         )
     console.print(f"Form written: {path}")
 
