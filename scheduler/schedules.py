@@ -14,7 +14,7 @@ from tongket.models.addresses import valid_email
 from tongket.models.db import changed
 from tongket.models.errors import ConfigError, TongketError
 from tongket.models.periods import Period
-from tongket.models.tables import Run, Schedule, Unit
+from tongket.models.tables import ReportKind, Run, Schedule, Unit
 from tongket.models.units import unit_by_code
 from tongket.scheduler.due import next_due, rule
 from tongket.scheduler.tick import KIND_OF, rule_of
@@ -34,6 +34,16 @@ class Plan:
     owners: Sequence[str] = ()
     enabled: bool = True
     min_coverage: int | None = None  # percent of communes before recipients get a report; None: the kind's
+    review: bool | None = None  # a draft to the owners first; None: the kind's default (REVIEWED_KINDS)
+
+
+# Reviews that stand for a year or more are read by the owners before officials; routine reports are not.
+REVIEWED_KINDS = (ReportKind.ANNUAL, ReportKind.MULTI_YEAR)
+
+
+def reviews(schedule: Schedule) -> bool:
+    """Whether the schedule's reports go to its owners as drafts first."""
+    return schedule.review if schedule.review is not None else schedule.kind in REVIEWED_KINDS
 
 
 def add(session: Session, plan: Plan) -> Schedule:
@@ -66,6 +76,7 @@ def add(session: Session, plan: Plan) -> Schedule:
         owners=owners,
         enabled=plan.enabled,
         min_coverage=_coverage(plan.min_coverage),
+        review=plan.review,
     )
     session.add(schedule)
     session.flush()
@@ -82,6 +93,7 @@ class Change:
     timezone: str | None = None
     owners: Sequence[str] | None = None
     min_coverage: int | None = None
+    review: bool | None = None
 
 
 def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
@@ -97,6 +109,8 @@ def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
     schedule.timezone, schedule.owners = zone, owners
     if change.min_coverage is not None:
         schedule.min_coverage = _coverage(change.min_coverage)
+    if change.review is not None:
+        schedule.review = change.review
     session.flush()
     return schedule
 

@@ -41,7 +41,12 @@ def _run(
     schedule = None
     if scheduled:
         schedule = Schedule(
-            scope_unit_id=scope.id, kind="annual", period_type="year", owners=[OWNER], min_coverage=min_coverage
+            scope_unit_id=scope.id,
+            kind="annual",
+            period_type="year",
+            owners=[OWNER],
+            min_coverage=min_coverage,
+            review=False,  # held without review; with review, see test_review.py
         )
         session.add(schedule)
         session.flush()
@@ -103,7 +108,7 @@ def test_below_the_threshold_only_the_owners_hear_and_release_sends_once(session
         resend(session, run.id, settings.mail_from)
     session.commit()
     listed = _cli(settings, "runs", "list")
-    assert f"{run.id} │ 678" in listed and "held: coverage 1/4 (25%), below threshold 90%" in listed, listed
+    assert f"{run.id} │ 678" in listed and "held: below coverage threshold 90% (1/4, 25%)" in listed, listed
     shown = _cli(settings, "runs", "show", str(run.id))
     assert "Held: the recipients did not get it: coverage 1/4 (25%), below 90%" in shown, shown
 

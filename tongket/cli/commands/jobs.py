@@ -68,11 +68,18 @@ def run(
     report_date: Annotated[str | None, typer.Option("--date", help="Date printed on the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600,
     preliminary: Annotated[bool, typer.Option(help="A period not yet over: every page says 'Số liệu sơ bộ'.")] = False,
+    review: Annotated[
+        bool, typer.Option(help="Send a draft to the owners first; the recipients get it on `tongket runs approve`.")
+    ] = False,
+    owner: Annotated[
+        list[str] | None, typer.Option(help="Who reviews the draft (repeat for several); default: a schedule's owners.")
+    ] = None,
 ) -> None:
     """Run one report now (a one-off job)."""
     from tongket.scheduler.guards import no_recipients, scope_of
     from tongket.scheduler.plan import plan_run
     from tongket.worker.report.wording import default_kind
+    from tongket.worker.runs.hold import owners_of
 
     settings = get_settings()
     parsed = Period.parse(period)
@@ -90,13 +97,21 @@ def run(
             force=force,
             preliminary=preliminary,
             today=today,
+            review=review,
+            owners=owner or (),
         )
         run_id = created.id
         nobody = no_recipients(session, scope, None)
+        reviewers = owners_of(session, created)
     what = "preliminary " if preliminary else ""
     console.print(f"Run {run_id} planned: {what}{created.kind} {parsed.id} for {scope.name} ({scope.code}).")
     if nobody is not None:
         console.print(f"[yellow]Warning:[/yellow] {nobody}")
+    if review and not reviewers:
+        console.print(
+            f"[yellow]Warning:[/yellow] no owner to send the draft to (--owner EMAIL); `tongket runs show {run_id}` "
+            "shows it and `tongket runs approve` sends the final"
+        )
     if wait:
         _start_and_wait(run_id, timeout)
         print_outputs(run_id)
@@ -123,17 +138,22 @@ def _send_start(run_id: int) -> None:
 
 
 def _start_and_wait(run_id: int, timeout: float) -> None:
+    _send_start(run_id)
+    wait_for(run_id, timeout)
+
+
+def wait_for(run_id: int, timeout: float) -> None:
+    """Follow a run (with the embedded worker in embedded mode) until nothing more happens by itself."""
     from tongket.cli.embedded import embedded_worker
     from tongket.cli.progress import wait_for_run
 
     settings = get_settings()
     log = settings.data_dir / "logs" / "embedded-worker.log"
-    _send_start(run_id)
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
         # No beat in embedded mode: this command runs its recovery (stuck runs, expired email leases).
         recovery = embedded_recovery(settings) if settings.embedded_broker else None
         outcome = wait_for_run(settings.db_url, run_id, timeout, every_poll=recovery)
-    if outcome.state != RunState.DONE:
+    if outcome.state not in (RunState.DONE, RunState.AWAITING_APPROVAL) or not outcome.ended:
         errors.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {redact_text(outcome.error or 'timed out')}")
         if settings.embedded_broker:
             errors.print(f"The worker's log: {log}", highlight=False)

@@ -63,6 +63,13 @@ def schedules_add(
     min_coverage: Annotated[
         int | None, typer.Option(help="Percent of communes a report needs before recipients get it.")
     ] = None,
+    review: Annotated[
+        bool | None,
+        typer.Option(
+            "--review/--no-review",
+            help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
+        ),
+    ] = None,
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
@@ -78,13 +85,15 @@ def schedules_add(
         owner or [],
         not disabled,
         min_coverage,
+        review,
     )
     with session_scope(settings.db_url) as session:
         added = schedules.add(session, plan)
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == added.id)
     console.print(
         f"Schedule {added.id} added: {added.kind} reports of {row.unit.name} ({row.unit.code}), "
-        f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}."
+        f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}"
+        f"{'; drafts to its owners for approval' if schedules.reviews(added) else ''}."
     )
     _print_next(row, added.timezone)
 
@@ -102,14 +111,22 @@ def schedules_edit(
     min_coverage: Annotated[
         int | None, typer.Option(help="Percent of communes a report needs before recipients get it.")
     ] = None,
+    review: Annotated[
+        bool | None,
+        typer.Option(
+            "--review/--no-review",
+            help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
+        ),
+    ] = None,
 ) -> None:
     """Change when a schedule is due, who hears of its failures, or the coverage its reports need."""
-    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage)
+    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage, review)
     with session_scope(get_settings().db_url) as session:
         edited = schedules.edit(session, schedule_id, change)
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == edited.id)
     console.print(
-        f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: {', '.join(edited.owners) or 'none'}."
+        f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: {', '.join(edited.owners) or 'none'}"
+        f"{', drafts for approval' if schedules.reviews(edited) else ''}."
     )
     _print_next(row, edited.timezone)
 
@@ -158,6 +175,7 @@ def _schedule_json(row: schedules.Row) -> dict[str, object]:
         "timezone": s.timezone,
         "owners": list(s.owners),
         "enabled": s.enabled,
+        "review": schedules.reviews(s),
         "next_period": row.next_period.id if row.next_period else None,
         "next_due": row.next_due.isoformat() if row.next_due else None,
         "last_run": row.last_run or None,
