@@ -103,6 +103,7 @@ def test_below_the_threshold_only_the_owners_hear_and_release_sends_once(session
     assert subject.startswith("[CHƯA GỬI - THIẾU SỐ LIỆU] Huyện Đức Trọng, năm 2023:")
     assert "CHƯA được gửi tới nơi nhận: số liệu mới có của 1/4 (25%) đơn vị, dưới mức tối thiểu 90% để gửi" in body
     assert "Đơn vị chưa có số liệu: xã Thử 2, xã Thử 3, xã Thử 4." in body
+    assert f"tongket runs remind {run.id}" in body  # "wait" reminds the communes now
     assert f"tongket runs release {run.id}" in body and "tongket run --unit 678 --period 2023 --force" in body
     with pytest.raises(TongketError, match="held below its coverage threshold"):
         resend(session, run.id, settings.mail_from)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import subprocess
-import sys
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -14,9 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.cli import tongket as cli
 from tests.factories import REPORT_DATE, district, drop_form
-from tests.processes import environment
 from tongket.models.errors import TongketError
 from tongket.models.periods import Period
 from tongket.models.tables import Artifact, Delivery, ReportDraft, Run, RunState, Schedule, Unit
@@ -28,7 +25,6 @@ from tongket.worker.report import blocks
 from tongket.worker.runs import pipeline, review
 from tongket.worker.runs.hold import release
 from tongket.worker.settings import Settings
-from tongket.worker.states import Next
 
 OWNER = "owner@example.vn"
 RECIPIENT = "truong@example.vn"  # the district's recipient in tests.factories
@@ -170,8 +166,14 @@ def test_a_schedule_can_turn_review_off_and_a_one_off_run_on(session: Session, s
     run = _run(session, settings, scope, _schedule(session, scope, review=False))
     assert session.get_one(Run, run.id).state == RunState.DONE
     one_off = plan_run(
-        session, scope=scope, kind="annual", period=Period.parse("2023"), report_date=REPORT_DATE, force=True,
-        review=True, owners=["Chu@Example.vn"],
+        session,
+        scope=scope,
+        kind="annual",
+        period=Period.parse("2023"),
+        report_date=REPORT_DATE,
+        force=True,
+        review=True,
+        owners=["Chu@Example.vn"],
     )
     assert review.needs_review(one_off, None) and one_off.owners == ["Chu@example.vn"]  # the domain lower-cased
 
