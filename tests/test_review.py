@@ -185,3 +185,19 @@ def test_narrative_blocks_read_back_from_the_toml_an_owner_edits() -> None:
         blocks.parse('situaton = "x"')
     with pytest.raises(TongketError, match="block tasks must be a list of texts"):
         blocks.parse('tasks = "x"')
+
+
+def test_pruning_a_reviewed_run_removes_its_drafts_too(session: Session, settings: Settings) -> None:
+    from datetime import timedelta
+
+    from tongket.models.tables import utcnow
+    from tongket.worker.runs.prune import prune
+
+    scope, units = district(session, communes=1)
+    drop_form(session, settings.dropbox_dir, units[0], "2023", {"security_teams": 7})
+    run = _run(session, settings, scope, _schedule(session, scope))
+    path = Path(session.scalars(select(ReportDraft.path)).one())
+    assert path.exists() and states.cancel(session, run.id)  # an owner decided not to issue it
+    session.commit()
+    pruned = prune(session, utcnow() + timedelta(days=400), timedelta(days=30), settings.reports_dir)
+    assert pruned.runs == 1 and not path.exists() and session.scalars(select(ReportDraft)).all() == []

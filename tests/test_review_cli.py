@@ -130,3 +130,21 @@ def test_approve_and_narrative_refuse_a_run_that_is_not_a_draft(session: Session
     toml.write_text('situation = "x"\n', encoding="utf-8")
     refused = _cli(settings, "runs", "narrative", str(run.id), "--file", str(toml), code=1)
     assert "not a draft awaiting approval" in refused
+
+
+def test_schedules_review_by_default_for_annual_reports_and_can_be_switched(
+    session: Session, settings: Settings
+) -> None:
+    district(session)
+    session.commit()
+    added = _cli(settings, "schedules", "add", "--unit", "678", "--period-type", "year", "--owner", OWNER)
+    assert "drafts to its owners for approval" in added
+    monthly = _cli(settings, "schedules", "add", "--unit", "678", "--period-type", "month", "--review")
+    assert "drafts to its owners for approval" in monthly
+    edited = _cli(settings, "schedules", "edit", "1", "--no-review")
+    assert "drafts for approval" not in edited
+    listed = tongket("schedules", "list", "--json", env=_env(settings)).stdout
+    assert [line.strip() for line in listed.splitlines() if '"review"' in line] == [
+        '"review": false,',
+        '"review": true,',
+    ]

@@ -4,6 +4,8 @@ the final to the recipients once; approving twice sends nothing more."""
 
 from __future__ import annotations
 
+import email
+import re
 import subprocess
 import sys
 import time
@@ -159,3 +161,30 @@ def test_draft_to_the_owners_then_narrative_then_approval_sends_the_final_once(
             assert session.get_one(Run, second_run).approved_by == "Lê Flower"
     finally:
         end(process)
+
+
+def test_a_one_off_review_in_embedded_mode_waits_for_approval_then_sends_the_final(tmp_path: Path, db_url: str) -> None:
+    """`tongket run --review --owner … --wait` stops once the draft is with the owner (the embedded worker
+    sends it before the command ends); `runs approve` sends the final to the recipient."""
+    data = Path(db_url.removeprefix("sqlite:///")).parent
+    from tongket.worker.settings import Settings
+
+    settings = Settings(data_dir=data)
+    with session_scope(settings.db_url) as session:
+        _, communes = district(session, communes=1)
+        drop_form(session, settings.dropbox_dir, communes[0], "2023", {"security_teams": 7})
+    env = {**environment(data), "COLUMNS": "250"}
+    made = tongket(
+        "run", "--unit", "678", "--period", "2023", "--review", "--owner", OWNER, "--wait", "--timeout", "120", env=env
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    outbox = sorted(settings.outbox_dir.glob("*.eml"))
+    assert len(outbox) == 1
+    assert email.message_from_bytes(outbox[0].read_bytes())["To"].endswith(f"<{OWNER}>")
+    run_id = re.search(r"Run (\d+) planned", made.stdout).group(1)  # type: ignore[union-attr]
+    assert _state(settings.db_url, int(run_id)) == RunState.AWAITING_APPROVAL
+
+    approved = tongket("runs", "approve", run_id, "--by", "Trần Thị Duyệt", "--timeout", "120", env=env)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert f"Email to {RECIPIENT}: sent" in approved.stdout
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 2
