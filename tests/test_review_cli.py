@@ -17,11 +17,11 @@ from tests.cli import tongket
 from tests.factories import REPORT_DATE, district, drop_form
 from tests.processes import environment
 from tongket.models.periods import Period
-from tongket.models.tables import CommuneMail, Contact, Delivery, Run, Schedule, Unit
+from tongket.models.tables import CommuneMail, Contact, Delivery, DeliveryState, Run, Schedule, Unit
 from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.collect.step import collect_once
-from tongket.worker.deliver import flow
+from tongket.worker.deliver import commune_flow, flow
 from tongket.worker.runs import communes, pipeline
 from tongket.worker.runs.waits import local
 from tongket.worker.settings import Settings
@@ -105,6 +105,13 @@ def test_a_held_run_notes_its_threshold_and_remind_asks_the_missing_communes_onc
     mails = session.scalars(select(CommuneMail).order_by(CommuneMail.id)).all()
     assert {m.kind for m in mails} == {"reminder"} and mails[0].context["left"] == "đã quá hạn"
     session.commit()
+    for mail in mails:  # sent although the run no longer collects (a beat's reminder would be dropped now)
+        assert commune_flow.deliver_commune_mail(mail.id, settings).state == DeliveryState.SENT
+    to = {
+        email.utils.parseaddr(email.message_from_bytes(p.read_bytes())["To"])[1]
+        for p in settings.outbox_dir.glob("*.eml")
+    }
+    assert to == {f"vt{units[1].code}@example.vn", f"vt{units[2].code}@example.vn"}
     assert communes.remind_now(session, run.id, settings, run.created_at + timedelta(days=1))[1] == []  # same day
     assert len(communes.remind_now(session, run.id, settings, run.created_at + timedelta(days=2))[1]) == 2
 

@@ -135,7 +135,7 @@ def create_reminders(
     label = _before_label(before)
     for unit, form in forms:
         left = f"còn {label}" if before > timedelta(0) else "đã quá hạn"
-        context = {**run_context(session, run, unit, zone), "intake": intake, "left": left}
+        context = {**run_context(session, run, unit, zone), "intake": intake, "left": left, "asked": asked}
         when = f"asked-{asked}" if asked else f"{int(before.total_seconds())}s"
         for contact in _contacts(session, unit):
             key = f"reminder:r{run.id}:u{unit.id}:{when}:{contact.email.lower()}"
