@@ -183,6 +183,7 @@ def test_a_one_off_review_in_embedded_mode_waits_for_approval_then_sends_the_fin
     assert email.message_from_bytes(outbox[0].read_bytes())["To"].endswith(f"<{OWNER}>")
     run_id = re.search(r"Run (\d+) planned", made.stdout).group(1)  # type: ignore[union-attr]
     assert _state(settings.db_url, int(run_id)) == RunState.AWAITING_APPROVAL
+    assert f"the recipients get the final on `tongket runs approve {run_id}`" in " ".join(made.stdout.split())
 
     approved = tongket("runs", "approve", run_id, "--by", "Trần Thị Duyệt", "--timeout", "120", env=env)
     assert approved.returncode == 0, approved.stdout + approved.stderr

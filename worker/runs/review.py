@@ -23,7 +23,7 @@ from tongket.worker.deliver.deliveries import mail_domain, next_generation
 from tongket.worker.render import render_report
 from tongket.worker.report import blocks
 from tongket.worker.report.figures import Report
-from tongket.worker.runs.hold import owners_deliveries, owners_of
+from tongket.worker.runs.hold import owners_deliveries
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
 from tongket.worker.store import keep_pdf, put_artifact
@@ -143,8 +143,3 @@ def _awaiting(session: Session, run_id: int) -> Run:
     if state_of(session, run_id) != RunState.AWAITING_APPROVAL:
         raise TongketError(f"run {run_id} is {run.state}, not a draft awaiting approval")
     return run
-
-
-def owners_text(session: Session, run: Run) -> str:
-    found = owners_of(session, run)
-    return ", ".join(found) if found else "its owners (none set)"

@@ -193,6 +193,11 @@ def print_outputs(run_id: int) -> None:
                 f"below {held['threshold']}; the schedule's owners decide (`tongket runs release {run_id}` "
                 "sends it as it is)."
             )
+        if draft := artifact.digest.get("draft"):
+            console.print(
+                f"[yellow]Draft {draft['number']}:[/yellow] the owners review it; the recipients get the final "
+                f"on `tongket runs approve {run_id}` (`tongket runs narrative {run_id} --edit` rewrites its prose)."
+            )
         for warning in artifact.digest.get("warnings", ()):
             console.print(f"[yellow]Warning:[/yellow] {warning}")
     from tongket.worker.deliver.deliveries import waiting_until
