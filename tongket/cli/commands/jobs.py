@@ -187,7 +187,8 @@ def print_outputs(run_id: int) -> None:
         deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)).all()
     if artifact is not None:
         console.print(f"PDF: {artifact.path} ({artifact.pages} pages, sha256 {artifact.sha256[:16]}…)")
-        if (held := artifact.digest.get("held")) and not artifact.digest.get("released"):
+        held = artifact.digest.get("held")
+        if held and not artifact.digest.get("released") and not artifact.digest.get("draft"):  # approval releases
             console.print(
                 f"[yellow]Held:[/yellow] the recipients did not get it: coverage {held['coverage']}, "
                 f"below {held['threshold']}; the schedule's owners decide (`tongket runs release {run_id}` "
