@@ -63,7 +63,7 @@ def run(
     unit: Annotated[str, typer.Option(help="Code of the unit the report is about, e.g. 678.")],
     period: Annotated[str, typer.Option(help="2023-05, 2023Q2, 2023S1, 2023 or 2014..2023.")],
     kind: Annotated[ReportKind | None, typer.Option(help="Report kind; default follows the period.")] = None,
-    wait: Annotated[bool, typer.Option(help="Follow the run until it ends.")] = False,
+    wait: Annotated[bool, typer.Option(help="Follow the run until it ends (or its draft is with the owners).")] = False,
     force: Annotated[bool, typer.Option(help="Make a new run even if one exists.")] = False,
     report_date: Annotated[str | None, typer.Option("--date", help="Date printed on the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600,
