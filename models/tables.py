@@ -124,6 +124,8 @@ class RunState(StrEnum):
     COLLECTING = "collecting"
     RENDERING = "rendering"
     DELIVERING = "delivering"
+    # A draft went to the owners; the recipients get the final only after `tongket runs approve`.
+    AWAITING_APPROVAL = "awaiting_approval"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -311,6 +313,8 @@ class Schedule(Base):
     reminder_hours: Mapped[list[Any] | None] = mapped_column(JSON)
     # Ask the communes this many days before the period ends (for the run made later); None: when it starts.
     request_days: Mapped[int | None] = mapped_column(Integer)
+    # Whether its reports go to the owners as drafts first; None: the kind's default (annual and multi-year).
+    review: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Recipient(Base):
@@ -341,7 +345,7 @@ class Run(Base):
     period: Mapped[Period] = mapped_column("period_id", PeriodColumn())
     revision: Mapped[int] = mapped_column(Integer, default=0)
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id"))
-    state: Mapped[RunState] = mapped_column(enum_column(RunState), default=RunState.PLANNED, index=True)
+    state: Mapped[RunState] = mapped_column(enum_column(RunState, 24), default=RunState.PLANNED, index=True)
     report_date: Mapped[date] = mapped_column(Date)  # the date printed on the document
     narrative: Mapped[dict[str, Any]] = mapped_column(default=dict)  # operator-supplied text blocks
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -356,6 +360,12 @@ class Run(Base):
     preliminary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The fan-out that planned it with its siblings (one report per unit of a level), if any.
     fanout_id: Mapped[int | None] = mapped_column(ForeignKey("fanout.id", ondelete="SET NULL"), index=True)
+    # Asked for review (a one-off run's `--review`); a schedule's runs follow the schedule (see runs/review.py).
+    review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who sees a one-off run's draft (a scheduled run's are the schedule's owners).
+    owners: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
 
     scope_unit: Mapped[Unit] = relationship()
     units: Mapped[list[RunUnit]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -406,6 +416,23 @@ class Artifact(Base):
     pages: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the email says about the report
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportDraft(Base):
+    """One draft revision of a run under review: its PDF (kept, never overwritten by the next one) and the
+    prose blocks it was rendered with, so the next draft can say which blocks changed."""
+
+    __tablename__ = "report_draft"
+    __table_args__ = (UniqueConstraint("run_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … in the order they were made
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blocks: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the prose blocks as rendered
+    changed: Mapped[list[Any]] = mapped_column(default=list)  # the block names that differ from the draft before
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

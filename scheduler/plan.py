@@ -9,6 +9,7 @@ and the other gets RunExists naming the winner.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
+from tongket.models.addresses import valid_email
 from tongket.models.db import upsert
 from tongket.models.errors import RunExists
 from tongket.models.periods import Period
@@ -37,11 +39,14 @@ def plan_run(
     force: bool = False,
     preliminary: bool = False,
     today: date | None = None,
+    review: bool = False,
+    owners: Sequence[str] = (),
 ) -> Run:
     """Create the run for (scope, kind, period): revision 0, or the next one with `force`; RunExists if
     there is one already (or another planner made it meanwhile) and force is not set. A preliminary run
     (of a period not yet over) does not stand in for the final report: the final one is its next revision.
-    RunRefused if the guards refuse it; `today` is the local day (the machine's by default)."""
+    RunRefused if the guards refuse it; `today` is the local day (the machine's by default). `review`: its
+    report goes to `owners` (or its schedule's) as a draft first, and to the recipients once approved."""
     check(session, scope=scope, kind=kind, period=period, today=today or date.today(), preliminary=preliminary)
     latest = _latest(session, scope.id, kind, period)
     superseded = latest is not None and latest.preliminary and not preliminary
@@ -56,6 +61,8 @@ def plan_run(
         "narrative": narrative or {},
         "schedule_id": schedule_id,
         "preliminary": preliminary,
+        "review": review,
+        "owners": [valid_email(owner) for owner in owners],
     }
     created = upsert(session, Run, [row], key=RUN_KEY)
     if not created:  # another planner inserted this revision between our read and our insert

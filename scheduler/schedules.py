@@ -14,7 +14,7 @@ from tongket.models.addresses import valid_email
 from tongket.models.db import changed
 from tongket.models.errors import ConfigError, TongketError
 from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import Level, Run, Schedule, Unit
+from tongket.models.tables import Level, ReportKind, Run, Schedule, Unit
 from tongket.models.units import unit_by_code
 from tongket.scheduler.due import next_due, rule
 from tongket.scheduler.tick import KIND_OF, rule_of
@@ -37,6 +37,7 @@ class Plan:
     each: str | None = None  # a fan-out: one report per unit of this level under the unit
     reminders: str | None = None  # "3d,1d" or hours "72,24"; None: TONGKET_REMINDER_HOURS
     request_days: int | None = None  # ask communes this many days before the period ends; None: at the run's start
+    review: bool | None = None  # a draft to the owners first; None: the kind's default (REVIEWED_KINDS)
 
 
 def reminder_hours(text: str) -> list[float]:
@@ -71,6 +72,15 @@ def _request_days(days: int | None, period_type: PeriodType) -> int | None:
             f"(1 to {longest.get(period_type, 0)}), or 0 to ask when the run starts"
         )
     return days
+
+
+# Reviews that stand for a year or more are read by the owners before officials; routine reports are not.
+REVIEWED_KINDS = (ReportKind.ANNUAL, ReportKind.MULTI_YEAR)
+
+
+def reviews(schedule: Schedule) -> bool:
+    """Whether the schedule's reports go to its owners as drafts first."""
+    return schedule.review if schedule.review is not None else schedule.kind in REVIEWED_KINDS
 
 
 def add(session: Session, plan: Plan) -> Schedule:
@@ -114,6 +124,7 @@ def add(session: Session, plan: Plan) -> Schedule:
         each_level=each,
         reminder_hours=reminder_hours(plan.reminders) if plan.reminders else None,
         request_days=_request_days(plan.request_days, when.period_type),
+        review=plan.review,
     )
     session.add(schedule)
     session.flush()
@@ -142,6 +153,7 @@ class Change:
     min_coverage: int | None = None
     reminders: str | None = None  # "" goes back to TONGKET_REMINDER_HOURS
     request_days: int | None = None  # 0 goes back to asking at the run's start
+    review: bool | None = None
 
 
 def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
@@ -161,6 +173,8 @@ def edit(session: Session, schedule_id: int, change: Change) -> Schedule:
         schedule.reminder_hours = reminder_hours(change.reminders) if change.reminders.strip() else None
     if change.request_days is not None:
         schedule.request_days = _request_days(change.request_days, schedule.period_type)
+    if change.review is not None:
+        schedule.review = change.review
     session.flush()
     return schedule
 

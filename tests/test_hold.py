@@ -41,7 +41,12 @@ def _run(
     schedule = None
     if scheduled:
         schedule = Schedule(
-            scope_unit_id=scope.id, kind="annual", period_type="year", owners=[OWNER], min_coverage=min_coverage
+            scope_unit_id=scope.id,
+            kind="annual",
+            period_type="year",
+            owners=[OWNER],
+            min_coverage=min_coverage,
+            review=False,  # held without review; with review, see test_review.py
         )
         session.add(schedule)
         session.flush()
@@ -98,12 +103,13 @@ def test_below_the_threshold_only_the_owners_hear_and_release_sends_once(session
     assert subject.startswith("[CHƯA GỬI - THIẾU SỐ LIỆU] Huyện Đức Trọng, năm 2023:")
     assert "CHƯA được gửi tới nơi nhận: số liệu mới có của 1/4 (25%) đơn vị, dưới mức tối thiểu 90% để gửi" in body
     assert "Đơn vị chưa có số liệu: xã Thử 2, xã Thử 3, xã Thử 4." in body
+    assert f"tongket runs remind {run.id}" in body  # "wait" reminds the communes now
     assert f"tongket runs release {run.id}" in body and "tongket run --unit 678 --period 2023 --force" in body
     with pytest.raises(TongketError, match="held below its coverage threshold"):
         resend(session, run.id, settings.mail_from)
     session.commit()
     listed = _cli(settings, "runs", "list")
-    assert f"{run.id} │ 678" in listed and "held: coverage 1/4 (25%), below threshold 90%" in listed, listed
+    assert f"{run.id} │ 678" in listed and "held: below coverage threshold 90% (1/4, 25%)" in listed, listed
     shown = _cli(settings, "runs", "show", str(run.id))
     assert "Held: the recipients did not get it: coverage 1/4 (25%), below 90%" in shown, shown
 

@@ -161,7 +161,13 @@ def cancel(session: Session, run_id: int) -> bool:
     return won
 
 
-_WORKING = (RunState.PLANNED, RunState.COLLECTING, RunState.RENDERING, RunState.DELIVERING)
+_WORKING = (
+    RunState.PLANNED,
+    RunState.COLLECTING,
+    RunState.RENDERING,
+    RunState.DELIVERING,
+    RunState.AWAITING_APPROVAL,
+)
 
 
 def state_of(session: Session, run_id: int) -> str:

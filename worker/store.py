@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -28,9 +29,41 @@ def store_artifact(session: Session, run: Run, pdf: bytes, folder: Path) -> Arti
     return artifact
 
 
-def report_name(run: Run) -> str:
-    """Unique per run and revision: `multi_year-2014-2023-r0-run678.pdf`."""
-    return f"{run.kind}-{run.period.id.replace('..', '-')}-r{run.revision}-run{run.id}.pdf"
+def report_name(run: Run, tag: str = "") -> str:
+    """Unique per run and revision: `multi_year-2014-2023-r0-run678.pdf` (a draft adds `-draft2`, the final
+    of a reviewed run `-final`)."""
+    suffix = f"-{tag}" if tag else ""
+    return f"{run.kind}-{run.period.id.replace('..', '-')}-r{run.revision}-run{run.id}{suffix}.pdf"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A PDF written under the reports folder."""
+
+    path: str
+    sha256: str
+    pages: int
+    bytes: int
+
+
+def keep_pdf(run: Run, pdf: bytes, folder: Path, tag: str) -> Kept:
+    """Write one version of a reviewed run's report beside the others, never over one of them."""
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    path = free_path(folder / run.scope_unit.code / report_name(run, tag), sha256)
+    if not path.exists():
+        write_atomically(path, pdf)
+    return Kept(str(path), sha256, count_pages(pdf), len(pdf))
+
+
+def put_artifact(session: Session, run: Run, kept: Kept) -> Artifact:
+    """Make the run's artifact (the report its emails attach) this version: a new draft, or the final."""
+    artifact = session.scalars(select(Artifact).where(Artifact.run_id == run.id)).first()
+    if artifact is None:
+        artifact = Artifact(run_id=run.id)
+        session.add(artifact)
+    artifact.path, artifact.sha256, artifact.pages, artifact.bytes = kept.path, kept.sha256, kept.pages, kept.bytes
+    session.flush()
+    return artifact
 
 
 def free_path(path: Path, sha256: str) -> Path:

@@ -16,7 +16,7 @@ from tongket.worker.backoff import backoff
 from tongket.worker.collect import shared
 from tongket.worker.collect.step import collect_once
 from tongket.worker.deliver import commune_flow, flow, notify, smtp
-from tongket.worker.runs import communes, control, intake, pipeline
+from tongket.worker.runs import communes, control, intake, pipeline, review
 from tongket.worker.settings import get_settings
 
 
@@ -143,3 +143,13 @@ def prune(self: DbTask) -> None:
 @app.task(name="tongket.request_run", base=DbTask, bind=True)
 def request_run(self: DbTask, unit_code: str, period: str, kind: str | None = None, preliminary: bool = False) -> None:
     self.in_session(control.request_run, unit_code, period, kind, utcnow(), get_settings(), preliminary)
+
+
+@app.task(name="tongket.approve_run", base=DbTask, bind=True)
+def approve_run(self: DbTask, run_id: int, approver: str) -> str:
+    """Flower's approve: `{"args": [17, "Nguyễn Văn A"]}`; approving twice sends nothing more."""
+    approval, follow = with_session(lambda s: review.approve(s, run_id, approver))
+    send(follow)
+    return f"run {run_id} approved by {approval.by} at {approval.at:%Y-%m-%d %H:%M} UTC" + (
+        "" if approval.now else " (before: nothing more is sent)"
+    )

@@ -19,6 +19,7 @@ STAGES = {
     RunState.COLLECTING: "collecting units",
     RunState.RENDERING: "rendering the report",
     RunState.DELIVERING: "sending emails",
+    RunState.AWAITING_APPROVAL: "sending the draft to the owners",
 }
 
 
@@ -29,6 +30,12 @@ class Snapshot:
     settled: int
     error: str | None
     waiting: tuple[str, ...] = ()  # why work waits: the last error of each pending unit and email
+    open_mail: int = 0  # emails not yet settled (a draft's to the owners, while it awaits approval)
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more happens by itself: a final state, or a draft sent and waiting for approval."""
+        return self.state in FINAL or (self.state == RunState.AWAITING_APPROVAL and self.open_mail == 0)
 
 
 def snapshot(db_url: str, run_id: int) -> Snapshot:
@@ -52,9 +59,15 @@ def snapshot(db_url: str, run_id: int) -> Snapshot:
                 )
             ).all()
         )
+        open_mail = session.scalar(
+            select(func.count()).where(
+                Delivery.run_id == run_id, Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING))
+            )
+        )
     expected = sum(counts.values())
     waiting = tuple(dict.fromkeys(redact_text(r) for r in reasons if r))
-    return Snapshot(run.state, expected, expected - counts.get(UnitState.PENDING, 0), run.error, waiting)
+    settled = expected - counts.get(UnitState.PENDING, 0)
+    return Snapshot(run.state, expected, settled, run.error, waiting, open_mail or 0)
 
 
 def wait_for_run(
@@ -81,6 +94,6 @@ def wait_for_run(
                 total=now.expected or None,
                 completed=now.settled,
             )
-            if now.state in FINAL or time.monotonic() > deadline:
+            if now.ended or time.monotonic() > deadline:
                 return now
             time.sleep(0.2)

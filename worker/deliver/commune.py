@@ -184,15 +184,19 @@ def create_reminders(
     zone: ZoneInfo,
     domain: str,
     intake: str = "",
+    asked: str = "",
 ) -> list[int]:
     """The reminder `before` the deadline to each contact of the given communes (those still without an
-    accepted form); a reminder made once is never made again."""
+    accepted form); a reminder made once is never made again. An operator's reminder (`asked`: its day) has
+    a key of its own, once a day, and says how the deadline stands now."""
     rows = []
     label = _before_label(before)
     for unit, form in forms:
-        context = {**run_context(session, run, unit, zone), "intake": intake, "left": f"còn {label}"}
+        left = f"còn {label}" if before > timedelta(0) else "đã quá hạn"
+        context = {**run_context(session, run, unit, zone), "intake": intake, "left": left, "asked": asked}
+        when = f"asked-{asked}" if asked else f"{int(before.total_seconds())}s"
         for contact in _contacts(session, unit):
-            key = f"reminder:r{run.id}:u{unit.id}:{int(before.total_seconds())}s:{contact.email.lower()}"
+            key = f"reminder:r{run.id}:u{unit.id}:{when}:{contact.email.lower()}"
             rows.append(_row(key, MailKind.REMINDER, unit, contact, domain, context, run_id=run.id, attachment=form))
     return upsert(session, CommuneMail, rows, key=("key",))
 

@@ -80,7 +80,8 @@ def _still_wanted(session: Session, mail_id: int) -> bool:
     if mail.kind is MailKind.RECEIPT or mail.run_id is None:
         return True
     run = session.get_one(Run, mail.run_id)
-    if run.state is not RunState.COLLECTING:
+    # A beat's reminder only while the run collects; an operator's (`runs remind`) also after, for a held run.
+    if run.state is not RunState.COLLECTING and not mail.context.get("asked"):
         return False
     return mail.kind is MailKind.REQUEST or not has_accepted(session, mail.unit_id, run.period)
 

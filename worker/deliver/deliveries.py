@@ -256,7 +256,8 @@ def idle_pending(session: Session, idle_seconds: float, now: datetime | None = N
         .where(
             Delivery.state == DeliveryState.PENDING,
             Delivery.state_changed_at < cutoff,
-            Run.state.in_((RunState.DELIVERING, RunState.DONE)),
+            # a draft's emails to the owners, too, while it awaits approval
+            Run.state.in_((RunState.DELIVERING, RunState.DONE, RunState.AWAITING_APPROVAL)),
         )
         .order_by(Delivery.id)
     ).all()

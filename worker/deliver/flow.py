@@ -236,8 +236,10 @@ def prepare(
         "run_id": delivery.run_id,
         "delivery_id": delivery.id,
         "contact": contact,
-        # A held report goes first to the owners only (generation 0), with what is missing and their choices.
-        "held": report.digest.get("held") if delivery.generation == 0 else None,
+        # A held report goes first to the owners only (generation 0), with what is missing and their choices;
+        # so does every draft of a run under review (the final goes out once approved).
+        "held": report.digest.get("held") if delivery.generation == 0 or "draft" in report.digest else None,
+        "draft": report.digest.get("draft"),
     }
     filename = report.digest["filename"]
     ascii_name = report.digest.get("ascii_filename") or ascii_filename(filename)  # a report stored before it
@@ -270,7 +272,9 @@ def report_of(session: Session, run_id: int) -> ReportFile:
     """The run's report, read and checked against its sha256 once, then kept while the file is unchanged."""
     key = (str(session.get_bind().engine.url), run_id)
     known = _reports.get(key)
-    if known and time.monotonic() - known.read_at < REPORT_CACHE_SECONDS and _stat(known.path) == known.stat:
+    fresh = known is not None and time.monotonic() - known.read_at < REPORT_CACHE_SECONDS
+    # A run under review replaces its report (a new draft, then the final): the row says which one is current.
+    if known and fresh and _stat(known.path) == known.stat and _current_sha256(session, run_id) == known.sha256:
         return known
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).one()
     path = Path(artifact.path)
@@ -283,6 +287,10 @@ def report_of(session: Session, run_id: int) -> ReportFile:
         path, artifact.sha256, pdf, artifact.digest, owner_contact(session, run_id), stat, time.monotonic()
     )
     return _reports[key]
+
+
+def _current_sha256(session: Session, run_id: int) -> str | None:
+    return session.scalar(select(Artifact.sha256).where(Artifact.run_id == run_id))
 
 
 def _stat(path: Path) -> tuple[int, int]:

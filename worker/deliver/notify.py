@@ -27,6 +27,7 @@ _STATES = {
     RunState.COLLECTING: "đang thu thập số liệu",
     RunState.RENDERING: "đang lập báo cáo",
     RunState.DELIVERING: "đang gửi thư",
+    RunState.AWAITING_APPROVAL: "dự thảo đang chờ duyệt",
     RunState.DONE: "đã hoàn thành",
     RunState.FAILED: "thất bại",
     RunState.CANCELLED: "đã hủy",

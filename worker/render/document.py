@@ -77,6 +77,8 @@ def _page_templates(report: Report, styles: Styles) -> list[PageTemplate]:
     later_page = _page_number(styles)
     if report.preliminary:
         first_page, later_page = _preliminary_mark(first_page, styles), _preliminary_mark(later_page, styles)
+    if report.review_draft:
+        first_page, later_page = _watermark(first_page, styles), _watermark(later_page, styles)
     first = PageTemplate("first", [frame()], onPage=first_page, autoNextPageTemplate="later")
     later = PageTemplate("later", [frame()], onPage=later_page)
     return [first, later]
@@ -120,6 +122,28 @@ def _preliminary_mark(
         canvas.saveState()
         canvas.setFont(styles.fonts.bold_italic, BODY_SIZE)
         canvas.drawString(LEFT_MARGIN, PAGE_NUMBER_Y, PRELIMINARY)
+        canvas.restoreState()
+
+    return draw
+
+
+WATERMARK_SIZE = 96  # pt: across the page, yet light enough that the text over it reads as before
+WATERMARK_GREY = 0.88
+
+
+def _watermark(
+    then: Callable[[Canvas, BaseDocTemplate], None], styles: Styles
+) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """ "DỰ THẢO" across every page of a draft under review, light grey, drawn before (so under) the text."""
+
+    def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        then(canvas, doc)
+        canvas.saveState()
+        canvas.setFillGray(WATERMARK_GREY)
+        canvas.setFont(styles.fonts.bold, WATERMARK_SIZE)
+        canvas.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
+        canvas.rotate(55)  # about the page's own diagonal (A4: 54.7°)
+        canvas.drawCentredString(0, -WATERMARK_SIZE / 3, DRAFT)
         canvas.restoreState()
 
     return draw

@@ -53,7 +53,8 @@ _BLANK = Narrative("", "", "", "", "", tasks=())
 Figures = dict[str, int | None]
 
 
-def build_report(session: Session, run_id: int) -> Report:
+def build_report(session: Session, run_id: int, for_review: bool = False) -> Report:
+    """The run's report; a draft for review (`for_review`) has no number and no signer's name yet."""
     run = session.get_one(Run, run_id)
     scope = run.scope_unit
     period = run.period
@@ -87,7 +88,7 @@ def build_report(session: Session, run_id: int) -> Report:
         period_label=period_label(run.kind, period),
         scope_code=scope.code,
         scope_name=scope.name,
-        heading=_heading(scope, run, period, given, [u.name for u in units]),
+        heading=_heading(scope, run, period, given, [u.name for u in units], for_review),
         indicators=indicators,
         totals={**figures.totals, **_office_figures(indicators, given)},
         trend=trend,
@@ -101,6 +102,7 @@ def build_report(session: Session, run_id: int) -> Report:
         cutoff=cutoff,
         warnings=_warnings(run.report_date, cutoff, given),
         preliminary=run.preliminary,
+        review_draft=for_review,
         coverage=found.end_coverage,
         partial=_partial(figures),
         **_comparisons(run.kind, period, totals_of),
@@ -237,9 +239,13 @@ def _comparisons(kind: ReportKind, period: Period, totals_of: _Earlier) -> dict[
     return found
 
 
-def _heading(scope: Unit, run: Run, period: Period, given: dict[str, Any], units: Sequence[str]) -> Heading:
+def _heading(
+    scope: Unit, run: Run, period: Period, given: dict[str, Any], units: Sequence[str], draft: bool = False
+) -> Heading:
     office = issuer(scope, run.report_date, units, deputy=bool(given.get("deputy")))
     summary = summary_line(run.kind, period) + (f" trên địa bàn {office.area}" if office.area else "")
+    if draft:  # a draft is not yet a document: no number, nobody's name under the signer's title
+        given = {k: v for k, v in given.items() if k not in ("number", "signer_name", "signer_rank")}
     return Heading(
         superior_body=given.get("superior_body", office.superior),
         issuing_body=given.get("issuing_body", office.body),

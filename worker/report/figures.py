@@ -154,6 +154,7 @@ class Report:
     warnings: tuple[str, ...] = ()  # for the operator, not printed (English)
     formed: tuple[tuple[str, str], ...] = ()  # (unit, what it was formed from): many units, so a table
     preliminary: bool = False  # asked for before the period was over: "Số liệu sơ bộ" on every page
+    review_draft: bool = False  # a draft for the owners' review: "DỰ THẢO" across every page
     coverage: Coverage | None = None  # the units the figures at the period's end need, and who reported
     partial: frozenset[str] = frozenset()  # codes whose total misses a unit: marked where it is printed
     # comparison ("first_year", "previous", "year_earlier") -> codes whose change is not shown: a side is

@@ -173,6 +173,40 @@ def _has_contacts(session: Session, unit_id: int) -> bool:
     return session.scalar(select(Contact.id).where(Contact.unit_id == unit_id).limit(1)) is not None
 
 
+def remind_now(session: Session, run_id: int, settings: Settings, now: datetime) -> tuple[list[str], Sequence[Next]]:
+    """An operator's reminder, now, to the communes with contacts a run still lacks (pending while it
+    collects; missing, rejected or failed once it has rendered): once a day per commune and contact. Returns
+    the communes reminded and the mails to send."""
+    run = session.get_one(Run, run_id)
+    lacking = _lacking(session, run_id)
+    waiting = [u for u in lacking if not has_accepted(session, u.id, run.period)]
+    forms = [(unit, form_for(session, unit, run.period, settings)) for unit in waiting]
+    left = (run.collect_deadline - now) if run.collect_deadline is not None else timedelta(0)
+    day = now.astimezone(settings.zone).date().isoformat()
+    created = create_reminders(
+        session,
+        run,
+        forms,
+        max(left, timedelta(0)),
+        settings.zone,
+        mail_domain(settings.mail_from),
+        _intake(settings),
+        asked=day,
+    )
+    return [u.name for u in waiting], [Next(SEND_TASK, (mail_id,)) for mail_id in created]
+
+
+def _lacking(session: Session, run_id: int) -> Sequence[Unit]:
+    """The run's communes with contacts and no figures in it: still pending, or settled without them."""
+    absent = (UnitState.PENDING, UnitState.MISSING, UnitState.REJECTED, UnitState.FAILED)
+    return session.scalars(
+        select(Unit)
+        .join(RunUnit, RunUnit.unit_id == Unit.id)
+        .where(RunUnit.run_id == run_id, RunUnit.state.in_(absent), Unit.id.in_(select(Contact.unit_id)))
+        .order_by(Unit.code)
+    ).all()
+
+
 def form_for(session: Session, unit: Unit, period: Period, settings: Settings) -> Path:
     """The empty form of a commune for a period, with last period's stocks as hints, as `tongket template
     xlsx` writes it (same bytes)."""

@@ -57,15 +57,23 @@ def hold_reason(report: Report, threshold: int) -> dict[str, Any] | None:
     }
 
 
-def owners_deliveries(session: Session, run: Run, domain: str) -> Sequence[Delivery]:
-    """The held report to the schedule's owners only (none for a one-off run: `runs show` says it is held)."""
+def owners_of(session: Session, run: Run) -> list[str]:
+    """Who decides about a run's report: the owners a one-off run was given, else its schedule's."""
+    if run.owners:
+        return list(run.owners)
     schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
-    found: list[Delivery] = []
-    for owner in schedule.owners if schedule is not None else ():
-        found += create_deliveries(session, run, domain, only_email=owner)
-    for delivery in found:
+    return list(schedule.owners) if schedule is not None else []
+
+
+def owners_deliveries(session: Session, run: Run, domain: str, generation: int = 0) -> Sequence[Delivery]:
+    """The held report (or a draft) to the owners only (none for a one-off run without owners: `runs show`
+    says it is held)."""
+    found: dict[int, Delivery] = {}
+    for owner in owners_of(session, run):  # each call returns the whole generation made so far
+        found |= {d.id: d for d in create_deliveries(session, run, domain, generation, only_email=owner)}
+    for delivery in found.values():
         delivery.role = OWNER_ROLE
-    return found
+    return list(found.values())
 
 
 def release(session: Session, run_id: int, mail_from: str) -> Sequence[Delivery]:
@@ -74,6 +82,11 @@ def release(session: Session, run_id: int, mail_from: str) -> Sequence[Delivery]
     if run is None:
         raise TongketError(f"no run {run_id}; `tongket runs list` shows the runs")
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
+    if artifact is not None and artifact.digest.get("draft"):
+        raise TongketError(
+            f"run {run_id} is a draft awaiting approval: `tongket runs approve {run_id}` sends the final to the "
+            "recipients (approval releases it)"
+        )
     if artifact is None or run.state not in (RunState.DELIVERING, RunState.DONE):
         raise TongketError(f"run {run_id} is {run.state}: it has no report to release")
     if not artifact.digest.get("held"):

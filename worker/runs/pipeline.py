@@ -16,7 +16,7 @@ from tongket.models.tables import (
     RunState,
     Schedule,
 )
-from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering, mail_domain
+from tongket.worker.deliver.deliveries import create_deliveries, finish_delivering, mail_domain, next_generation
 from tongket.worker.deliver.filenames import attachment_names
 from tongket.worker.render import render_report
 from tongket.worker.report.compose import build_report
@@ -24,32 +24,45 @@ from tongket.worker.report.figures import Report
 from tongket.worker.report.numbers import format_int
 from tongket.worker.report.statements import covered
 from tongket.worker.report.wording import lower_first
+from tongket.worker.runs import review
 from tongket.worker.runs.hold import hold_reason, min_coverage, owners_deliveries
 from tongket.worker.settings import Settings
 from tongket.worker.states import Next, state_of, transition
-from tongket.worker.store import store_artifact
+from tongket.worker.store import keep_pdf, put_artifact, store_artifact
 
 __all__ = ["render", "digest", "finish_delivering"]  # finish_delivering lives with the deliveries
 
 
 def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
-    """Aggregate, render and store the report of a rendering run, then hand it over to delivery."""
+    """Aggregate, render and store the report of a rendering run, then hand it over to delivery: to the
+    owners as a draft while it needs review and is not approved (runs/review.py), else to the recipients."""
     if state_of(session, run_id) != RunState.RENDERING:
         return []
-    run = session.get_one(Run, run_id)
+    run = session.get_one(Run, run_id, populate_existing=True)  # as the claim's UPDATE left it
+    schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
-    if artifact is None:
+    if review.needs_review(run, schedule) and run.approved_at is None:
+        if not review.draft_is_current(run, artifact):
+            report = build_report(session, run_id, for_review=True)
+            artifact, about = review.keep_draft(session, run, report, settings)
+            artifact.digest = {**_with_hold(report, artifact, run, schedule), "draft": about}
+        assert artifact is not None
+        return review.send_draft(session, run, artifact, settings)
+    if artifact is None or artifact.digest.get("draft"):  # the first render, or the final of an approved draft
         report = build_report(session, run_id)
-        artifact = store_artifact(
-            session, run, render_report(report, settings.font, settings.font_dir), settings.reports_dir
-        )
-        schedule = session.get(Schedule, run.schedule_id) if run.schedule_id is not None else None
-        artifact.digest = {**digest(report, artifact), "held": hold_reason(report, min_coverage(run, schedule))}
+        pdf = render_report(report, settings.font, settings.font_dir)
+        if artifact is None:
+            artifact = store_artifact(session, run, pdf, settings.reports_dir)
+            artifact.digest = _with_hold(report, artifact, run, schedule)
+        else:
+            artifact = put_artifact(session, run, keep_pdf(run, pdf, settings.reports_dir, "final"))
+            artifact.digest = _approved(_with_hold(report, artifact, run, schedule), run, session)
     domain = mail_domain(settings.mail_from)
-    if artifact.digest.get("held"):
+    generation = artifact.digest.get("generation", 0)
+    if artifact.digest.get("held") and not artifact.digest.get("released"):
         deliveries = owners_deliveries(session, run, domain)
     else:
-        deliveries = create_deliveries(session, run, domain)
+        deliveries = create_deliveries(session, run, domain, generation)
     if not deliveries:
         transition(session, run_id, RunState.RENDERING, RunState.DONE, f"{artifact.path} stored; no recipients")
         return []
@@ -57,6 +70,18 @@ def render(session: Session, run_id: int, settings: Settings) -> Sequence[Next]:
         session, run_id, RunState.RENDERING, RunState.DELIVERING, f"{artifact.path} stored; {len(deliveries)} emails"
     )
     return [Next("tongket.deliver", (d.id,)) for d in deliveries if d.state == DeliveryState.PENDING]
+
+
+def _with_hold(report: Report, artifact: Artifact, run: Run, schedule: Schedule | None) -> dict[str, Any]:
+    return {**digest(report, artifact), "held": hold_reason(report, min_coverage(run, schedule))}
+
+
+def _approved(found: dict[str, Any], run: Run, session: Session) -> dict[str, Any]:
+    """The final of an approved draft goes to the recipients even below the threshold (approval releases it),
+    as the next generation of emails after the drafts'."""
+    assert run.approved_at is not None
+    approval = {"by": run.approved_by, "at": run.approved_at.isoformat()}
+    return {**found, "approved": approval, "released": True, "generation": next_generation(session, run.id)}
 
 
 def digest(report: Report, artifact: Artifact) -> dict[str, Any]:

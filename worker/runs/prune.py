@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, aliased
 
-from tongket.models.tables import Artifact, Delivery, Run, RunState, RunUnit
+from tongket.models.tables import Artifact, Delivery, ReportDraft, Run, RunState, RunUnit
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,10 @@ def prune(session: Session, now: datetime, retention: timedelta, reports_dir: Pa
     if not run_ids:
         return Pruned(0, 0)
     files = 0
-    for path in session.scalars(select(Artifact.path).where(Artifact.run_id.in_(run_ids))):
+    drafts = select(ReportDraft.path).where(ReportDraft.run_id.in_(run_ids))  # a reviewed run's earlier versions
+    for path in [*session.scalars(select(Artifact.path).where(Artifact.run_id.in_(run_ids))), *session.scalars(drafts)]:
         files += _remove(Path(path), reports_dir)
-    for table in (Delivery, Artifact, RunUnit):  # explicit, not trusting every database to cascade
+    for table in (Delivery, Artifact, ReportDraft, RunUnit):  # explicit, not trusting every database to cascade
         session.execute(delete(table).where(table.run_id.in_(run_ids)))
     session.execute(delete(Run).where(Run.id.in_(run_ids)))
     log.info("pruned %d runs and %d report files older than %s", len(run_ids), files, retention)

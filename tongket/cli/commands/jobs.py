@@ -63,7 +63,7 @@ def run(
     unit: Annotated[str, typer.Option(help="Code of the unit the report is about, e.g. 678.")],
     period: Annotated[str, typer.Option(help="2023-05, 2023Q2, 2023S1, 2023 or 2014..2023.")],
     kind: Annotated[ReportKind | None, typer.Option(help="Report kind; default follows the period.")] = None,
-    wait: Annotated[bool, typer.Option(help="Follow the run until it ends.")] = False,
+    wait: Annotated[bool, typer.Option(help="Follow the run until it ends (or its draft is with the owners).")] = False,
     force: Annotated[bool, typer.Option(help="Make a new run even if one exists.")] = False,
     report_date: Annotated[str | None, typer.Option("--date", help="Date printed on the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600,
@@ -71,19 +71,28 @@ def run(
     each: Annotated[
         Level | None, typer.Option(help="A fan-out: one report per unit of this level under --unit, e.g. commune.")
     ] = None,
+    review: Annotated[
+        bool, typer.Option(help="Send a draft to the owners first; the recipients get it on `tongket runs approve`.")
+    ] = False,
+    owner: Annotated[
+        list[str] | None, typer.Option(help="Who reviews the draft (repeat for several); default: a schedule's owners.")
+    ] = None,
 ) -> None:
     """Run one report now (a one-off job), or one per unit of a level under a unit (--each)."""
     from tongket.scheduler.guards import no_recipients, scope_of
     from tongket.scheduler.plan import plan_run
     from tongket.worker.report.wording import default_kind
+    from tongket.worker.runs.hold import owners_of
 
     settings = get_settings()
     parsed = Period.parse(period)
     today = datetime.now(settings.zone).date()
     on = _date(report_date) if report_date else today
     if each is not None:
-        if force or preliminary:
-            raise typer.BadParameter("a fan-out plans revision 0 of final reports: leave out --force and --preliminary")
+        if force or preliminary or review or owner:
+            raise typer.BadParameter(
+                "a fan-out plans revision 0 of final reports: leave out --force, --preliminary, --review and --owner"
+            )
         _run_each(unit, each, kind, parsed, on, today, wait, timeout)
         return
     ensure_schema(settings.db_url)
@@ -98,13 +107,21 @@ def run(
             force=force,
             preliminary=preliminary,
             today=today,
+            review=review,
+            owners=owner or (),
         )
         run_id = created.id
         nobody = no_recipients(session, scope, None)
+        reviewers = owners_of(session, created)
     what = "preliminary " if preliminary else ""
     console.print(f"Run {run_id} planned: {what}{created.kind} {parsed.id} for {scope.name} ({scope.code}).")
     if nobody is not None:
         console.print(f"[yellow]Warning:[/yellow] {nobody}")
+    if review and not reviewers:
+        console.print(
+            f"[yellow]Warning:[/yellow] no owner to send the draft to (--owner EMAIL); `tongket runs show {run_id}` "
+            "shows it and `tongket runs approve` sends the final"
+        )
     if wait:
         _start_and_wait(run_id, timeout)
         print_outputs(run_id)
@@ -197,17 +214,22 @@ def _send_start(run_id: int) -> None:
 
 
 def _start_and_wait(run_id: int, timeout: float) -> None:
+    _send_start(run_id)
+    wait_for(run_id, timeout)
+
+
+def wait_for(run_id: int, timeout: float) -> None:
+    """Follow a run (with the embedded worker in embedded mode) until nothing more happens by itself."""
     from tongket.cli.embedded import embedded_worker
     from tongket.cli.progress import wait_for_run
 
     settings = get_settings()
     log = settings.data_dir / "logs" / "embedded-worker.log"
-    _send_start(run_id)
     with embedded_worker(log) if settings.embedded_broker else nullcontext():
         # No beat in embedded mode: this command runs its recovery (stuck runs, expired email leases).
         recovery = embedded_recovery(settings) if settings.embedded_broker else None
         outcome = wait_for_run(settings.db_url, run_id, timeout, every_poll=recovery)
-    if outcome.state != RunState.DONE:
+    if outcome.state not in (RunState.DONE, RunState.AWAITING_APPROVAL) or not outcome.ended:
         errors.print(f"[red]Run {run_id} ended as {outcome.state}[/red]: {redact_text(outcome.error or 'timed out')}")
         if settings.embedded_broker:
             errors.print(f"The worker's log: {log}", highlight=False)
@@ -241,11 +263,17 @@ def print_outputs(run_id: int) -> None:
         deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)).all()
     if artifact is not None:
         console.print(f"PDF: {artifact.path} ({artifact.pages} pages, sha256 {artifact.sha256[:16]}…)")
-        if (held := artifact.digest.get("held")) and not artifact.digest.get("released"):
+        held = artifact.digest.get("held")
+        if held and not artifact.digest.get("released") and not artifact.digest.get("draft"):  # approval releases
             console.print(
                 f"[yellow]Held:[/yellow] the recipients did not get it: coverage {held['coverage']}, "
                 f"below {held['threshold']}; the schedule's owners decide (`tongket runs release {run_id}` "
                 "sends it as it is)."
+            )
+        if draft := artifact.digest.get("draft"):
+            console.print(
+                f"[yellow]Draft {draft['number']}:[/yellow] the owners review it; the recipients get the final "
+                f"on `tongket runs approve {run_id}` (`tongket runs narrative {run_id} --edit` rewrites its prose)."
             )
         for warning in artifact.digest.get("warnings", ()):
             console.print(f"[yellow]Warning:[/yellow] {warning}")

@@ -21,7 +21,7 @@ from tongket.worker.collect.step import next_try_by
 from tongket.worker.runs.fanouts import Progress
 from tongket.worker.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="See what ran.")
+app = typer.Typer(no_args_is_help=True, help="See what ran; approve, rewrite or release a report.")
 AS_JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 
 
@@ -52,7 +52,9 @@ def runs_list(
         lines: list[tuple[datetime, Any]] = [(r[0].created_at, r) for r in rows] + [(g.created_at, g) for g in groups]
         lines = sorted(lines, key=lambda line: line[0], reverse=True)[:limit]
         if as_json:
-            print_json([_group_json(item) if isinstance(item, Progress) else _run_json(*item) for _, item in lines])
+            print_json(
+                [_group_json(item) if isinstance(item, Progress) else _run_json(session, *item) for _, item in lines]
+            )
             return
         for _, item in lines:
             if isinstance(item, Progress):
@@ -76,7 +78,7 @@ def runs_list(
                 str(run_row.revision),
                 run_row.state,
                 _minute(run_row.created_at),
-                _note(run_row, digest or {}),
+                _note(session, run_row, digest or {}),
             )
     console.print(table)
 
@@ -101,13 +103,11 @@ def _group_json(group: Progress) -> dict[str, Any]:
     }
 
 
-def _note(run: Run, digest: dict[str, Any]) -> str:
-    """What an operator should know at a glance: a preliminary report, one held from its recipients."""
-    notes = ["preliminary"] if run.preliminary else []
-    held = digest.get("held")
-    if held and not digest.get("released"):
-        notes.append(f"held: coverage {held['coverage']}, below threshold {held['threshold']}")
-    return "; ".join(notes)
+def _note(session: Session, run: Run, digest: dict[str, Any]) -> str:
+    """What an operator should know at a glance: what the run waits for, a preliminary or held report."""
+    from tongket.worker.runs.waits import waiting_for
+
+    return "; ".join(waiting_for(session, run, digest, get_settings()))
 
 
 @app.command("show")
@@ -132,6 +132,9 @@ def runs_show(run_id: int, as_json: AS_JSON = False) -> None:
                 f"{run_row.redriven_at:%Y-%m-%d %H:%M} UTC."
             )
         _print_completeness(session, run_id)
+        artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_id)).first()
+        if note := _note(session, run_row, artifact.digest if artifact else {}):
+            console.print(f"Waiting for / notes: {note}")
     print_outputs(run_id)
 
 
@@ -209,7 +212,7 @@ def runs_cancel(run_id: int) -> None:
     console.print(f"Run {run_id} cancelled (it was {was}); work under way stops at its next step.")
 
 
-def _run_json(run_row: Run, unit_code: str, digest: dict[str, Any] | None) -> dict[str, Any]:
+def _run_json(session: Session, run_row: Run, unit_code: str, digest: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": run_row.id,
         "unit": unit_code,
@@ -223,7 +226,10 @@ def _run_json(run_row: Run, unit_code: str, digest: dict[str, Any] | None) -> di
         "error": run_row.error,
         "preliminary": run_row.preliminary,
         "fanout": run_row.fanout_id,
-        "note": _note(run_row, digest or {}),
+        "note": _note(session, run_row, digest or {}),
+        "review": run_row.review,
+        "approved_by": run_row.approved_by,
+        "approved_at": run_row.approved_at.isoformat() if run_row.approved_at else None,
     }
 
 
@@ -235,7 +241,8 @@ def _run_detail_json(session: Session, run_row: Run) -> dict[str, Any]:
     artifact = session.scalars(select(Artifact).where(Artifact.run_id == run_row.id)).first()
     deliveries = session.scalars(select(Delivery).where(Delivery.run_id == run_row.id).order_by(Delivery.id))
     return {
-        **_run_json(run_row, run_row.scope_unit.code, artifact.digest if artifact else None),
+        **_run_json(session, run_row, run_row.scope_unit.code, artifact.digest if artifact else None),
+        "drafts": _drafts_json(session, run_row.id),
         "unit_name": run_row.scope_unit.name,
         "completeness": {
             "expected": done.expected,
@@ -278,3 +285,24 @@ def _run_detail_json(session: Session, run_row: Run) -> dict[str, Any]:
             for d in deliveries
         ],
     }
+
+
+def _drafts_json(session: Session, run_id: int) -> list[dict[str, Any]]:
+    from tongket.models.tables import ReportDraft
+
+    drafts = session.scalars(select(ReportDraft).where(ReportDraft.run_id == run_id).order_by(ReportDraft.number))
+    return [
+        {"number": d.number, "path": d.path, "sha256": d.sha256, "changed": d.changed, "at": d.created_at.isoformat()}
+        for d in drafts
+    ]
+
+
+def _review_commands() -> None:
+    from tongket.cli.commands import review
+
+    app.command("approve")(review.approve)
+    app.command("narrative")(review.narrative)
+    app.command("remind")(review.remind)
+
+
+_review_commands()

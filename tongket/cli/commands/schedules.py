@@ -75,6 +75,13 @@ def schedules_add(
     request_days: Annotated[
         int | None, typer.Option(help="Ask communes for their figures this many days before the period ends.")
     ] = None,
+    review: Annotated[
+        bool | None,
+        typer.Option(
+            "--review/--no-review",
+            help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
+        ),
+    ] = None,
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
@@ -93,6 +100,7 @@ def schedules_add(
         each,
         reminders,
         request_days,
+        review,
     )
     with session_scope(settings.db_url) as session:
         added = schedules.add(session, plan)
@@ -100,7 +108,8 @@ def schedules_add(
     whose = f"every {added.each_level} of " if added.each_level else ""
     console.print(
         f"Schedule {added.id} added: {added.kind} reports of {whose}{row.unit.name} ({row.unit.code}), "
-        f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}."
+        f"due {row.when} ({added.timezone}){'' if added.enabled else ', switched off'}"
+        f"{'; drafts to its owners for approval' if schedules.reviews(added) else ''}."
     )
     _print_communes(added)
     _print_next(row, added.timezone)
@@ -125,15 +134,23 @@ def schedules_edit(
     request_days: Annotated[
         int | None, typer.Option(help="Ask communes this many days before the period ends; 0: when the run starts.")
     ] = None,
+    review: Annotated[
+        bool | None,
+        typer.Option(
+            "--review/--no-review",
+            help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
+        ),
+    ] = None,
 ) -> None:
-    """Change when a schedule is due, who hears of its failures, the coverage its reports need, or when its
-    communes are asked and reminded."""
-    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage, reminders, request_days)
+    """Change when a schedule is due, who hears of its failures, the coverage its reports need, when its
+    communes are asked and reminded, or whether its reports go to the owners as drafts first."""
+    change = schedules.Change(lag_days, at, cron, timezone, owner, min_coverage, reminders, request_days, review)
     with session_scope(get_settings().db_url) as session:
         edited = schedules.edit(session, schedule_id, change)
         row = next(r for r in schedules.rows(session, utcnow()) if r.schedule.id == edited.id)
     console.print(
-        f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: {', '.join(edited.owners) or 'none'}."
+        f"Schedule {edited.id}: due {row.when} ({edited.timezone}), owners: {', '.join(edited.owners) or 'none'}"
+        f"{', drafts for approval' if schedules.reviews(edited) else ''}."
     )
     _print_communes(edited)
     _print_next(row, edited.timezone)
@@ -197,6 +214,7 @@ def _schedule_json(row: schedules.Row) -> dict[str, object]:
         "enabled": s.enabled,
         "reminder_hours": s.reminder_hours,
         "request_days": s.request_days,
+        "review": schedules.reviews(s),
         "next_period": row.next_period.id if row.next_period else None,
         "next_due": row.next_due.isoformat() if row.next_due else None,
         "last_run": row.last_run or None,
