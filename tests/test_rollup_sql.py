@@ -25,6 +25,7 @@ from tongket.models.units import unit_by_code
 from tongket.models.vn_units import import_vn_units
 from tongket.scheduler.plan import plan_run
 from tongket.worker import states
+from tongket.worker.report import aggregate as aggregation
 from tongket.worker.report.aggregate import aggregate_window
 from tongket.worker.report.indicators import active_indicators
 from tongket.worker.report.pieces import tree
@@ -113,13 +114,30 @@ def test_a_quarter_sent_whole_hides_its_months_in_sql_too(pg_session: Session) -
     run_id = run_over(pg_session, scope)
 
     with statements(pg_session) as seen:
-        found = aggregate_window(pg_session, run_id, [Period.parse("2023")], KINDS)["2023"]
+        found = aggregate_window(pg_session, run_id, [Period.parse("2023")], KINDS, in_sql=True)["2023"]
 
     assert len([s for s in seen if "grouping sets" in s]) == 1  # added up by the server, in one statement
     assert found.totals == {"security_teams": 5 + 7, "tips_to_police": 100 + 2}
     assert found.per_unit["24901"] == {"security_teams": 5, "tips_to_police": 100}
     assert found.incomplete == {("24901", "tips_to_police"), ("24902", "tips_to_police")}  # Q1-Q3 not sent
     assert found == aggregate_window(pg_session, run_id, [Period.parse("2023")], KINDS, in_sql=False)["2023"]
+
+
+def test_a_big_run_on_postgresql_is_added_up_by_the_server(
+    pg_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scope, _ = district(pg_session, communes=3)
+    run_id = run_over(pg_session, scope)
+    monkeypatch.setattr(aggregation, "BATCH", 2)  # three source units: a big run
+
+    with statements(pg_session) as seen:
+        aggregate_window(pg_session, run_id, WINDOW, KINDS)
+        big = len([s for s in seen if "grouping sets" in s])
+    monkeypatch.setattr(aggregation, "BATCH", 3)
+    with statements(pg_session) as seen:
+        aggregate_window(pg_session, run_id, WINDOW, KINDS)
+
+    assert (big, len([s for s in seen if "grouping sets" in s])) == (1, 0)
 
 
 def test_sql_and_python_agree_on_a_province_across_the_2025_reform(pg_session: Session) -> None:

@@ -92,13 +92,15 @@ def aggregate_window(
 ) -> dict[str, Aggregates]:
     """aggregate() for several periods of one run at once (a report's period, the previous one, a year
     earlier, its trend), by period id, from one query: each (unit, period) submission is chosen on its own,
-    so the figures are those each period would have alone. On PostgreSQL (or with in_sql) the server adds
-    up the values (rollup_sql); elsewhere a run with more than BATCH source units (a province's, the
-    country's review) is read BATCH units per query and added up here, so memory stays bounded."""
+    so the figures are those each period would have alone. A run with more than BATCH source units (a
+    province's, the country's review) is added up by PostgreSQL (rollup_sql), or on SQLite read BATCH units
+    per query and added up here, so memory stays bounded; in_sql chooses instead."""
     target_of = _targets(session, run_id, links)
     context = _Context(session, run_id, kinds, target_of)
     rolls = {p.id: _RollUp(p, context) for p in periods}
-    if session.get_bind().dialect.name == "postgresql" if in_sql is None else in_sql:
+    if in_sql is None:  # a small run stays in Python: the temporary table would cost more than it saves
+        in_sql = session.get_bind().dialect.name == "postgresql" and len(target_of) > BATCH
+    if in_sql:
         parts = list({part.id: part for p in periods for part in data_periods(p)}.values())
         sums = rollup_sql.roll_up(session, run_id, periods, parts, kinds, links)
         return {pid: roll.take(sums) for pid, roll in rolls.items()}
