@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _prepare(args)
         for case in (c for c in _cases(args) if args.only in c.label):
-            measures.append(_measure(args.database_url, case, args.repeat))
+            measures.append(_measure(args.database_url, case, args.repeat, args.python))
             _say(_row(measures[-1]), started)
     except BenchTimeout:
         _say(f"timeout after {args.timeout:.0f} s: the figures so far follow", started)
@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-country", action="store_true", help="no whole-country cases")
     parser.add_argument("--plans", action="store_true", help="print the query plans")
     parser.add_argument("--only", default="", help="only the cases whose label contains this text")
+    parser.add_argument(
+        "--python", action="store_true", help="add up in Python (as on SQLite), not in PostgreSQL (rollup_sql)"
+    )
     parser.add_argument("--timeout", type=float, default=840, help="give up after this many seconds")
     return parser
 
@@ -261,7 +264,7 @@ def _country_run(session: Session, case: Case) -> int:
 # -------------------------------------------------------------------------------------------- measure
 
 
-def _measure(url: str, case: Case, repeat: int) -> Measure:
+def _measure(url: str, case: Case, repeat: int, python: bool = False) -> Measure:
     if not case.units:
         return Measure(case.label, case.period.id, 0, 0, 0, 0, 0.0, note="no lineage in this version")
     with session_scope(url) as session:
@@ -274,7 +277,7 @@ def _measure(url: str, case: Case, repeat: int) -> Measure:
         lineage_s, links = _links(session, targets, case) if case.lineage else (None, None)
         sources = sorted({link.source_id for link in links}) if links else [t.id for t in targets]
         submissions, values = _in_scope(session, sources, case.period)
-        call = _caller(session, run_id, case.period, kinds, links)
+        call = _caller(session, run_id, case.period, kinds, links, python)
         captured: list[tuple[str, Any]] = []
         repeat = case.repeat or repeat
         total, repeats = _best(_capturing(url, call, captured), repeat)
@@ -305,10 +308,13 @@ def _links(session: Session, targets: list[Unit], case: Case) -> tuple[float, An
     return time.perf_counter() - started, result.links
 
 
-def _caller(session: Session, run_id: int, period: Period, kinds: dict[str, str], links: Any) -> Callable[[], Any]:
+def _caller(
+    session: Session, run_id: int, period: Period, kinds: dict[str, str], links: Any, python: bool
+) -> Callable[[], Any]:
+    options = {"in_sql": False} if python else {}  # the default: in PostgreSQL where aggregate() can
     if links is None:
-        return lambda: agg.aggregate(session, run_id, period, kinds)
-    return lambda: agg.aggregate(session, run_id, period, kinds, links=links)
+        return lambda: agg.aggregate(session, run_id, period, kinds, **options)
+    return lambda: agg.aggregate(session, run_id, period, kinds, links=links, **options)
 
 
 def _best(call: Callable[[], Any], repeat: int) -> tuple[float, int]:

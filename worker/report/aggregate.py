@@ -18,27 +18,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongket.models.lineage import Link
 from tongket.models.periods import Period, PeriodType
-from tongket.models.tables import Indicator, IndicatorKind, RunUnit, Submission, SubmissionStatus, Unit, Value
+from tongket.models.tables import IndicatorKind, RunUnit, Unit
+from tongket.worker.report import rollup_sql
+from tongket.worker.report.chosen import chosen_values
 from tongket.worker.report.figures import Coverage
+from tongket.worker.report.pieces import Tree, period_ids, tree
 
 Figures = dict[str, int | None]
 Reported = dict[str, dict[str, int]]  # period id -> indicator code -> value, for one unit
 BATCH = 250  # source units read per query by a big run: bounds its memory (a unit's ten years: ~2,300 values)
-
-# The next finer level a period is split into when it was not reported as a whole.
-_FINER = {
-    PeriodType.YEARS: PeriodType.YEAR,
-    PeriodType.YEAR: PeriodType.HALF,
-    PeriodType.HALF: PeriodType.QUARTER,
-    PeriodType.QUARTER: PeriodType.MONTH,
-}
 
 
 @dataclass(frozen=True)
@@ -76,11 +70,16 @@ def data_periods(period: Period) -> list[Period]:
 
 
 def aggregate(
-    session: Session, run_id: int, period: Period, kinds: dict[str, IndicatorKind], links: Sequence[Link] = ()
+    session: Session,
+    run_id: int,
+    period: Period,
+    kinds: dict[str, IndicatorKind],
+    links: Sequence[Link] = (),
+    in_sql: bool | None = None,
 ) -> Aggregates:
     """Totals for a run's units; kinds maps each indicator code to report on to stock or flow. Links (see
     models.lineage) add the figures of units a run's unit succeeded, or that succeeded it, to that unit."""
-    return aggregate_window(session, run_id, [period], kinds, links)[period.id]
+    return aggregate_window(session, run_id, [period], kinds, links, in_sql)[period.id]
 
 
 def aggregate_window(
@@ -89,14 +88,22 @@ def aggregate_window(
     periods: Sequence[Period],
     kinds: dict[str, IndicatorKind],
     links: Sequence[Link] = (),
+    in_sql: bool | None = None,
 ) -> dict[str, Aggregates]:
     """aggregate() for several periods of one run at once (a report's period, the previous one, a year
     earlier, its trend), by period id, from one query: each (unit, period) submission is chosen on its own,
     so the figures are those each period would have alone. A run with more than BATCH source units (a
-    province's, the country's review) is read BATCH units per query, so memory stays bounded."""
+    province's, the country's review) is added up by PostgreSQL (rollup_sql), or on SQLite read BATCH units
+    per query and added up here, so memory stays bounded; in_sql chooses instead."""
     target_of = _targets(session, run_id, links)
     context = _Context(session, run_id, kinds, target_of)
     rolls = {p.id: _RollUp(p, context) for p in periods}
+    if in_sql is None:  # a small run stays in Python: the temporary table would cost more than it saves
+        in_sql = session.get_bind().dialect.name == "postgresql" and len(target_of) > BATCH
+    if in_sql:
+        parts = list({part.id: part for p in periods for part in data_periods(p)}.values())
+        sums = rollup_sql.roll_up(session, run_id, periods, parts, kinds, links)
+        return {pid: roll.take(sums) for pid, roll in rolls.items()}
     sources = sorted(target_of)
     batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)] if len(sources) > BATCH else [None]
     for batch in batches:
@@ -124,7 +131,7 @@ class _RollUp:
     sub-periods (for coverage: kept as unit ids, not values, so memory stays bounded)."""
 
     def __init__(self, period: Period, context: _Context) -> None:
-        self._period, self._context, self._tree = period, context, _tree(period)
+        self._period, self._context, self._tree = period, context, tree(period)
         self._parts = [p.id for p in data_periods(period)]
         self._trend: dict[str, Figures] = {p: dict.fromkeys(context.kinds) for p in self._parts}
         self._per_unit: dict[str, Figures] = {}
@@ -150,6 +157,21 @@ class _RollUp:
                 figures[code] = _add(figures[code], value)
                 if not complete and value is not None:
                     self._gaps.add((unit_code, code))
+
+    def take(self, sums: rollup_sql.Sums) -> Aggregates:
+        """The result from the sums PostgreSQL made (rollup_sql), instead of adding up reported values."""
+        kinds, period = self._context.kinds, self._period
+        for part in self._parts:
+            self._trend[part].update(sums.parts[part].trend)
+            self._gave[part] = sums.parts[part].gave
+        for unit_id, found in sums.per_unit[period.id].items():
+            unit_code = self._context.target_of[unit_id]
+            figures = self._per_unit.setdefault(unit_code, dict.fromkeys(kinds))
+            for code, (value, months) in found.items():
+                figures[code] = _add(figures[code], value)
+                if kinds[code] == IndicatorKind.FLOW and months < period.months:
+                    self._gaps.add((unit_code, code))
+        return self.result()
 
     def result(self) -> Aggregates:
         kinds = self._context.kinds
@@ -187,39 +209,15 @@ def _add(total: int | None, value: int | None) -> int | None:
     return (total or 0) + value
 
 
-@dataclass(frozen=True)
-class _Tree:
-    """The pieces a period may be reported in, by id: each piece's next finer pieces, and its ancestors."""
-
-    pieces: dict[str, tuple[str, ...]]
-    ancestors: dict[str, tuple[str, ...]]
-
-
-@cache
-def _tree(root: Period) -> _Tree:
-    pieces: dict[str, tuple[str, ...]] = {}
-    ancestors: dict[str, tuple[str, ...]] = {root.id: ()}
-    frontier = [root]
-    while frontier:
-        node = frontier.pop()
-        finer = _FINER.get(node.type)
-        children = node.subperiods(finer) if finer is not None else []
-        pieces[node.id] = tuple(c.id for c in children)
-        for child in children:
-            ancestors[child.id] = (*ancestors[node.id], node.id)
-        frontier += children
-    return _Tree(pieces, ancestors)
-
-
 class _Resolver:
     """One unit's value of an indicator over a piece of the period, and whether every piece it needs was
     reported: its own figure if it reported that piece, else from the next finer pieces (stocks take the
     last, flows add up). Pieces under which the unit reported nothing are skipped; results are kept, since
     the trend's years and the whole period ask for the same pieces."""
 
-    def __init__(self, values: Reported, tree: _Tree) -> None:
-        self._values, self._pieces = values, tree.pieces
-        self._covered = {a for pid in values if pid in tree.ancestors for a in (pid, *tree.ancestors[pid])}
+    def __init__(self, values: Reported, pieces: Tree) -> None:
+        self._values, self._pieces = values, pieces.pieces
+        self._covered = {a for pid in values if pid in pieces.ancestors for a in (pid, *pieces.ancestors[pid])}
         self._known: dict[tuple[str, str], tuple[int | None, bool]] = {}
 
     def covers(self, piece: str) -> bool:
@@ -256,34 +254,7 @@ def _reported(
     """unit id -> period id -> indicator code -> value, from the newest accepted version of each (unit,
     period) submission: for a run's own units, as received by the time the unit was collected for this run;
     for the units linked to them across a reform, as stored (their figures are history)."""
-    accepted = select(Submission.id, Submission.unit_id, Submission.period_id, Submission.version).where(
-        Submission.status == SubmissionStatus.ACCEPTED, Submission.period_id.in_(_period_ids(periods))
-    )
-    as_of = func.coalesce(RunUnit.reported_at, RunUnit.updated_at)
-    own = accepted.join(RunUnit, (RunUnit.unit_id == Submission.unit_id) & (RunUnit.run_id == run_id)).where(
-        Submission.received_at <= as_of
-    )
-    linked = {lk.source_id for lk in links if lk.source_id != lk.target_id}
-    if units is not None:  # one batch of the run's source units
-        own, linked = own.where(Submission.unit_id.in_(units)), linked & set(units)
-    candidates = (own.union_all(accepted.where(Submission.unit_id.in_(linked))) if linked else own).subquery()
-    ranked = select(
-        candidates.c.id,
-        candidates.c.unit_id,
-        func.row_number()
-        .over(
-            partition_by=(candidates.c.unit_id, candidates.c.period_id),
-            order_by=(candidates.c.version.desc(), candidates.c.id.desc()),
-        )
-        .label("rank"),
-    ).subquery()
-    rows = session.execute(
-        select(Submission.unit_id, Submission.period_id, Indicator.code, Value.value)
-        .join(ranked, ranked.c.id == Submission.id)
-        .join(Value, Value.submission_id == Submission.id)
-        .join(Indicator, Indicator.id == Value.indicator_id)
-        .where(ranked.c.rank == 1)
-    )
+    rows = session.execute(chosen_values(run_id, period_ids(periods), links, units))
     reported: dict[int, Reported] = defaultdict(lambda: defaultdict(dict))
     for unit_id, period_id, code, value in rows:
         reported[unit_id][period_id][code] = int(value)
@@ -298,17 +269,6 @@ def _targets(session: Session, run_id: int, links: Sequence[Link]) -> dict[int, 
         ).all()
     )
     return {**codes, **{lk.source_id: codes[lk.target_id] for lk in links if lk.target_id in codes}}
-
-
-def _period_ids(periods: Sequence[Period]) -> list[str]:
-    """The ids of the periods and of every finer period inside them."""
-    ids: dict[str, None] = {}
-    for period in periods:
-        ids[period.id], level = None, _FINER.get(period.type)
-        while level is not None:
-            ids |= dict.fromkeys(p.id for p in period.subperiods(level))
-            level = _FINER.get(level)
-    return list(ids)
 
 
 def _over_period(trend: dict[str, Figures], periods: list[str], kinds: dict[str, IndicatorKind]) -> Figures:
