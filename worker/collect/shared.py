@@ -2,8 +2,10 @@
 run, its province's, the country's.
 
 Three ways in, all conditional UPDATEs of pending units (the database stays the truth, each is idempotent):
-- when a run starts, a unit whose (unit, period) has an accepted submission received in this cycle is
-  settled from it at once, with no collect task (`settle_known`);
+- when a run starts, a unit whose (unit, period) has an accepted submission received in this cycle, which
+  another run of the same period collected, is settled from it at once, with no collect task
+  (`settle_known`); a form read for a run of another period (a multi-year review reads every year's) does
+  not count: a report of a single year asked for after it reads its communes afresh;
 - a unit that another run of the same period has as its own scope (the commune's own run, planned or
   collecting) gets no collect task either: that run collects it (`collected_elsewhere`), and once the start
   has committed, `settle_after_start` settles what that run collected before this one could be seen...
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tongket.models import statelog
 from tongket.models.tables import Run, RunState, RunUnit, Submission, SubmissionStatus, UnitState, utcnow
@@ -56,12 +58,19 @@ def settle_known(session: Session, run_id: int, collect_minutes: float, unit_id:
         .where(accepted, Submission.unit_id == RunUnit.unit_id)
         .scalar_subquery()
     )
+    peer = aliased(RunUnit)  # a form serves runs of one period: not one read for a longer review, say
+    collected_by_peer = (
+        select(peer.unit_id)
+        .join(Run, Run.id == peer.run_id)
+        .where(Run.period == run.period, Run.id != run_id, peer.state == UnitState.COLLECTED)
+    )
     statement = (
         update(RunUnit)
         .where(
             RunUnit.run_id == run_id,
             RunUnit.state == UnitState.PENDING,
             RunUnit.unit_id.in_(select(Submission.unit_id).where(accepted)),
+            RunUnit.unit_id.in_(collected_by_peer),
         )
         .values(state=UnitState.COLLECTED, reported_at=newest, updated_at=utcnow(), attempts=RunUnit.attempts + 1)
         .returning(RunUnit.unit_id)
