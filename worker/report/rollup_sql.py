@@ -6,6 +6,11 @@ in (aggregate._Resolver) takes, of the unit's own figures inside the piece, exac
 above them (a quarter sent whole hides its months). A count is their sum, complete when they cover every
 month; a level is the one of them that ends when the piece ends. So each chosen value is joined to the parts
 it lies in, dropped when a coarser figure of the same unit and indicator covers it there, and summed.
+
+In two stages, so that a month is joined to its year only, not also to the ten-year range: a part whose
+next finer parts are all in the window (a range's years, which its trend shows anyway) takes a unit's figure
+sent for it whole, else its children's: a count adds them up (complete when their months add up), a level is
+the last child's. Only one level is staged: children worked out themselves are not used as children.
 """
 
 from __future__ import annotations
