@@ -26,6 +26,7 @@ from tongket.models.vn_units import import_vn_units
 from tongket.scheduler.plan import plan_run
 from tongket.worker import states
 from tongket.worker.report import aggregate as aggregation
+from tongket.worker.report import rollup_sql
 from tongket.worker.report.aggregate import aggregate_window
 from tongket.worker.report.indicators import active_indicators
 from tongket.worker.report.pieces import tree
@@ -34,6 +35,8 @@ KINDS = {"security_teams": IndicatorKind.STOCK, "tips_to_police": IndicatorKind.
 SPAN = Period.parse("2022..2023")
 PIECES = sorted(tree(SPAN).pieces)  # the range, its years, halves, quarters and months
 WINDOW = [Period.parse(p) for p in ("2022..2023", "2023", "2022", "2023S2", "2023Q4", "2023Q1", "2023-12", "2022-02")]
+# The year's figures worked out from its halves' (the range's then read from the values: one level is staged)
+HALVES = [Period.parse(p) for p in ("2022..2023", "2023", "2023S1", "2023S2", "2022Q4")]
 
 
 @pytest.fixture
@@ -80,7 +83,8 @@ def random_submissions(rng: random.Random) -> list[tuple[int, str, int, bool, in
     ]
 
 
-def test_sql_and_python_give_the_same_figures_for_any_pieces_sent(pg_session: Session) -> None:
+@pytest.mark.parametrize("window", [WINDOW, HALVES], ids=["range from years", "year from halves"])
+def test_sql_and_python_give_the_same_figures_for_any_pieces_sent(pg_session: Session, window: list[Period]) -> None:
     scope, (a, b) = district(pg_session, communes=2)
     before = Unit(code="24990", name="Xã Cũ", level="commune", parent=scope)  # not in the run: linked to a
     pg_session.add(before)
@@ -96,8 +100,8 @@ def test_sql_and_python_give_the_same_figures_for_any_pieces_sent(pg_session: Se
             values = {ids[c]: v for c, v in (("security_teams", stock), ("tips_to_police", flow)) if v is not None}
             send(pg_session, [a, b, before][k], piece, version, accepted, values)
 
-        in_sql = aggregate_window(pg_session, run_id, WINDOW, KINDS, links, in_sql=True)
-        in_python = aggregate_window(pg_session, run_id, WINDOW, KINDS, links, in_sql=False)
+        in_sql = aggregate_window(pg_session, run_id, window, KINDS, links, in_sql=True)
+        in_python = aggregate_window(pg_session, run_id, window, KINDS, links, in_sql=False)
 
         assert in_sql == in_python, f"example {example}: {sent}"
         savepoint.rollback()
@@ -173,3 +177,14 @@ def test_sql_and_python_agree_on_a_province_across_the_2025_reform(pg_session: S
     assert in_sql == in_python
     assert in_sql["2025S1"].coverage["2025S1"].across_reform  # the legacy communes gave its figures
     assert in_sql["2025"].incomplete  # the months some communes missed
+
+
+def test_a_range_is_worked_out_from_its_years_and_a_year_from_its_halves_one_level_only() -> None:
+    def derived(ids: list[str]) -> dict[str, list[str]]:
+        parts = [Period.parse(p) for p in ids]
+        return {parts[n].id: [parts[c].id for c in kids] for n, kids in rollup_sql._derived(parts).items()}
+
+    assert derived(["2022..2023", "2022", "2023", "2023-12"]) == {"2022..2023": ["2022", "2023"]}
+    assert derived(["2022..2023", "2023", "2023S1", "2023S2"]) == {"2023": ["2023S1", "2023S2"]}
+    assert derived(["2022..2023", "2022", "2023", "2023S1", "2023S2"]) == {"2023": ["2023S1", "2023S2"]}
+    assert derived(["2023", "2023S2", "2023-12"]) == {}

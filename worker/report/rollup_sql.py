@@ -6,6 +6,11 @@ in (aggregate._Resolver) takes, of the unit's own figures inside the piece, exac
 above them (a quarter sent whole hides its months). A count is their sum, complete when they cover every
 month; a level is the one of them that ends when the piece ends. So each chosen value is joined to the parts
 it lies in, dropped when a coarser figure of the same unit and indicator covers it there, and summed.
+
+In two stages, so that a month is joined to its year only, not also to the ten-year range: a part whose
+next finer parts are all in the window (a range's years, which its trend shows anyway) takes a unit's figure
+sent for it whole, else its children's: a count adds them up (complete when their months add up), a level is
+the last child's. Only one level is staged: children worked out themselves are not used as children.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     Boolean,
     Column,
     Integer,
@@ -117,11 +123,12 @@ def _chosen(session: Session, run_id: int, parts: list[Period], links: Sequence[
 
 @contextmanager
 def _planned_for_millions(session: Session) -> Iterator[None]:
-    """For this statement only: hash tables in memory for its millions of rows, and no JIT compiling (seconds
-    spent on a query run once)."""
-    names = ("work_mem", "jit")
-    before = session.execute(text("SELECT current_setting('work_mem'), current_setting('jit')")).one()
-    session.execute(text("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off"))
+    """For this statement only: hash tables in memory for its millions of rows, no sorting (the planner,
+    guessing a group per value, would sort the second stage's rows on disk where a hash table of them fits
+    in memory), and no JIT compiling (seconds spent on a query run once)."""
+    names = ("work_mem", "enable_sort", "jit")
+    before = session.execute(text("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))).one()
+    session.execute(text("SET LOCAL work_mem = '256MB'; SET LOCAL enable_sort = off; SET LOCAL jit = off"))
     try:
         yield
     finally:
@@ -146,38 +153,18 @@ def _statement(
     kinds: dict[str, IndicatorKind],
     ids: dict[str, int],
 ) -> Select[Any]:
-    """Each unit's figure per part and indicator (inner), then the totals, who gave, and the roots' figures
-    per unit (grouping sets over those, a few million rows at most). Integers throughout: cheaper to hash."""
-    own = _own_values(None, list(ids.values()))
-    pieces = _pieces(parts, root_ids)
-    stock = own.c.indicator_id.in_([ids[c] for c, k in kinds.items() if k == IndicatorKind.STOCK and c in ids])
-    counts = or_(~stock, pieces.c.at_end)  # a level counts only where the part ends
-    joined = own.join(pieces, pieces.c.piece == own.c.period_id)
-    hidden = _hidden(session, parts, list(ids.values()))
-    if hidden is not None:
-        joined = joined.outerjoin(
-            hidden,
-            and_(
-                hidden.c.part == pieces.c.part,
-                hidden.c.piece == own.c.period_id,
-                hidden.c.unit_id == own.c.unit_id,
-                hidden.c.indicator_id == own.c.indicator_id,
-            ),
-        )
-    inner = (
-        select(
-            pieces.c.part,
-            pieces.c.is_root,
-            own.c.unit_id,
-            own.c.indicator_id,
-            func.sum(own.c.value).filter(counts).label("value"),
-            func.sum(pieces.c.months).label("months"),
-            func.bool_or(counts).label("counts"),
-        )
-        .select_from(joined)
-        .group_by(pieces.c.part, pieces.c.is_root, own.c.unit_id, own.c.indicator_id)
+    """Each unit's figure per part and indicator (in two stages, see _staged), then the totals, who gave, and
+    the roots' figures per unit (grouping sets over those, a few million rows at most). Integers throughout:
+    cheaper to hash."""
+    stocks = [ids[c] for c, k in kinds.items() if k == IndicatorKind.STOCK and c in ids]
+    derived = _derived(parts)
+    first = _first_stage(session, parts, derived, stocks, list(ids.values()))
+    roots = [n for n, p in enumerate(parts) if p.id in root_ids]
+    direct = select(first.c.part, first.c.part.in_(roots).label("is_root"), *first.c[1:]).where(
+        first.c.part.not_in(list(derived))
     )
-    per_unit = (inner.where(hidden.c.unit_id.is_(None)) if hidden is not None else inner).subquery("per_unit")
+    both = direct.union_all(_second_stage(first, _lift(parts, root_ids, derived), stocks)) if derived else direct
+    per_unit = both.subquery("per_unit")
     root_unit = case((per_unit.c.is_root, per_unit.c.unit_id)).label("root_unit")
     return (
         select(
@@ -200,29 +187,127 @@ def _statement(
     )
 
 
-def _pieces(parts: list[Period], root_ids: set[str]) -> Values:
-    """Each part with every piece inside it: the piece's months and whether it ends when the part ends."""
+def _derived(parts: list[Period]) -> dict[int, list[int]]:
+    """Parts whose figures are worked out from their next finer parts (a range from its years, which the trend
+    shows anyway), by number: their children's numbers in time order. Only from children read from the values
+    themselves, so that each value is joined to one part fewer (a month counts for its year, not its range)."""
+    number = {p.id: n for n, p in enumerate(parts)}
+    children = {n: [number.get(c) for c in tree(p).pieces[p.id]] for n, p in enumerate(parts)}
+    whole = {n: [c for c in kids if c is not None] for n, kids in children.items() if kids and None not in kids}
+    return {n: kids for n, kids in whole.items() if not whole.keys() & set(kids)}
+
+
+def _first_stage(
+    session: Session, parts: list[Period], derived: dict[int, list[int]], stocks: list[int], indicator_ids: list[int]
+) -> CTE:
+    """Each unit's figure per part read from the values (a derived part: only a figure sent for it whole)."""
+    own = _own_values(None, indicator_ids)
+    pieces = _pieces(parts, derived)
+    counts = or_(own.c.indicator_id.not_in(stocks), pieces.c.at_end)  # a level counts only where the part ends
+    joined = own.join(pieces, pieces.c.piece == own.c.period_id)
+    hidden = _hidden(session, parts, derived, indicator_ids)
+    if hidden is not None:
+        joined = joined.outerjoin(
+            hidden,
+            and_(
+                hidden.c.part == pieces.c.part,
+                hidden.c.piece == own.c.period_id,
+                hidden.c.unit_id == own.c.unit_id,
+                hidden.c.indicator_id == own.c.indicator_id,
+            ),
+        )
+    inner = (
+        select(
+            pieces.c.part,
+            own.c.unit_id,
+            own.c.indicator_id,
+            func.sum(own.c.value).filter(counts).label("value"),
+            func.sum(pieces.c.months).label("months"),
+            func.bool_or(counts).label("counts"),
+        )
+        .select_from(joined)
+        .group_by(pieces.c.part, own.c.unit_id, own.c.indicator_id)
+    )
+    return (inner.where(hidden.c.unit_id.is_(None)) if hidden is not None else inner).cte("first_stage")
+
+
+def _second_stage(first: CTE, lift: Values, stocks: list[int]) -> Select[Any]:
+    """Each unit's figure per derived part: its own figure if the unit sent the part whole, else from its
+    children's: a count adds them up, a level is the last child's."""
+    own, last = lift.c.role == _OWN, lift.c.role == _LAST
+    has_own, is_stock = func.bool_or(own), first.c.indicator_id.in_(stocks)
+    value = case(
+        (has_own, func.max(first.c.value).filter(own)),
+        (is_stock, func.max(first.c.value).filter(last)),
+        else_=func.sum(first.c.value),
+    )
+    counts = case(
+        (has_own, func.bool_or(first.c.counts).filter(own)),
+        (is_stock, func.coalesce(func.bool_or(first.c.counts).filter(last), False)),
+        else_=True,
+    )
+    months = case((has_own, func.max(first.c.months).filter(own)), else_=func.sum(first.c.months))
+    return (
+        select(
+            lift.c.target.label("part"),
+            lift.c.is_root,
+            first.c.unit_id,
+            first.c.indicator_id,
+            value.label("value"),
+            months.label("months"),
+            counts.label("counts"),
+        )
+        .join(lift, lift.c.source == first.c.part)
+        .group_by(lift.c.target, lift.c.is_root, first.c.unit_id, first.c.indicator_id)
+    )
+
+
+# How a first-stage figure serves a part: as the part's own, or as one of a derived part's children (the last).
+_OWN, _CHILD, _LAST = 0, 1, 2
+
+
+def _lift(parts: list[Period], root_ids: set[str], derived: dict[int, list[int]]) -> Values:
+    """(first-stage part, the derived part it serves, as what, whether that part is a root)."""
+    rows = []
+    for target, children in derived.items():
+        is_root = parts[target].id in root_ids
+        rows += [(target, target, _OWN, is_root)]
+        rows += [(c, target, _LAST if c == children[-1] else _CHILD, is_root) for c in children]
+    return values(
+        column("source", Integer),
+        column("target", Integer),
+        column("role", Integer),
+        column("is_root", Boolean),
+        name="lift",
+    ).data(rows)
+
+
+def _pieces(parts: list[Period], derived: dict[int, list[int]]) -> Values:
+    """Each part with every piece inside it (a derived part: itself only): the piece's months and whether it
+    ends when the part ends."""
     rows = []
     for number, part in enumerate(parts):
-        for piece_id in tree(part).pieces:
+        for piece_id in [part.id] if number in derived else tree(part).pieces:
             piece = Period.parse(piece_id)
-            rows.append((number, piece_id, piece.months, piece.end == part.end, part.id in root_ids))
+            rows.append((number, piece_id, piece.months, piece.end == part.end))
     return values(
         column("part", Integer),
         column("piece", String),
         column("months", Integer),
         column("at_end", Boolean),
-        column("is_root", Boolean),
         name="pieces",
     ).data(rows)
 
 
-def _hidden(session: Session, parts: list[Period], indicator_ids: list[int]) -> Subquery | None:
-    """(part, piece, unit, indicator) whose figure a coarser figure of the same unit covers in that part; None
-    when no unit sent a piece coarser than a month."""
+def _hidden(
+    session: Session, parts: list[Period], derived: dict[int, list[int]], indicator_ids: list[int]
+) -> Subquery | None:
+    """(part, piece, unit, indicator) whose figure a coarser figure of the same unit covers in that part (a
+    derived part reads no piece under it); None when no unit sent a piece coarser than a month."""
     rows = [
         (number, piece, above)
         for number, part in enumerate(parts)
+        if number not in derived
         for piece, ancestors in tree(part).ancestors.items()
         for above in ancestors
     ]
