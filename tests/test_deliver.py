@@ -86,9 +86,16 @@ def test_one_connection_carries_a_batch(tmp_path: Path, db_url: str, server: Smt
     assert server.inbox.ehlos == 1
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+    return url
+
+
 def test_the_first_task_of_a_run_sends_its_batch_and_the_others_find_theirs_sent(
-    tmp_path: Path, db_url: str, server: SmtpServer
+    tmp_path: Path, any_db: str, server: SmtpServer
 ) -> None:
+    db_url = any_db
     settings = settings_for(tmp_path, db_url, server.url, delivery_batch=4)
     run_id, ids = rendered_run(settings, recipients=6)
 
@@ -104,9 +111,9 @@ def test_the_first_task_of_a_run_sends_its_batch_and_the_others_find_theirs_sent
 
 
 def test_a_batch_stops_at_a_refusal_and_gives_the_rest_back_untried(
-    tmp_path: Path, db_url: str, server: SmtpServer
+    tmp_path: Path, any_db: str, server: SmtpServer
 ) -> None:
-    settings = settings_for(tmp_path, db_url, server.url, delivery_batch=5)
+    settings = settings_for(tmp_path, any_db, server.url, delivery_batch=5)
     _, ids = rendered_run(settings, recipients=5)
     server.inbox.plan.extend(["accept", "451 4.7.1 greylisted, try again"])
 

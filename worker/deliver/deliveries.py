@@ -137,14 +137,17 @@ def claim_batch(session: Session, run_id: int, limit: int) -> list[int]:
         return []
     _claim_without_flush(session)
     untried = (Delivery.state == DeliveryState.PENDING) & (Delivery.attempts == 0)
-    candidates = (
+    # Chosen first, then updated: as a subquery of the UPDATE, PostgreSQL may run the LIMIT more than once.
+    candidates = session.scalars(
         select(Delivery.id)
         .join(Run, Run.id == Delivery.run_id)
         .where(Delivery.run_id == run_id, untried, Run.state.in_(SENDING_RUNS))
         .order_by(Delivery.id)
         .limit(limit)
         .with_for_update(of=Delivery, skip_locked=True)  # two batches never wait for each other (PostgreSQL)
-    )
+    ).all()
+    if not candidates:
+        return []
     claimed = session.scalars(
         update(Delivery)
         .where(Delivery.id.in_(candidates), untried)
