@@ -110,7 +110,7 @@ def message_id(run_id: int, generation: int, email: str, domain: str, created: d
 def claim(session: Session, delivery_id: int, lease_seconds: float, table: MailTable = Delivery) -> int | None:
     """Take a pending delivery, or a 'sending' one whose lease ran out before its whole message went out (one
     sent whole is for `expire_leases` to call uncertain); returns the attempt (the token)."""
-    _claim_without_flush(session)
+    _without_flush(session)
     now = utcnow()
     return session.scalars(
         update(table)
@@ -135,7 +135,7 @@ def claim_batch(session: Session, run_id: int, limit: int) -> list[int]:
     sends email, as `idle_pending` chooses: a cancelled run's deliveries stay where they are."""
     if limit <= 0:
         return []
-    _claim_without_flush(session)
+    _without_flush(session)
     untried = (Delivery.state == DeliveryState.PENDING) & (Delivery.attempts == 0)
     # Chosen first, then updated: as a subquery of the UPDATE, PostgreSQL may run the LIMIT more than once.
     candidates = session.scalars(
@@ -173,7 +173,7 @@ def give_back(session: Session, delivery_ids: Sequence[int]) -> list[int]:
     return sorted(returned)
 
 
-def _claim_without_flush(session: Session) -> None:
+def _without_flush(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         # A claim need not wait for its WAL flush: should PostgreSQL itself crash and lose it, the delivery
         # is pending again and is sent again with the same Message-ID, as after a worker's death. The
@@ -183,6 +183,9 @@ def _claim_without_flush(session: Session) -> None:
 
 def mark_data_sent(session: Session, delivery_id: int, token: int, table: MailTable = Delivery) -> None:
     """The attempt `token` has sent the whole message and waits for the server's answer."""
+    # Not waiting for the WAL flush either: this record is lost only should PostgreSQL crash in the same
+    # fraction of a second, and it matters only should the worker die too before recording the answer.
+    _without_flush(session)
     session.execute(
         update(table)
         .where(table.id == delivery_id, table.state == DeliveryState.SENDING, table.attempts == token)

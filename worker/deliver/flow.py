@@ -62,6 +62,7 @@ T = TypeVar("T")
 # (120 s) must leave room for the last one's slowest answer, and an email is never started on a lease
 # that may run out while it is sent.
 BATCH_SECONDS = 30.0
+OPEN = (DeliveryState.PENDING, DeliveryState.SENDING)
 HELD_WAIT_SECONDS = 2.0  # how long a message whose delivery another batch holds waits for it to settle
 
 
@@ -133,6 +134,9 @@ def _claim(delivery_id: int, settings: Settings) -> Batch | None:
     """The task's own delivery and the batch's others, claimed in one commit; None when its own is settled."""
     lease = settings.delivery_lease_seconds
     with session_scope(settings.db_url) as session:
+        # Most messages of a batch's emails come after it: a read tells them so, without a write.
+        if session.scalar(select(Delivery.state).where(Delivery.id == delivery_id)) not in OPEN:
+            return None
         token = claim(session, delivery_id, lease)
         if token is None and lease_left(session, delivery_id, lease) <= 0:
             return None
