@@ -30,11 +30,12 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
-from tongket.models.db import session_scope
+from tongket.models.db import engine_for, session_scope
 from tongket.models.errors import DeliveryFailed, MessageTooLarge, OutcomeUnknown, TransientError
 from tongket.models.tables import Artifact, Delivery, DeliveryContent, DeliveryState, Run, Schedule, Unit
 from tongket.worker.backoff import backoff
@@ -166,13 +167,15 @@ def _send(batch: Batch, settings: Settings) -> tuple[dict[int, Outcome], list[Ne
     outcomes: dict[int, Outcome] = {}
     budget = min(BATCH_SECONDS, settings.delivery_lease_seconds / 2)
     left = list(batch.members)
+    records = Records(settings.db_url)
     try:
         while left and (not outcomes or time.monotonic() - batch.claimed_at < budget):
             member = left.pop(0)
-            outcome = outcomes[member.delivery.id] = _attempt(member, batch.report, settings)
+            outcome = outcomes[member.delivery.id] = _attempt(member, batch.report, settings, records)
             if outcome.state != DeliveryState.SENT:
                 break
     finally:
+        records.close()
         returned = _give_back([m.delivery.id for m in left], settings) if left else []
     if any(o.state == DeliveryState.SENT for o in outcomes.values()):
         _until_recorded(settings, lambda s: finish_delivering(s, batch.run_id))
@@ -204,7 +207,7 @@ def _settles(delivery_id: int, settings: Settings) -> bool:
     return False
 
 
-def _attempt(member: Member, report: ReportFile | DeliveryFailed, settings: Settings) -> Outcome:
+def _attempt(member: Member, report: ReportFile | DeliveryFailed, settings: Settings, records: Records) -> Outcome:
     """One claimed email: compose, hand over, record its outcome."""
     delivery, token, about = member.delivery, member.token, member.about
     try:
@@ -213,7 +216,7 @@ def _attempt(member: Member, report: ReportFile | DeliveryFailed, settings: Sett
         if isinstance(report, DeliveryFailed):
             raise report
         prepared = compose_for(delivery, report, settings)
-        sent = _data_sent(delivery.id, token, settings)
+        sent = _data_sent(delivery.id, token, records)
         try:
             where = hand_over(settings, prepared.data, prepared.message_id, prepared.sender, prepared.recipient, sent)
         except MessageTooLarge:  # smaller than our limit, bigger than the server's: the notice instead
@@ -227,9 +230,10 @@ def _attempt(member: Member, report: ReportFile | DeliveryFailed, settings: Sett
         return _end(delivery.id, token, settings, DeliveryState.FAILED, str(exc), about)
     # At once: this is the window between 'accepted' and 'sent'. The database may be away just now: the
     # outcome is kept and recording retried, since sending again would double the email.
-    recorded = _until_recorded(
-        settings,
-        lambda s: settle(s, delivery.id, token, DeliveryState.SENT, content=prepared.content, destination=where),
+    recorded = _retrying(
+        lambda: records(
+            lambda c: settle(c, delivery.id, token, DeliveryState.SENT, content=prepared.content, destination=where)
+        )
     )
     if recorded:
         about.log(DeliveryState.SENDING, DeliveryState.SENT, f"{prepared.content} accepted by the mail system")
@@ -275,11 +279,39 @@ class About:
         )
 
 
-def _data_sent(delivery_id: int, token: int, settings: Settings) -> Callable[[], None]:
+class Records:
+    """A batch's records of its emails (the whole message sent, then the answer), each a transaction of its
+    own on one connection the batch keeps: no session, pool checkout and ping per record. A connection that
+    fails is dropped, and the next record takes a new one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.connection: Connection | None = None
+
+    def __call__(self, step: Callable[[Connection], T]) -> T:
+        if self.connection is None:
+            self.connection = engine_for(self.url).connect()
+        try:
+            result = step(self.connection)
+            self.connection.commit()
+        except BaseException:
+            self.close()
+            raise
+        return result
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                connection.close()  # rolls back what a failed step left open
+            except (OperationalError, InterfaceError) as exc:
+                log.warning("could not close a broken database connection: %s", exc)
+
+
+def _data_sent(delivery_id: int, token: int, records: Records) -> Callable[[], None]:
     def record() -> None:
         try:
-            with session_scope(settings.db_url) as session:
-                mark_data_sent(session, delivery_id, token)
+            records(lambda c: mark_data_sent(c, delivery_id, token))
         except (OperationalError, InterfaceError) as exc:  # best effort: the answer matters more
             log.warning("could not record that delivery %s was sent whole: %s", delivery_id, exc)
 
@@ -291,13 +323,21 @@ RECORD_SECONDS = 90.0  # within the deliver task's soft limit (120 s), far withi
 
 def _until_recorded(settings: Settings, step: Callable[[Session], T]) -> T:
     """Run a recording step in its own transaction, trying again while the database cannot be reached."""
+
+    def in_session() -> T:
+        with session_scope(settings.db_url) as session:
+            return step(session)
+
+    return _retrying(in_session)
+
+
+def _retrying(record: Callable[[], T]) -> T:
+    """Make a record, trying again for RECORD_SECONDS while the database cannot be reached."""
     deadline = time.monotonic() + RECORD_SECONDS
     pause = 0.5
     while True:
         try:
-            with session_scope(settings.db_url) as session:
-                result = step(session)
-            return result
+            return record()
         except (OperationalError, InterfaceError) as exc:  # the server is down or the connection broke
             if time.monotonic() + pause > deadline:
                 raise
