@@ -78,12 +78,54 @@ def test_the_received_email_carries_the_report_byte_for_byte(tmp_path: Path, db_
 
 
 def test_one_connection_carries_a_batch(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
-    settings = settings_for(tmp_path, db_url, server.url)
+    settings = settings_for(tmp_path, db_url, server.url, delivery_batch=1)
     _, ids = rendered_run(settings, recipients=5)
     for delivery_id in ids:
         assert flow.deliver(delivery_id, settings).state == DeliveryState.SENT
     assert len(server.inbox.accepted) == 5
     assert server.inbox.ehlos == 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+    return url
+
+
+def test_the_first_task_of_a_run_sends_its_batch_and_the_others_find_theirs_sent(
+    tmp_path: Path, any_db: str, server: SmtpServer
+) -> None:
+    db_url = any_db
+    settings = settings_for(tmp_path, db_url, server.url, delivery_batch=4)
+    run_id, ids = rendered_run(settings, recipients=6)
+
+    states = [flow.deliver(delivery_id, settings).state for delivery_id in ids]
+
+    # The first took 3 more never tried, in id order; the fifth's task took the sixth.
+    assert states == ["sent", "settled", "settled", "settled", "sent", "settled"]
+    assert [r.rcpt_tos[0] for r in server.inbox.accepted] == [row(settings, i).email for i in ids]
+    assert all((row(settings, i).state, row(settings, i).attempts) == (DeliveryState.SENT, 1) for i in ids)
+    assert server.inbox.ehlos == 1
+    with session_scope(db_url) as session:
+        assert session.get_one(Run, run_id).state == RunState.DONE
+
+
+def test_a_batch_stops_at_a_refusal_and_gives_the_rest_back_untried(
+    tmp_path: Path, any_db: str, server: SmtpServer
+) -> None:
+    settings = settings_for(tmp_path, any_db, server.url, delivery_batch=5)
+    _, ids = rendered_run(settings, recipients=5)
+    server.inbox.plan.extend(["accept", "451 4.7.1 greylisted, try again"])
+
+    outcome = flow.deliver(ids[0], settings)
+
+    assert outcome.state == DeliveryState.SENT  # the task's own email went; the second was refused for now
+    assert (row(settings, ids[1]).state, row(settings, ids[1]).attempts) == (DeliveryState.PENDING, 1)
+    assert [(row(settings, i).state, row(settings, i).attempts) for i in ids[2:]] == [(DeliveryState.PENDING, 0)] * 3
+    assert not [n for n in outcome.follow if n.task == "tongket.deliver"]  # their own messages drive them
+    for delivery_id in ids[1:]:  # their own messages, or the ones the batch sent for them
+        flow.deliver(delivery_id, settings)
+    assert sorted(r.rcpt_tos[0] for r in server.inbox.accepted) == sorted(row(settings, i).email for i in ids)
 
 
 def test_a_4xx_answer_is_retried_and_the_email_arrives_once(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
@@ -252,7 +294,7 @@ def test_a_lease_keeps_a_sending_delivery_until_it_runs_out(tmp_path: Path, db_u
 
 
 def test_a_report_changed_on_disk_is_never_sent(tmp_path: Path, db_url: str, server: SmtpServer) -> None:
-    settings = settings_for(tmp_path, db_url, server.url)
+    settings = settings_for(tmp_path, db_url, server.url, delivery_batch=1)  # the second in a task of its own
     _, (first, second) = rendered_run(settings, recipients=2)
     assert flow.deliver(first, settings).state == DeliveryState.SENT  # the worker now knows the report
     with session_scope(db_url) as session:
@@ -358,7 +400,7 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_without_a_failed
     tmp_path: Path, db_url: str, server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(smtp, "IDLE_CHECK_SECONDS", 0.0)  # check before every reuse, as after a pause
-    settings = settings_for(tmp_path, db_url, server.url)
+    settings = settings_for(tmp_path, db_url, server.url, delivery_batch=1)  # each email in a task of its own
     _, (first, second) = rendered_run(settings, recipients=2)
     assert flow.deliver(first, settings).state == DeliveryState.SENT
     server.stop()  # the server restarts: the cached connection is dead

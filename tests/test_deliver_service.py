@@ -16,12 +16,14 @@ from tests import redis_db
 from tests.deliveries import rendered_run
 from tests.processes import end, environment, worker
 from tests.smtp_server import SmtpServer
+from tests.tcp_proxy import tcp_proxy
 from tongket.models.db import session_scope
 from tongket.models.tables import Delivery, DeliveryState, Run, RunState
 from tongket.worker.app import make_app
 from tongket.worker.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SETTLED = (DeliveryState.SENT, DeliveryState.UNCERTAIN)
 TIMING = {
     "delivery_retry_seconds": "0.3",
     "delivery_retry_max_seconds": "1.5",
@@ -48,14 +50,14 @@ def service(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Callable[..
     yield settings
 
 
-def start_worker(settings: Settings, name: str, concurrency: int) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, name: str, concurrency: int, **timing: str) -> subprocess.Popen[bytes]:
     """A real worker with the test's SMTP server and timing."""
     env = environment(
         settings.data_dir,
         database_url=settings.database_url,
         broker_url=settings.broker_url,
         smtp_url=settings.smtp_url,
-        **TIMING,
+        **{**TIMING, **timing},
     )
     return worker(env, settings.data_dir / f"{name}.log", concurrency=concurrency, name=name)
 
@@ -66,6 +68,16 @@ def states(settings: Settings, run_id: int) -> list[tuple[str, int]]:
             (d.state, d.attempts)
             for d in session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id))
         ]
+
+
+def deliveries(settings: Settings, run_id: int) -> list[Delivery]:
+    with session_scope(settings.db_url) as session:
+        return list(session.scalars(select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)))
+
+
+def run_state(settings: Settings, run_id: int) -> RunState:
+    with session_scope(settings.db_url) as session:
+        return session.get_one(Run, run_id).state
 
 
 def poll(condition: Callable[[], bool], timeout: float, what: str, tick: Callable[[], None] | None = None) -> None:
@@ -101,8 +113,7 @@ def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Ca
     received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
     assert received == sorted(["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn", "nguoi3@example.vn"])
     assert len({r.message["Message-ID"] for r in server.inbox.accepted}) == 4
-    with session_scope(settings.db_url) as session:
-        assert session.get_one(Run, run_id).state == RunState.DONE
+    poll(lambda: run_state(settings, run_id) == RunState.DONE, 10, "the run to be done")
 
 
 def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., Settings]) -> None:
@@ -129,7 +140,8 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
         end(doomed, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
     server.inbox.release.set()  # the server gives up on the dead connection: that message was not accepted
     assert (DeliveryState.SENDING, 1) in states(settings, run_id)
-    killed = [i for i, (state, _) in zip(ids, states(settings, run_id), strict=True) if state == DeliveryState.SENDING]
+    # The one in the server's hands; the others of its batch, claimed and not tried, go when their leases end.
+    killed = [d.id for d in deliveries(settings, run_id) if d.data_sent_at is not None]
 
     successor = start_worker(settings, "successor", concurrency=2)
     try:  # beat sends tongket.recover_deliveries every minute; here every second
@@ -149,5 +161,57 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
         assert [(d.state, d.attempts) for d in dead] == [(DeliveryState.UNCERTAIN, 1)]
     everyone = ["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"]
     assert received == sorted(e for e in everyone if e != dead[0].email)
-    with session_scope(settings.db_url) as session:
-        assert session.get_one(Run, run_id).state == RunState.DONE
+    poll(lambda: run_state(settings, run_id) == RunState.DONE, 10, "the run to be done")  # just after the last
+
+
+def test_a_worker_killed_mid_batch_loses_and_doubles_no_email(service: Callable[..., Settings]) -> None:
+    """One task claims the run's eight emails at once (a batch lease) and is killed, worker and pool, after
+    its third, while the fourth waits for the server's answer (a content scanner, 0.4 s each). That one was
+    received whole: it becomes 'uncertain' and is never sent again; the ones the batch claimed and never
+    tried go once their lease runs out, driven by their own messages. Every recipient gets one copy."""
+    server = SmtpServer().start()
+    with tcp_proxy(server.port) as proxy:
+        proxy.faults.answer_delay = 0.4
+        timing = {"delivery_lease_seconds": "10", "delivery_batch": "8"}
+        settings = service(server).model_copy(
+            update={"smtp_url": f"smtp://127.0.0.1:{proxy.port}", "delivery_lease_seconds": 10.0}
+        )
+        run_id, ids = rendered_run(settings, recipients=8)
+        queue = make_app(settings)
+        doomed = start_worker(settings, "doomed", concurrency=1, **timing)
+        try:
+            for delivery_id in ids:
+                queue.send_task("tongket.deliver", args=[delivery_id])
+
+            def mid_batch() -> bool:
+                now = deliveries(settings, run_id)
+                waiting = [d for d in now if d.state == DeliveryState.SENDING and d.data_sent_at is not None]
+                return sum(d.state == DeliveryState.SENT for d in now) >= 3 and bool(waiting)
+
+            poll(mid_batch, 90, "three emails sent and the fourth waiting for its answer")
+        finally:
+            end(doomed, signal.SIGKILL)
+        at_kill = deliveries(settings, run_id)
+        untried = [d.id for d in at_kill if d.state == DeliveryState.SENDING and d.data_sent_at is None]
+        in_flight = [d.id for d in at_kill if d.state == DeliveryState.SENDING and d.data_sent_at is not None]
+        assert untried, "the batch had claimed more than it sent"
+        assert all(d.attempts == 1 for d in at_kill)  # one claim of the whole batch, by the first task
+
+        successor = start_worker(settings, "successor", concurrency=2, **timing)
+        try:  # beat sends tongket.recover_deliveries every minute; here every second
+            poll(
+                lambda: all(d.state in SETTLED for d in deliveries(settings, run_id)),
+                120,
+                "every email settled",
+                tick=lambda: queue.send_task("tongket.recover_deliveries"),
+            )
+            time.sleep(3)  # longer than the longest retry: a late duplicate would show now
+        finally:
+            end(successor)
+    server.stop()
+    after = {d.id: d for d in deliveries(settings, run_id)}
+    received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted if r.rcpt_tos[0] != "chu-tri@example.vn")
+    assert received == sorted(d.email for d in after.values())  # each recipient once: none lost, none doubled
+    assert [after[i].state for i in in_flight] == [DeliveryState.UNCERTAIN] * len(in_flight)
+    assert [after[i].state for i in untried] == [DeliveryState.SENT] * len(untried)
+    poll(lambda: run_state(settings, run_id) == RunState.DONE, 10, "the run to be done")

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     delivery_retry_seconds: float = 15  # the first retry's delay; it doubles up to delivery_retry_max_seconds
     delivery_retry_max_seconds: float = 300  # kept short: long countdowns on Redis outlive the visibility timeout
     delivery_lease_seconds: float = 300  # a delivery 'sending' this long belongs to a worker that died
+    # A deliver task also takes up to this many emails of the same run never tried yet (one claim, one
+    # connection); 1 sends each email in its own task only.
+    delivery_batch: int = 20
     timezone: str = "Asia/Ho_Chi_Minh"
     # Communes by email: the intake mailbox (imaps://user@host[:port]/INBOX), its password (use
     # TONGKET_IMAP_PASSWORD_FILE), the address communes reply to, and limits on what a message may carry.
@@ -107,6 +110,13 @@ class Settings(BaseSettings):
             ) from None
         if any(h <= 0 for h in hours):
             raise ValueError("TONGKET_REMINDER_HOURS must be positive hours")
+        return value
+
+    @field_validator("delivery_batch")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"TONGKET_DELIVERY_BATCH must be 1 or more (1: one email per task), not {value}")
         return value
 
     @field_validator("timezone")

@@ -74,22 +74,25 @@ def render_run(self: DbTask, run_id: int) -> None:
 
 
 # Bounded well below the delivery lease: a task still running at the lease's end would be sent twice.
-@app.task(name="tongket.deliver", base=DbTask, bind=True, soft_time_limit=120, time_limit=150)
+# max_retries=None: retried for as long as the outcome asks; the database counts the attempts and ends them.
+@app.task(name="tongket.deliver", base=DbTask, bind=True, soft_time_limit=120, time_limit=150, max_retries=None)
 def deliver(self: DbTask, delivery_id: int) -> None:
     outcome = flow.deliver(delivery_id, get_settings())
     send(outcome.follow)
     reason = redact_text(f"delivery {delivery_id}: {outcome.reason or outcome.state}")
     if outcome.retry_in is not None:  # transient: the delivery is pending again, and the database counts tries
-        raise self.retry(exc=TransientError(reason), countdown=outcome.retry_in, max_retries=None)
+        raise self.retry(exc=TransientError(reason), countdown=outcome.retry_in)
     if outcome.state in (DeliveryState.FAILED, DeliveryState.UNCERTAIN):  # a failed task in Flower, not SUCCESS
         raise DeliveryFailed(reason)
 
 
-@app.task(name="tongket.deliver_commune_mail", base=DbTask, bind=True, soft_time_limit=120, time_limit=150)
+@app.task(
+    name="tongket.deliver_commune_mail", base=DbTask, bind=True, soft_time_limit=120, time_limit=150, max_retries=None
+)
 def deliver_commune_mail(self: DbTask, mail_id: int) -> None:
     outcome = commune_flow.deliver_commune_mail(mail_id, get_settings())
     if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+        raise self.retry(countdown=outcome.retry_in)
 
 
 @app.task(name="tongket.recover_deliveries", base=DbTask)

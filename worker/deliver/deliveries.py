@@ -13,11 +13,12 @@ import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, Table, Update, func, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from tongket.models.db import changed
 from tongket.models.tables import (
     CommuneMail,
     Delivery,
@@ -34,6 +35,8 @@ from tongket.worker.states import Next, transition
 
 # The tables of emails sent under the same lease machinery: a report's deliveries, a commune's mail.
 MailTable = type[Delivery] | type[CommuneMail]
+# The runs whose pending deliveries go out (a draft's emails to the owners, too, while it awaits approval).
+SENDING_RUNS = (RunState.DELIVERING, RunState.DONE, RunState.AWAITING_APPROVAL)
 
 
 def create_deliveries(
@@ -106,12 +109,9 @@ def message_id(run_id: int, generation: int, email: str, domain: str, created: d
 
 
 def claim(session: Session, delivery_id: int, lease_seconds: float, table: MailTable = Delivery) -> int | None:
-    """Take a pending delivery, or a 'sending' one whose lease ran out; returns the attempt (the token)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # The claim need not wait for its WAL flush: should PostgreSQL itself crash and lose it, the delivery
-        # is pending again and is sent again with the same Message-ID, as after a worker's death. The
-        # outcome ('sent') is always committed in full.
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    """Take a pending delivery, or a 'sending' one whose lease ran out before its whole message went out (one
+    sent whole is for `expire_leases` to call uncertain); returns the attempt (the token)."""
+    _without_flush(session)
     now = utcnow()
     return session.scalars(
         update(table)
@@ -120,7 +120,8 @@ def claim(session: Session, delivery_id: int, lease_seconds: float, table: MailT
             or_(
                 table.state == DeliveryState.PENDING,
                 (table.state == DeliveryState.SENDING)
-                & (table.state_changed_at < now - timedelta(seconds=lease_seconds)),
+                & (table.state_changed_at < now - timedelta(seconds=lease_seconds))
+                & table.data_sent_at.is_(None),
             ),
         )
         .values(state=DeliveryState.SENDING, attempts=table.attempts + 1, state_changed_at=now, data_sent_at=None)
@@ -129,14 +130,73 @@ def claim(session: Session, delivery_id: int, lease_seconds: float, table: MailT
     ).first()
 
 
-def mark_data_sent(session: Session, delivery_id: int, token: int, table: MailTable = Delivery) -> None:
-    """The attempt `token` has sent the whole message and waits for the server's answer."""
-    session.execute(
-        update(table)
-        .where(table.id == delivery_id, table.state == DeliveryState.SENDING, table.attempts == token)
-        .values(data_sent_at=utcnow())
+def claim_batch(session: Session, run_id: int, limit: int) -> list[int]:
+    """Also take up to `limit` pending deliveries of the run that were never tried, the lowest ids first
+    (each with token 1); their own messages, when they come, find them settled or held. Only while the run
+    sends email, as `idle_pending` chooses: a cancelled run's deliveries stay where they are."""
+    if limit <= 0:
+        return []
+    _without_flush(session)
+    untried = (Delivery.state == DeliveryState.PENDING) & (Delivery.attempts == 0)
+    # Chosen first, then updated: as a subquery of the UPDATE, PostgreSQL may run the LIMIT more than once.
+    candidates = session.scalars(
+        select(Delivery.id)
+        .join(Run, Run.id == Delivery.run_id)
+        .where(Delivery.run_id == run_id, untried, Run.state.in_(SENDING_RUNS))
+        .order_by(Delivery.id)
+        .limit(limit)
+        .with_for_update(of=Delivery, skip_locked=True)  # two batches never wait for each other (PostgreSQL)
+    ).all()
+    if not candidates:
+        return []
+    claimed = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(candidates), untried)
+        .values(state=DeliveryState.SENDING, attempts=1, state_changed_at=utcnow(), data_sent_at=None)
+        .returning(Delivery.id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
+    return sorted(claimed)
+
+
+def give_back(session: Session, delivery_ids: Sequence[int]) -> list[int]:
+    """Deliveries a batch claimed and did not try (it stopped early): pending and never tried again, for
+    their own messages or another batch. Returns those given back (not those whose lease another took)."""
+    if not delivery_ids:
+        return []
+    returned = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.SENDING, Delivery.attempts == 1)
+        .values(state=DeliveryState.PENDING, attempts=0, state_changed_at=utcnow(), data_sent_at=None)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(returned)
+
+
+def _without_flush(db: Session | Connection) -> None:
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    if dialect.name == "postgresql":
+        # A claim need not wait for its WAL flush: should PostgreSQL itself crash and lose it, the delivery
+        # is pending again and is sent again with the same Message-ID, as after a worker's death. The
+        # outcome ('sent') is always committed in full.
+        db.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+# The records made for each email, on a session or on a batch's own connection, are plain UPDATEs of the
+# table (SQLAlchemy Core): the ORM's bulk path costs more than the statement on a fast database.
+def mark_data_sent(db: Session | Connection, delivery_id: int, token: int, table: MailTable = Delivery) -> None:
+    """The attempt `token` has sent the whole message and waits for the server's answer."""
+    # Not waiting for the WAL flush either: this record is lost only should PostgreSQL crash in the same
+    # fraction of a second, and it matters only should the worker die too before recording the answer.
+    _without_flush(db)
+    db.execute(_held_by(table, delivery_id, token).values(data_sent_at=utcnow()))
+
+
+def _held_by(table: MailTable, delivery_id: int, token: int) -> Update:
+    """An UPDATE of the delivery while the attempt `token` holds it."""
+    rows = cast(Table, table.__table__)
+    return update(rows).where(rows.c.id == delivery_id, rows.c.state == DeliveryState.SENDING, rows.c.attempts == token)
 
 
 def lease_left(session: Session, delivery_id: int, lease_seconds: float, table: MailTable = Delivery) -> float:
@@ -163,7 +223,7 @@ def waiting_until(delivery: Delivery, settings: Settings) -> tuple[str, datetime
 
 
 def settle(
-    session: Session,
+    db: Session | Connection,
     delivery_id: int,
     token: int,
     state: DeliveryState,
@@ -179,13 +239,8 @@ def settle(
         values.update(sent_at=utcnow(), destination=destination)
         if table is Delivery:
             values.update(content=content)
-    statement = (
-        update(table)
-        .where(table.id == delivery_id, table.state == DeliveryState.SENDING, table.attempts == token)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return changed(session, statement) == 1
+    result = cast(CursorResult[Any], db.execute(_held_by(table, delivery_id, token).values(**values)))
+    return result.rowcount == 1
 
 
 def open_deliveries(session: Session, run_id: int) -> int:
@@ -256,8 +311,7 @@ def idle_pending(session: Session, idle_seconds: float, now: datetime | None = N
         .where(
             Delivery.state == DeliveryState.PENDING,
             Delivery.state_changed_at < cutoff,
-            # a draft's emails to the owners, too, while it awaits approval
-            Run.state.in_((RunState.DELIVERING, RunState.DONE, RunState.AWAITING_APPROVAL)),
+            Run.state.in_(SENDING_RUNS),
         )
         .order_by(Delivery.id)
     ).all()
