@@ -42,7 +42,7 @@ from tongket.models.tables import (
     UnitState,
     utcnow,
 )
-from tongket.worker.collect.email_message import read_email
+from tongket.worker.collect.email_message import ReceivedEmail, read_email
 from tongket.worker.collect.ingest import ingest
 from tongket.worker.collect.mailbox import ImapConfig, Mailbox
 from tongket.worker.collect.problems import Problem, is_cell
@@ -182,8 +182,8 @@ def _take_in(
     """One message within the caller's transaction: its receipts, or None while another worker holds it."""
     inbound = _row(session, key)
     if inbound is None:
-        new = _record(session, box, key, size, settings, now or utcnow(), raw)
-        return process(session, new, settings) if new is not None else []
+        recorded = _record(session, box, key, size, settings, now or utcnow(), raw)
+        return process(session, recorded[0], settings, recorded[1]) if recorded is not None else []
     if claim(session, inbound.id, now):
         return process(session, inbound.id, settings)
     if inbound.state is InboundState.RECEIVED:
@@ -199,9 +199,10 @@ def _record(
     settings: Settings,
     claimed_at: datetime,
     raw: bytes | None = None,
-) -> int | None:
-    """Keep the message's bytes (only its header when it is too big) and insert its row, claimed; the id,
-    or None when another worker inserted it meanwhile. `raw`: the bytes, when fetched already."""
+) -> tuple[int, ReceivedEmail] | None:
+    """Keep the message's bytes (only its header when it is too big) and insert its row, claimed; the id
+    and the message as read (so that processing does not parse it again), or None when another worker
+    inserted it meanwhile. `raw`: the bytes, when fetched already."""
     too_big = size > settings.intake_max_bytes
     if raw is None or too_big:
         raw = box.fetch(key["uid"], header_only=too_big)
@@ -221,7 +222,7 @@ def _record(
         "claimed_at": claimed_at,
     }
     new = upsert(session, InboundMail, [row], key=("mailbox", "uid_validity", "uid"))
-    return int(new[0]) if new else None
+    return (int(new[0]), read) if new else None
 
 
 def _refuse_unprocessable(box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> list[Next]:
@@ -233,8 +234,8 @@ def _refuse_unprocessable(box: Mailbox, key: dict[str, Any], size: int, settings
 def _refuse_in(session: Session, box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> None:
     inbound = _row(session, key)
     if inbound is None:
-        new = _record(session, box, key, size, settings, utcnow())
-        inbound = session.get(InboundMail, new) if new is not None else _row(session, key)
+        recorded = _record(session, box, key, size, settings, utcnow())
+        inbound = session.get(InboundMail, recorded[0]) if recorded is not None else _row(session, key)
     if inbound is not None:
         _settle(session, inbound, InboundState.REFUSED, f"could not be processed: {error}")
 
@@ -256,8 +257,9 @@ def claim(session: Session, inbound_id: int, now: datetime | None = None) -> boo
     return changed(session, statement) == 1
 
 
-def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]:
-    """Judge one recorded message: duplicate, quarantined, refused, or its forms ingested; make the receipt."""
+def process(session: Session, inbound_id: int, settings: Settings, read: ReceivedEmail | None = None) -> list[Next]:
+    """Judge one recorded message: duplicate, quarantined, refused, or its forms ingested; make the receipt.
+    `read`: the message as parsed when it was recorded (else it is read again from its kept bytes)."""
     inbound = session.get_one(InboundMail, inbound_id, populate_existing=True)
     _hold_message_id(session, inbound)
     if _seen_before(session, inbound):
@@ -272,7 +274,8 @@ def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]
             "nên hệ thống không đọc. Đề nghị chỉ đính kèm tệp biểu mẫu .xlsx và gửi lại."
         )
         return _answer(session, inbound, contact, [], note, settings, InboundState.REFUSED)
-    read = read_email(Path(inbound.raw_path or "").read_bytes(), settings.intake_max_attachments)
+    if read is None:
+        read = read_email(Path(inbound.raw_path or "").read_bytes(), settings.intake_max_attachments)
     files = [_refused_file(r.name, r.reason_vi) for r in read.refusals if r.name]
     note = " ".join(r.reason_vi[:1].upper() + r.reason_vi[1:] + "." for r in read.refusals if not r.name)
     for form in read.forms:
