@@ -48,7 +48,7 @@ from tongket.worker.collect.mailbox import ImapConfig, Mailbox
 from tongket.worker.collect.problems import Problem, is_cell
 from tongket.worker.deliver.commune import create_receipt, deadline_text
 from tongket.worker.deliver.commune_flow import SEND_TASK
-from tongket.worker.deliver.contacts import contacts_by_address
+from tongket.worker.deliver.contacts import senders_by_address
 from tongket.worker.deliver.deliveries import mail_domain
 from tongket.worker.report.wording import lower_first, short_label
 from tongket.worker.runs.communes import form_for
@@ -264,7 +264,8 @@ def process(session: Session, inbound_id: int, settings: Settings, read: Receive
     _hold_message_id(session, inbound)
     if _seen_before(session, inbound):
         return _settle(session, inbound, InboundState.DUPLICATE, "the same Message-ID was processed before")
-    contacts = contacts_by_address(session, inbound.sender) if inbound.sender else []
+    senders = senders_by_address(session, inbound.sender) if inbound.sender else []
+    contacts = [contact for contact, _ in senders]  # their units stay loaded while `senders` holds them
     if not contacts:
         return _settle(session, inbound, InboundState.QUARANTINED, "the sender is not a registered contact")
     contact = contacts[0]
@@ -279,7 +280,7 @@ def process(session: Session, inbound_id: int, settings: Settings, read: Receive
     files = [_refused_file(r.name, r.reason_vi) for r in read.refusals if r.name]
     note = " ".join(r.reason_vi[:1].upper() + r.reason_vi[1:] + "." for r in read.refusals if not r.name)
     for form in read.forms:
-        unit = _unit_for(session, contacts, form.data, form.name)
+        unit = _unit_for(senders, form.data, form.name)
         submission = ingest(
             session,
             unit,
@@ -382,10 +383,10 @@ def _seen_before(session: Session, inbound: InboundMail) -> bool:
     )
 
 
-def _unit_for(session: Session, contacts: Sequence[Contact], data: bytes, name: str) -> Unit:
+def _unit_for(senders: Sequence[tuple[Contact, Unit]], data: bytes, name: str) -> Unit:
     """The commune a form is for: the sender's only commune, or, for a sender of several, the one the
     form names."""
-    units = [session.get_one(Unit, c.unit_id) for c in contacts]
+    units = [unit for _, unit in senders]
     if len(units) > 1:
         from tongket.worker.collect.formats import read_delivery
         from tongket.worker.collect.problems import FormRejected
