@@ -338,9 +338,9 @@ def test_a_worker_dying_half_way_neither_loses_nor_doubles_a_message(world: dict
     with intake.Mailbox(config) as box:
         key = {"mailbox": config.name, "uid_validity": box.uid_validity, "uid": second}
         with session_scope(settings.db_url) as session:
-            row_id = intake._record(session, box, key, 0, settings, datetime.now(UTC))
-            assert row_id is not None
-            answers = intake.process(session, row_id, settings)
+            recorded = intake._record(session, box, key, 0, settings, datetime.now(UTC))
+            assert recorded is not None
+            answers = intake.process(session, recorded[0], settings, recorded[1])
     for item in answers:
         commune_flow.deliver_commune_mail(int(item.args[0]), settings)
 
@@ -637,7 +637,8 @@ def test_two_copies_of_one_message_id_taken_at_the_same_instant_are_processed_on
         for uid in box.waiting():
             with session_scope(settings.db_url) as session:
                 key = {"mailbox": config.name, "uid_validity": box.uid_validity, "uid": uid}
-                ids.append(intake._record(session, box, key, 0, settings, datetime.now(UTC)))
+                recorded = intake._record(session, box, key, 0, settings, datetime.now(UTC))
+                ids.append(recorded[0] if recorded is not None else None)
     first, second = ids
     assert first is not None and second is not None
     outcome: dict[str, Any] = {}

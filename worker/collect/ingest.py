@@ -12,6 +12,7 @@ from dataclasses import asdict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tongket.models.db import upsert
 from tongket.models.errors import BadPeriod
@@ -52,12 +53,14 @@ def ingest(
     if created:
         by_code = dict(session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(values))).all())
         # Added as rows, not through submission.values: that would first load the (empty) collection.
-        session.add_all(
+        rows = [
             Value(submission_id=submission.id, indicator_id=by_code[code], value=v)
             for code, v in values.items()
             if v is not None
-        )
+        ]
+        session.add_all(rows)
         session.flush()
+        set_committed_value(submission, "values", rows)  # what it holds is known: no query to load it again
     return submission
 
 

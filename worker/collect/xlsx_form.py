@@ -7,8 +7,9 @@ reordered rows still read correctly.
 Forms come from outside, so the reader treats them as hostile. It checks the zip container (size, entry
 count, declared uncompressed sizes and ratios, encryption, external links, macros, XML DTDs) before openpyxl
 sees a byte: entity expansion and external entities both need a DTD, and OOXML never declares one. This
-module parses no XML itself; openpyxl parses every part, through defusedxml (a dependency: importing this
-module fails if openpyxl would not use it), which refuses entities again should a DTD ever pass the scan.
+module parses no XML itself; openpyxl's parsers read every part (driven by xlsx_cells, without building a
+Workbook), through defusedxml (a dependency: importing this module fails if openpyxl would not use it), which
+refuses entities again should a DTD ever pass the scan.
 Any other failure of openpyxl on the bytes becomes a FormRejected, never a raw exception.
 """
 
@@ -25,7 +26,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
@@ -39,6 +40,7 @@ from openpyxl.xml import DEFUSEDXML
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import IndicatorKind, IndicatorLevel
 from tongket.worker.collect.problems import FormRejected, Problem, shown
+from tongket.worker.collect.xlsx_cells import Book, Sheet, read_book
 from tongket.worker.report.figures import IndicatorInfo
 from tongket.worker.report.numbers import format_int
 from tongket.worker.report.wording import short_label
@@ -272,7 +274,7 @@ def read_form(data: bytes, *, max_bytes: int = 5_000_000) -> RawForm:
     _check_container(data, max_bytes)
     # Loaded once, formulas as written: every formula is refused anyway, so the cached results a second
     # data_only load would show are never needed, and one load halves the cost of reading a form.
-    values_wb = formulas_wb = _load(data, data_only=False)
+    values_wb = formulas_wb = _load(data)
     meta = _read_meta(values_wb, formulas_wb)
     unit, period = meta["unit_code"], meta["period"]
     sheet, header = _find_table(values_wb, unit, period)
@@ -411,11 +413,12 @@ def _declares_dtd(part: bytes) -> bool:
     return b"<!doctype" in lowered or b"<!entity" in lowered
 
 
-def _load(data: bytes, *, data_only: bool) -> Workbook:
+def _load(data: bytes) -> Book:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; they do not matter
-            return load_workbook(BytesIO(data), read_only=False, data_only=data_only)
+            with zipfile.ZipFile(BytesIO(data)) as archive:
+                return read_book(archive)
     except Exception as exc:  # the bytes are hostile input: whatever openpyxl trips on, the file is bad
         raise _reject(
             "tệp Excel bị hỏng hoặc không đúng định dạng, không đọc được; hãy dùng biểu mẫu do hệ thống gửi",
@@ -426,7 +429,7 @@ def _load(data: bytes, *, data_only: bool) -> Workbook:
 # ---- the _meta sheet
 
 
-def _read_meta(values_wb: Workbook, formulas_wb: Workbook) -> dict[str, str]:
+def _read_meta(values_wb: Book, formulas_wb: Book) -> dict[str, str]:
     if META_SHEET not in values_wb.sheetnames:
         raise _reject(
             'không tìm thấy trang ẩn "_meta" của biểu mẫu; hãy dùng biểu mẫu do hệ thống gửi, '
@@ -461,7 +464,7 @@ def _read_meta(values_wb: Workbook, formulas_wb: Workbook) -> dict[str, str]:
     return meta
 
 
-def _meta_pairs(ws: Worksheet, formulas: Worksheet) -> tuple[dict[str, str], list[tuple[str, str]]]:
+def _meta_pairs(ws: Sheet, formulas: Sheet) -> tuple[dict[str, str], list[tuple[str, str]]]:
     meta: dict[str, str] = {}
     formula_keys: list[tuple[str, str]] = []
     limit = min(ws.max_row, 100)
@@ -504,7 +507,7 @@ def _meta_identity_problems(meta: dict[str, str], unit: str, period: str) -> lis
 # ---- the table
 
 
-def _find_table(wb: Workbook, unit: str, period: str) -> tuple[Worksheet, tuple[int, int, int]]:
+def _find_table(wb: Book, unit: str, period: str) -> tuple[Sheet, tuple[int, int, int]]:
     """The sheet with the table and its header: (row, code column, value column). A clerk who copied the
     form sheet and filled the copy has the copy read; two filled tables are refused, naming the sheets."""
     names = sorted((n for n in wb.sheetnames if n != META_SHEET), key=lambda n: n != FORM_SHEET)
@@ -532,17 +535,17 @@ def _find_table(wb: Workbook, unit: str, period: str) -> tuple[Worksheet, tuple[
     )
 
 
-def _has_values(ws: Worksheet, header: tuple[int, int, int]) -> bool:
+def _has_values(ws: Sheet, header: tuple[int, int, int]) -> bool:
     header_row, _, value_col = header
     return any(
         ws.cell(row=row, column=value_col).value not in (None, "") for row in range(header_row + 1, ws.max_row + 1)
     )
 
 
-def _refuse_merged(ws: Worksheet, header: tuple[int, int, int], unit: str, period: str) -> None:
+def _refuse_merged(ws: Sheet, header: tuple[int, int, int], unit: str, period: str) -> None:
     """Merged value cells hold one figure for several indicators: which one was meant cannot be known."""
     header_row, _, value_col = header
-    merged = [str(r) for r in ws.merged_cells.ranges if r.max_row > header_row and r.min_col <= value_col <= r.max_col]
+    merged = [str(r) for r in ws.merged if r.max_row > header_row and r.min_col <= value_col <= r.max_col]
     if merged:
         raise _reject(
             f"các ô số liệu bị gộp (Merge Cells): {', '.join(merged[:10])}; hãy bỏ gộp ô (Unmerge Cells) để mỗi "
@@ -553,7 +556,7 @@ def _refuse_merged(ws: Worksheet, header: tuple[int, int, int], unit: str, perio
         )
 
 
-def _find_header(ws: Worksheet) -> tuple[int, int, int] | None:
+def _find_header(ws: Sheet) -> tuple[int, int, int] | None:
     max_row, max_col = HEADER_SEARCH
     for row in ws.iter_rows(max_row=min(ws.max_row, max_row), max_col=min(ws.max_column, max_col)):
         labels = {_label(c.value): c.column for c in row if isinstance(c.value, str)}
@@ -565,7 +568,7 @@ def _find_header(ws: Worksheet) -> tuple[int, int, int] | None:
 
 
 def _read_rows(
-    ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int], unit: str, period: str
+    ws: Sheet, formulas: Sheet, header: tuple[int, int, int], unit: str, period: str
 ) -> tuple[dict[str, tuple[str, object]], list[tuple[str, str]], list[Problem]]:
     header_row, code_col, value_col = header
     if ws.max_row - header_row > MAX_DATA_ROWS:
@@ -608,7 +611,7 @@ def _read_rows(
     return cells, duplicates, problems
 
 
-def _data_rows(ws: Worksheet, formulas: Worksheet, header: tuple[int, int, int]) -> Iterator[tuple[Any, ...]]:
+def _data_rows(ws: Sheet, formulas: Sheet, header: tuple[int, int, int]) -> Iterator[tuple[Any, ...]]:
     header_row, code_col, value_col = header
     for row in range(header_row + 1, ws.max_row + 1):
         yield (

@@ -38,7 +38,8 @@ def deliver_commune_mail(mail_id: int, settings: Settings) -> Outcome:
             if token > settings.delivery_max_attempts:
                 session.commit()  # the claim stands, so that the failure below is recorded against it
                 raise DeliveryFailed(f"gave up after {token - 1} attempts")
-            if not _still_wanted(session, mail_id):
+            mail = session.get_one(CommuneMail, mail_id)  # held here, so the reads below find it loaded
+            if not _still_wanted(session, mail.id):
                 settle(session, mail_id, token, DeliveryState.FAILED, NOT_NEEDED, table=CommuneMail)
                 return Outcome(DeliveryState.FAILED)
             try:

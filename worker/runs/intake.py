@@ -42,13 +42,13 @@ from tongket.models.tables import (
     UnitState,
     utcnow,
 )
-from tongket.worker.collect.email_message import read_email
+from tongket.worker.collect.email_message import ReceivedEmail, read_email
 from tongket.worker.collect.ingest import ingest
 from tongket.worker.collect.mailbox import ImapConfig, Mailbox
 from tongket.worker.collect.problems import Problem, is_cell
 from tongket.worker.deliver.commune import create_receipt, deadline_text
 from tongket.worker.deliver.commune_flow import SEND_TASK
-from tongket.worker.deliver.contacts import contacts_by_address
+from tongket.worker.deliver.contacts import senders_by_address
 from tongket.worker.deliver.deliveries import mail_domain
 from tongket.worker.report.wording import lower_first, short_label
 from tongket.worker.runs.communes import form_for
@@ -182,8 +182,8 @@ def _take_in(
     """One message within the caller's transaction: its receipts, or None while another worker holds it."""
     inbound = _row(session, key)
     if inbound is None:
-        new = _record(session, box, key, size, settings, now or utcnow(), raw)
-        return process(session, new, settings) if new is not None else []
+        recorded = _record(session, box, key, size, settings, now or utcnow(), raw)
+        return process(session, recorded[0], settings, recorded[1]) if recorded is not None else []
     if claim(session, inbound.id, now):
         return process(session, inbound.id, settings)
     if inbound.state is InboundState.RECEIVED:
@@ -199,9 +199,10 @@ def _record(
     settings: Settings,
     claimed_at: datetime,
     raw: bytes | None = None,
-) -> int | None:
-    """Keep the message's bytes (only its header when it is too big) and insert its row, claimed; the id,
-    or None when another worker inserted it meanwhile. `raw`: the bytes, when fetched already."""
+) -> tuple[int, ReceivedEmail] | None:
+    """Keep the message's bytes (only its header when it is too big) and insert its row, claimed; the id
+    and the message as read (so that processing does not parse it again), or None when another worker
+    inserted it meanwhile. `raw`: the bytes, when fetched already."""
     too_big = size > settings.intake_max_bytes
     if raw is None or too_big:
         raw = box.fetch(key["uid"], header_only=too_big)
@@ -221,7 +222,7 @@ def _record(
         "claimed_at": claimed_at,
     }
     new = upsert(session, InboundMail, [row], key=("mailbox", "uid_validity", "uid"))
-    return int(new[0]) if new else None
+    return (int(new[0]), read) if new else None
 
 
 def _refuse_unprocessable(box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> list[Next]:
@@ -233,8 +234,8 @@ def _refuse_unprocessable(box: Mailbox, key: dict[str, Any], size: int, settings
 def _refuse_in(session: Session, box: Mailbox, key: dict[str, Any], size: int, settings: Settings, error: str) -> None:
     inbound = _row(session, key)
     if inbound is None:
-        new = _record(session, box, key, size, settings, utcnow())
-        inbound = session.get(InboundMail, new) if new is not None else _row(session, key)
+        recorded = _record(session, box, key, size, settings, utcnow())
+        inbound = session.get(InboundMail, recorded[0]) if recorded is not None else _row(session, key)
     if inbound is not None:
         _settle(session, inbound, InboundState.REFUSED, f"could not be processed: {error}")
 
@@ -256,13 +257,15 @@ def claim(session: Session, inbound_id: int, now: datetime | None = None) -> boo
     return changed(session, statement) == 1
 
 
-def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]:
-    """Judge one recorded message: duplicate, quarantined, refused, or its forms ingested; make the receipt."""
+def process(session: Session, inbound_id: int, settings: Settings, read: ReceivedEmail | None = None) -> list[Next]:
+    """Judge one recorded message: duplicate, quarantined, refused, or its forms ingested; make the receipt.
+    `read`: the message as parsed when it was recorded (else it is read again from its kept bytes)."""
     inbound = session.get_one(InboundMail, inbound_id, populate_existing=True)
     _hold_message_id(session, inbound)
     if _seen_before(session, inbound):
         return _settle(session, inbound, InboundState.DUPLICATE, "the same Message-ID was processed before")
-    contacts = contacts_by_address(session, inbound.sender) if inbound.sender else []
+    senders = senders_by_address(session, inbound.sender) if inbound.sender else []
+    contacts = [contact for contact, _ in senders]  # their units stay loaded while `senders` holds them
     if not contacts:
         return _settle(session, inbound, InboundState.QUARANTINED, "the sender is not a registered contact")
     contact = contacts[0]
@@ -272,11 +275,12 @@ def process(session: Session, inbound_id: int, settings: Settings) -> list[Next]
             "nên hệ thống không đọc. Đề nghị chỉ đính kèm tệp biểu mẫu .xlsx và gửi lại."
         )
         return _answer(session, inbound, contact, [], note, settings, InboundState.REFUSED)
-    read = read_email(Path(inbound.raw_path or "").read_bytes(), settings.intake_max_attachments)
+    if read is None:
+        read = read_email(Path(inbound.raw_path or "").read_bytes(), settings.intake_max_attachments)
     files = [_refused_file(r.name, r.reason_vi) for r in read.refusals if r.name]
     note = " ".join(r.reason_vi[:1].upper() + r.reason_vi[1:] + "." for r in read.refusals if not r.name)
     for form in read.forms:
-        unit = _unit_for(session, contacts, form.data, form.name)
+        unit = _unit_for(senders, form.data, form.name)
         submission = ingest(
             session,
             unit,
@@ -379,10 +383,10 @@ def _seen_before(session: Session, inbound: InboundMail) -> bool:
     )
 
 
-def _unit_for(session: Session, contacts: Sequence[Contact], data: bytes, name: str) -> Unit:
+def _unit_for(senders: Sequence[tuple[Contact, Unit]], data: bytes, name: str) -> Unit:
     """The commune a form is for: the sender's only commune, or, for a sender of several, the one the
     form names."""
-    units = [session.get_one(Unit, c.unit_id) for c in contacts]
+    units = [unit for _, unit in senders]
     if len(units) > 1:
         from tongket.worker.collect.formats import read_delivery
         from tongket.worker.collect.problems import FormRejected
