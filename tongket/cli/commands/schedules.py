@@ -16,6 +16,13 @@ from tongket.scheduler import schedules
 from tongket.worker.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="When reports are made (takes effect at the next tick, no restart).")
+REVIEW = Annotated[
+    bool | None,
+    typer.Option(
+        "--review/--no-review",
+        help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
+    ),
+]
 
 
 @app.command("list")
@@ -75,13 +82,7 @@ def schedules_add(
     request_days: Annotated[
         int | None, typer.Option(help="Ask communes for their figures this many days before the period ends.")
     ] = None,
-    review: Annotated[
-        bool | None,
-        typer.Option(
-            "--review/--no-review",
-            help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
-        ),
-    ] = None,
+    review: REVIEW = None,
 ) -> None:
     """Add a schedule."""
     settings = get_settings()
@@ -134,13 +135,7 @@ def schedules_edit(
     request_days: Annotated[
         int | None, typer.Option(help="Ask communes this many days before the period ends; 0: when the run starts.")
     ] = None,
-    review: Annotated[
-        bool | None,
-        typer.Option(
-            "--review/--no-review",
-            help="Owners get a draft first, recipients the final on approval (default: annual and multi-year).",
-        ),
-    ] = None,
+    review: REVIEW = None,
 ) -> None:
     """Change when a schedule is due, who hears of its failures, the coverage its reports need, when its
     communes are asked and reminded, or whether its reports go to the owners as drafts first."""
