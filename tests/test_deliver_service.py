@@ -151,6 +151,8 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
             "the emails",
             tick=lambda: queue.send_task("tongket.recover_deliveries"),
         )
+        # set by the worker just after the last email: wait for it before that worker stops
+        poll(lambda: run_state(settings, run_id) == RunState.DONE, 30, "the run to be done")
     finally:
         end(successor)
         server.stop()
@@ -161,7 +163,6 @@ def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., S
         assert [(d.state, d.attempts) for d in dead] == [(DeliveryState.UNCERTAIN, 1)]
     everyone = ["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn"]
     assert received == sorted(e for e in everyone if e != dead[0].email)
-    poll(lambda: run_state(settings, run_id) == RunState.DONE, 10, "the run to be done")  # just after the last
 
 
 def test_a_worker_killed_mid_batch_loses_and_doubles_no_email(service: Callable[..., Settings]) -> None:
