@@ -107,13 +107,13 @@ def test_an_smtp_outage_delays_the_reports_and_loses_or_doubles_none(service: Ca
         server.start()
         poll(lambda: all(s == DeliveryState.SENT for s, _ in states(settings, run_id)), 90, "the emails")
         time.sleep(3)  # longer than the longest retry: a late duplicate would show now
+        poll(lambda: run_state(settings, run_id) == RunState.DONE, 30, "the run to be done")  # before it stops
     finally:
         end(process)
         server.stop()
     received = sorted(r.rcpt_tos[0] for r in server.inbox.accepted)
     assert received == sorted(["truong@example.vn", "nguoi1@example.vn", "nguoi2@example.vn", "nguoi3@example.vn"])
     assert len({r.message["Message-ID"] for r in server.inbox.accepted}) == 4
-    poll(lambda: run_state(settings, run_id) == RunState.DONE, 10, "the run to be done")
 
 
 def test_a_worker_killed_while_sending_doubles_no_email(service: Callable[..., Settings]) -> None:
@@ -207,6 +207,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_no_email(service: Callable[
                 tick=lambda: queue.send_task("tongket.recover_deliveries"),
             )
             time.sleep(3)  # longer than the longest retry: a late duplicate would show now
+            poll(lambda: run_state(settings, run_id) == RunState.DONE, 30, "the run to be done")
         finally:
             end(successor)
     server.stop()
@@ -215,4 +216,3 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_no_email(service: Callable[
     assert received == sorted(d.email for d in after.values())  # each recipient once: none lost, none doubled
     assert [after[i].state for i in in_flight] == [DeliveryState.UNCERTAIN] * len(in_flight)
     assert [after[i].state for i in untried] == [DeliveryState.SENT] * len(untried)
-    poll(lambda: run_state(settings, run_id) == RunState.DONE, 10, "the run to be done")
