@@ -115,12 +115,13 @@ def _load() -> str:
 
 def _prepare(args: argparse.Namespace) -> str:
     """The database, units, sources, forms and recipients; returns the scope's code (a province or VN)."""
+    from bench.national import fresh_database
     from tongket.models.catalogue import load_catalogue
     from tongket.models.db import migrate, session_scope
     from tongket.models.vn_units import import_vn_units
 
     started = time.perf_counter()
-    _create(args.database_url)
+    fresh_database(args.database_url, "tongket_bench_cycle")
     migrate(args.database_url)
     with session_scope(args.database_url) as session:
         load_catalogue(session)
@@ -134,19 +135,6 @@ def _prepare(args: argparse.Namespace) -> str:
         _sources_and_recipients(session, communes, Path(args.forms))
     _say(f"prepared {len(communes):,} communes ({written:,} forms written) in {time.perf_counter() - started:.0f} s")
     return scope
-
-
-def _create(url: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database or ""
-    if not name.startswith("tongket_bench_cycle"):
-        raise SystemExit(f"refusing to use database {name!r}: this bench's databases are named tongket_bench_cycle*")
-    admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 @contextmanager

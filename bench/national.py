@@ -135,7 +135,7 @@ def _uptime() -> str:
 def _prepare(url: str, province: str | None, older: bool) -> tuple[list[int], int, int]:
     """The database, units, forms and runs; returns the commune runs (in code order), the province's run and
     how many communes it covers. For code older than the national level (older), without the country."""
-    _create(url)
+    fresh_database(url)
     migrate(url)
     from tongket.models.vn_units import import_vn_units
 
@@ -165,10 +165,11 @@ def _prepare(url: str, province: str | None, older: bool) -> tuple[list[int], in
     return runs, province_run, province_communes
 
 
-def _create(url: str) -> None:
+def fresh_database(url: str, prefix: str = "tongket_bench_national") -> None:
+    """Drop and create the bench's own database; any other name is refused."""
     name = make_url(url).database or ""
-    if not name.startswith("tongket_bench_national"):
-        raise SystemExit(f"refusing to use database {name!r}: this bench's databases are named tongket_bench_national*")
+    if not name.startswith(prefix):
+        raise SystemExit(f"refusing to use database {name!r}: this bench's databases are named {prefix}*")
     admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
