@@ -123,11 +123,9 @@ def ask_ahead(session: Session, now: datetime, settings: Settings) -> list[int]:
         if ahead is None:
             continue
         asked = asked_early(session, schedule.id, ahead.period)
-        units = [
-            u
-            for u in expected_units(session, schedule.scope_unit_id, ahead.period)
-            if u.id not in asked and _has_contacts(session, u.id) and not has_accepted(session, u.id, ahead.period)
-        ]
+        expected = [u for u in expected_units(session, schedule.scope_unit_id, ahead.period) if u.id not in asked]
+        reachable = _with_any_contact(session, [u.id for u in expected])
+        units = [u for u in expected if u.id in reachable and not has_accepted(session, u.id, ahead.period)]
         forms = [(unit, form_for(session, unit, ahead.period, settings)) for unit in units]
         created += create_early_requests(
             session, ahead, forms, settings.zone, mail_domain(settings.mail_from), _intake(settings)
@@ -169,8 +167,9 @@ def _ahead(session: Session, schedule: Schedule, now: datetime, settings: Settin
     )
 
 
-def _has_contacts(session: Session, unit_id: int) -> bool:
-    return session.scalar(select(Contact.id).where(Contact.unit_id == unit_id).limit(1)) is not None
+def _with_any_contact(session: Session, unit_ids: Sequence[int]) -> set[int]:
+    """Of these units, those with a contact: one query each minute, not one per commune of the country."""
+    return set(session.scalars(select(Contact.unit_id).where(Contact.unit_id.in_(unit_ids)).distinct()))
 
 
 def remind_now(session: Session, run_id: int, settings: Settings, now: datetime) -> tuple[list[str], Sequence[Next]]:
