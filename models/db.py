@@ -149,9 +149,12 @@ def upsert(
     *,
     key: Sequence[str],
     update: Sequence[str] = (),
+    returning: Any = None,
 ) -> list[Any]:
     """INSERT rows … ON CONFLICT (key) DO UPDATE SET the `update` columns, or DO NOTHING without them;
-    returns the primary keys of the rows written (a row skipped on a conflict returns none).
+    returns the primary keys of the rows written (a row skipped on a conflict returns none), or `returning`
+    (the entity itself: its objects come loaded, with no query to read them back). A single row's values may
+    be SQL expressions (e.g. a subquery).
 
     The unique key settles races: of two processes inserting the same key at once, one writes and the
     other waits for it (PostgreSQL) or for the database lock (SQLite), then skips or updates. No savepoint,
@@ -168,5 +171,7 @@ def upsert(
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    primary_key = inspect(entity).primary_key[0]
-    return list(session.scalars(statement.returning(primary_key), [dict(row) for row in rows]))
+    statement = statement.returning(inspect(entity).primary_key[0] if returning is None else returning)
+    if len(rows) == 1:  # as VALUES, not a bulk insert's parameters, so that a value may be an expression
+        return list(session.scalars(statement.values(**rows[0])))
+    return list(session.scalars(statement, [dict(row) for row in rows]))

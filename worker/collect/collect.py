@@ -61,8 +61,12 @@ class Gathered:
 
 
 def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
-    rows = session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled).order_by(Source.id))
-    return [SourceSpec(s.id, s.kind, dict(s.settings)) for s in rows]
+    rows = session.execute(
+        select(Source.id, Source.kind, Source.settings)
+        .where(Source.unit_id == unit.id, Source.enabled)
+        .order_by(Source.id)
+    )
+    return [SourceSpec(source_id, kind, dict(settings)) for source_id, kind, settings in rows]
 
 
 def gather(unit_code: str, sources: list[SourceSpec], period: Period, dropbox: Path, limits: HttpLimits) -> Gathered:
@@ -88,7 +92,7 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
             unit,
             item.data,
             origin=item.origin,
-            source=session.get(Source, item.source_id),
+            source_id=item.source_id,
             max_bytes=limits.max_bytes,
         )
         # A period that is no period at all (Excel turned "2023" into "01/01/2024") is this run's problem too.

@@ -9,24 +9,26 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tongket.models.catalogue import catalogue
 from tongket.models.db import upsert
 from tongket.models.errors import BadPeriod
 from tongket.models.periods import Period
-from tongket.models.tables import Indicator, Source, Submission, SubmissionStatus, Unit, Value
+from tongket.models.tables import Submission, SubmissionStatus, Unit, Value
 from tongket.worker.collect.formats import read_delivery
 from tongket.worker.collect.history import history_warnings
 from tongket.worker.collect.problems import FormRejected, Problem
 from tongket.worker.collect.validate import validate_form
-from tongket.worker.report.indicators import active_indicators
+from tongket.worker.report.indicators import indicators_in
 
 
 def ingest(
-    session: Session, unit: Unit, data: bytes, *, origin: str, source: Source | None = None, max_bytes: int = 5_000_000
+    session: Session, unit: Unit, data: bytes, *, origin: str, source_id: int | None = None, max_bytes: int = 5_000_000
 ) -> Submission:
     """Store one delivered form for a unit; returns the accepted or rejected submission."""
     checksum = hashlib.sha256(data).hexdigest()
@@ -40,18 +42,19 @@ def ingest(
         raw = read_delivery(data, origin=origin, max_bytes=max_bytes)
         period_id = raw.period_id
         period = _period(raw.period_id, unit.code)
-        indicators = active_indicators(session, period)
+        entries = catalogue(session)
+        indicators = indicators_in(entries, period)
         values = validate_form(raw, expected_unit=unit.code, expected_period=period.id, indicators=indicators)
     except FormRejected as rejected:
         return _store(
-            session, unit, source, origin, checksum, period_id, SubmissionStatus.REJECTED, errors=rejected.problems
+            session, unit, source_id, origin, checksum, period_id, SubmissionStatus.REJECTED, errors=rejected.problems
         )[0]
     warnings = history_warnings(session, unit, period, values)
     submission, created = _store(
-        session, unit, source, origin, checksum, period.id, SubmissionStatus.ACCEPTED, errors=warnings
+        session, unit, source_id, origin, checksum, period.id, SubmissionStatus.ACCEPTED, errors=warnings
     )
     if created:
-        by_code = dict(session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(values))).all())
+        by_code = {entry.code: entry.id for entry in entries}
         # Added as rows, not through submission.values: that would first load the (empty) collection.
         rows = [
             Value(submission_id=submission.id, indicator_id=by_code[code], value=v)
@@ -84,7 +87,7 @@ def _period(period_id: str, unit_code: str) -> Period:
 def _store(
     session: Session,
     unit: Unit,
-    source: Source | None,
+    source_id: int | None,
     origin: str,
     checksum: str,
     period_id: str,
@@ -93,25 +96,26 @@ def _store(
 ) -> tuple[Submission, bool]:
     """The new submission and True, or, when another worker stored the same delivery meanwhile, that one
     and False."""
-    version = 1
-    if status is SubmissionStatus.ACCEPTED:
-        latest = session.scalar(
-            select(func.max(Submission.version)).where(Submission.unit_id == unit.id, Submission.period_id == period_id)
+    version: Any = 1
+    if status is SubmissionStatus.ACCEPTED:  # the next version, counted by the INSERT itself
+        version = (
+            select(func.coalesce(func.max(Submission.version), 0) + 1)
+            .where(Submission.unit_id == unit.id, Submission.period_id == period_id)
+            .scalar_subquery()
         )
-        version = (latest or 0) + 1
     row = {
         "unit_id": unit.id,
         "period_id": period_id,
-        "source_id": source.id if source else None,
+        "source_id": source_id,
         "origin": origin,
         "checksum": checksum,
         "version": version,
         "status": status,
         "errors": [asdict(p) for p in errors],
     }
-    new = upsert(session, Submission, [row], key=("unit_id", "period_id", "checksum"))
+    new = upsert(session, Submission, [row], key=("unit_id", "period_id", "checksum"), returning=Submission)
     if new:
-        return session.get_one(Submission, new[0]), True
+        return new[0], True
     # Another worker stored the same delivery meanwhile: use its row.
     return session.scalars(
         select(Submission).where(
