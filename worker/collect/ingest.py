@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tongket.models.catalogue import catalogue
-from tongket.models.db import upsert
+from tongket.models.db import upsert_statement
 from tongket.models.errors import BadPeriod
 from tongket.models.periods import Period
-from tongket.models.tables import Submission, SubmissionStatus, Unit, Value
+from tongket.models.tables import Submission, SubmissionStatus, Unit, Value, utcnow
 from tongket.worker.collect.formats import read_delivery
 from tongket.worker.collect.history import history_warnings
 from tongket.worker.collect.problems import FormRejected, Problem
@@ -32,9 +33,7 @@ def ingest(
 ) -> Submission:
     """Store one delivered form for a unit; returns the accepted or rejected submission."""
     checksum = hashlib.sha256(data).hexdigest()
-    known = session.scalars(
-        select(Submission).where(Submission.unit_id == unit.id, Submission.checksum == checksum)
-    ).first()
+    known = session.scalars(_known_statement(), {"unit_id": unit.id, "checksum": checksum}).first()
     if known is not None:
         return known
     period_id = ""
@@ -67,6 +66,40 @@ def ingest(
     return submission
 
 
+@cache
+def _insert_statement(dialect: str, versioned: bool) -> Any:
+    """The new submission, or nothing when the same delivery is stored already; an accepted one is the unit's
+    next version for its period, counted by the INSERT itself."""
+    column = Submission.__table__.c
+    version: Any = literal(1)
+    if versioned:
+        version = (
+            select(func.coalesce(func.max(Submission.version), 0) + 1)
+            .where(Submission.unit_id == bindparam("b_unit_id"), Submission.period_id == bindparam("b_period_id"))
+            .scalar_subquery()
+        )
+    key = ("unit_id", "period_id", "checksum")
+    return upsert_statement(dialect, Submission, key=key, returning=Submission).values(
+        unit_id=bindparam("b_unit_id", type_=column.unit_id.type),
+        period_id=bindparam("b_period_id", type_=column.period_id.type),
+        source_id=bindparam("b_source_id", type_=column.source_id.type),
+        origin=bindparam("b_origin", type_=column.origin.type),
+        received_at=bindparam("b_received_at", type_=column.received_at.type),
+        checksum=bindparam("b_checksum", type_=column.checksum.type),
+        version=version,
+        status=bindparam("b_status", type_=column.status.type),
+        errors=bindparam("b_errors", type_=column.errors.type),
+    )
+
+
+@cache
+def _known_statement() -> Select[tuple[Submission]]:
+    # Built once: it runs for every delivery (building it costs more CPU than running it).
+    return select(Submission).where(
+        Submission.unit_id == bindparam("unit_id"), Submission.checksum == bindparam("checksum")
+    )
+
+
 def _period(period_id: str, unit_code: str) -> Period:
     try:
         return Period.parse(period_id)
@@ -96,24 +129,18 @@ def _store(
 ) -> tuple[Submission, bool]:
     """The new submission and True, or, when another worker stored the same delivery meanwhile, that one
     and False."""
-    version: Any = 1
-    if status is SubmissionStatus.ACCEPTED:  # the next version, counted by the INSERT itself
-        version = (
-            select(func.coalesce(func.max(Submission.version), 0) + 1)
-            .where(Submission.unit_id == unit.id, Submission.period_id == period_id)
-            .scalar_subquery()
-        )
-    row = {
-        "unit_id": unit.id,
-        "period_id": period_id,
-        "source_id": source_id,
-        "origin": origin,
-        "checksum": checksum,
-        "version": version,
-        "status": status,
-        "errors": [asdict(p) for p in errors],
+    params = {
+        "b_unit_id": unit.id,
+        "b_period_id": period_id,
+        "b_source_id": source_id,
+        "b_origin": origin,
+        "b_checksum": checksum,
+        "b_status": status,
+        "b_errors": [asdict(p) for p in errors],
+        "b_received_at": utcnow(),
     }
-    new = upsert(session, Submission, [row], key=("unit_id", "period_id", "checksum"), returning=Submission)
+    dialect = session.get_bind().dialect.name
+    new = list(session.scalars(_insert_statement(dialect, status is SubmissionStatus.ACCEPTED), params))
     if new:
         return new[0], True
     # Another worker stored the same delivery meanwhile: use its row.

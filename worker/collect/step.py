@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
@@ -44,8 +45,7 @@ def collect_once(
     sources = sources_of(session, unit)
     session.commit()  # end the read transaction: no connection or lock is held while a slow source answers
     gathered = gather(unit.code, sources, period, settings.dropbox_dir, bounds)
-    session.refresh(row)
-    if row.state != UnitState.PENDING:
+    if session.scalar(_state_statement(), {"run_id": run_id, "unit_id": unit_id}) != UnitState.PENDING:
         return None  # settled by another worker meanwhile (a re-delivered message)
     outcome = judge(session, unit, period, gathered, bounds)
     now = now or utcnow()
@@ -110,14 +110,26 @@ def limits(settings: Settings) -> HttpLimits:
 
 def _load(session: Session, run_id: int, unit_id: int) -> tuple[RunUnit, Run, Unit] | None:
     """The unit's row, its run and the unit in one query, as the database has them now."""
-    found = session.execute(
+    found = session.execute(_load_statement(), {"run_id": run_id, "unit_id": unit_id}).one_or_none()
+    return None if found is None else (found[0], found[1], found[2])
+
+
+# Statements run for every unit are built once: building one and computing its cache key costs more CPU than
+# PostgreSQL spends running it.
+@cache
+def _load_statement() -> Select[tuple[RunUnit, Run, Unit]]:
+    return (
         select(RunUnit, Run, Unit)
         .join(Run, Run.id == RunUnit.run_id)
         .join(Unit, Unit.id == RunUnit.unit_id)
-        .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
+        .where(RunUnit.run_id == bindparam("run_id"), RunUnit.unit_id == bindparam("unit_id"))
         .execution_options(populate_existing=True)  # not what an object loaded earlier remembers
-    ).one_or_none()
-    return None if found is None else (found[0], found[1], found[2])
+    )
+
+
+@cache
+def _state_statement() -> Select[tuple[UnitState]]:
+    return select(RunUnit.state).where(RunUnit.run_id == bindparam("run_id"), RunUnit.unit_id == bindparam("unit_id"))
 
 
 def _settle(
