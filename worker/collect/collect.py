@@ -68,7 +68,7 @@ def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
 
 # Built once (see step.py): these run for every unit collected.
 @cache
-def _sources_statement() -> Select[tuple[int, SourceKind, dict[str, Any]]]:
+def _sources_statement() -> Select[int, SourceKind, dict[str, Any]]:
     return (
         select(Source.id, Source.kind, Source.settings)
         .where(Source.unit_id == bindparam("unit_id"), Source.enabled)
@@ -77,7 +77,7 @@ def _sources_statement() -> Select[tuple[int, SourceKind, dict[str, Any]]]:
 
 
 @cache
-def _reported_statement() -> Select[tuple[str, datetime]]:
+def _reported_statement() -> Select[str, datetime]:
     return (
         select(Submission.period_id, func.max(Submission.received_at))
         .where(Submission.unit_id == bindparam("unit_id"), Submission.status == SubmissionStatus.ACCEPTED)

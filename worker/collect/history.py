@@ -61,7 +61,7 @@ def _history(session: Session, unit: Unit, period: Period) -> dict[str, list[int
 
 
 @cache
-def _history_statement() -> Select[tuple[str, int, str, int]]:
+def _history_statement() -> Select[str, int, str, int]:
     # Built once: it runs for every accepted delivery (building it costs more CPU than running it).
     return (
         select(Submission.period_id, Submission.version, Indicator.code, Value.value)

@@ -10,9 +10,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, insert, literal, select
+from sqlalchemy import Select, Table, bindparam, func, insert, literal, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -69,7 +69,7 @@ def ingest(
     return submission
 
 
-_VALUES = insert(Value.__table__)
+_VALUES = insert(cast(Table, Value.__table__))
 
 
 @cache
@@ -99,7 +99,7 @@ def _insert_statement(dialect: str, versioned: bool) -> Any:
 
 
 @cache
-def _known_statement() -> Select[tuple[Submission]]:
+def _known_statement() -> Select[Submission]:
     # Built once: it runs for every delivery (building it costs more CPU than running it).
     return select(Submission).where(
         Submission.unit_id == bindparam("unit_id"), Submission.checksum == bindparam("checksum")

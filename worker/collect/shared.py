@@ -66,7 +66,7 @@ def settle_known(session: Session, run_id: int, collect_minutes: float, unit_id:
 
 
 @cache
-def _settle_known_statement(one_unit: bool) -> ReturningUpdate[tuple[int]]:
+def _settle_known_statement(one_unit: bool) -> ReturningUpdate[int]:
     # Built once: a collect task runs it for every unit, and building it cost more CPU than running it.
     # (An UPDATE's own column names are reserved for its SET clause: its parameters are named b_….)
     accepted = and_(

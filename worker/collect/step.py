@@ -117,7 +117,7 @@ def _load(session: Session, run_id: int, unit_id: int) -> tuple[RunUnit, Run, Un
 # Statements run for every unit are built once: building one and computing its cache key costs more CPU than
 # PostgreSQL spends running it.
 @cache
-def _load_statement() -> Select[tuple[RunUnit, Run, Unit]]:
+def _load_statement() -> Select[RunUnit, Run, Unit]:
     return (
         select(RunUnit, Run, Unit)
         .join(Run, Run.id == RunUnit.run_id)
@@ -128,7 +128,7 @@ def _load_statement() -> Select[tuple[RunUnit, Run, Unit]]:
 
 
 @cache
-def _state_statement() -> Select[tuple[UnitState]]:
+def _state_statement() -> Select[UnitState]:
     return select(RunUnit.state).where(RunUnit.run_id == bindparam("run_id"), RunUnit.unit_id == bindparam("unit_id"))
 
 
