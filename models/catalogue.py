@@ -70,6 +70,7 @@ class Entry:
     valid_from: date
     valid_to: date | None
     successor_code: str | None
+    id: int = 0  # the row's primary key: a form's values are stored without looking indicators up again
 
     def valid_during(self, start: date, end: date) -> bool:
         return self.valid_from <= end and (self.valid_to is None or self.valid_to >= start)
@@ -82,7 +83,7 @@ def catalogue(session: Session) -> tuple[Entry, ...]:
 
 def _entries(session: Session) -> tuple[Entry, ...]:
     return tuple(
-        Entry(i.code, i.name, i.measure, i.kind, i.level, i.position, i.valid_from, i.valid_to, i.successor_code)
+        Entry(i.code, i.name, i.measure, i.kind, i.level, i.position, i.valid_from, i.valid_to, i.successor_code, i.id)
         for i in session.scalars(select(Indicator).order_by(Indicator.position))
     )
 

@@ -78,10 +78,10 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
-def changed(session: Session, statement: Executable) -> int:
+def changed(session: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> int:
     """How many rows an UPDATE or DELETE changed: a claim holds when it is exactly one."""
     # Session.execute is typed for SELECTs; a DML statement returns a CursorResult, which counts its rows.
-    return cast(CursorResult[Any], session.execute(statement)).rowcount
+    return cast(CursorResult[Any], session.execute(statement, params)).rowcount
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,15 @@ def upsert(
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
+    statement = upsert_statement(session.get_bind().dialect.name, entity, key=key, update=update)
+    return list(session.scalars(statement, [dict(row) for row in rows]))
+
+
+def upsert_statement(
+    dialect: str, entity: type[Any], *, key: Sequence[str], update: Sequence[str] = (), returning: Any = None
+) -> Any:
+    """upsert's INSERT … ON CONFLICT, RETURNING the primary key or `returning` (e.g. the entity: its objects
+    come loaded). A caller that inserts one row per unit builds it once, with .values() of bind parameters."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # both speak ON CONFLICT
     statement = insert(entity)
     if update:
@@ -168,5 +176,4 @@ def upsert(
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(key))
-    primary_key = inspect(entity).primary_key[0]
-    return list(session.scalars(statement.returning(primary_key), [dict(row) for row in rows]))
+    return statement.returning(inspect(entity).primary_key[0] if returning is None else returning)

@@ -26,13 +26,14 @@ T = TypeVar("T")
 
 _TRACKED = (Unit, UnitSuccession, Indicator)
 _ROW = 1
+_TOKEN = select(ReferenceVersion.token).where(ReferenceVersion.id == _ROW)  # built once: read at every use
 # (database URL, what) -> (token it was loaded under, the data)
 _loaded: dict[tuple[str, str], tuple[str, Any]] = {}
 
 
 def token(session: Session) -> str | None:
     """The database's reference token, as this session's transaction sees it."""
-    return session.scalar(select(ReferenceVersion.token).where(ReferenceVersion.id == _ROW))
+    return session.scalar(_TOKEN)
 
 
 def touch(session: Session) -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tests.factories import REPORT_DATE, district
@@ -192,3 +192,33 @@ def test_the_wait_follows_the_collect_settings_and_never_passes_the_deadline(set
     waits = [next_try_in(n, settings, remaining=10_000) for n in range(8)]
     assert all(0.8 * min(2 * 2**n, 20) <= w <= min(2 * 2**n, 20) for n, w in enumerate(waits))
     assert next_try_in(50, settings, remaining=3) <= 3.5
+
+
+def test_a_collected_unit_costs_a_bounded_number_of_statements(
+    session: Session, server: Loopback, settings: Settings
+) -> None:
+    """The collect step runs once per commune, 3,321 times a cycle: each statement costs the worker far more
+    CPU than PostgreSQL spends on it (bench/collect). 23 before they were counted; the second commune is
+    measured, the first having loaded the catalogue this process keeps."""
+    scope, units = district(session, communes=2)
+    for unit in units:
+        source = session.scalars(select(Source).where(Source.unit_id == unit.id)).one()
+        source.kind, source.settings = "http_json", {"url": server.base + "/api/{unit}/{period}"}
+        document = {"unit_code": unit.code, "period": "2023", "values": {"security_teams": 12}}
+        server.routes[f"/api/{unit.code}/2023"] = lambda n, d=document: Reply(body=json.dumps(d).encode())
+    run = start(session, scope)
+    session.commit()
+    assert collect_once(session, run.id, units[0].id, settings) is None
+    statements: list[str] = []
+    engine = session.get_bind()
+    listen = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, …)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        assert collect_once(session, run.id, units[1].id, settings) is None
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    row = session.get_one(RunUnit, (run.id, units[1].id))
+    session.refresh(row)
+    assert row.state == UnitState.COLLECTED and row.reported_at is not None
+    assert len(statements) <= 11, "\n".join(statements)
+    assert not [s for s in statements if "FROM indicator" in s and "JOIN" not in s]  # the kept catalogue

@@ -7,12 +7,13 @@ is a plain function of a session and ids that returns the tasks to send after it
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
@@ -98,22 +99,62 @@ def start_run(session: Session, run_id: int, collect_minutes: float) -> Sequence
     return [Next("tongket.collect_unit", (run_id, unit_id)) for unit_id in pending]
 
 
-def record_unit(session: Session, run_id: int, unit_id: int, state: UnitState, errors: Sequence[str] = ()) -> bool:
-    """Settle one pending unit of a run; False if it was settled already (a repeated message)."""
-    statement = (
-        update(RunUnit)
-        .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id, RunUnit.state == UnitState.PENDING)
-        .values(state=state, errors=list(errors), updated_at=utcnow(), attempts=RunUnit.attempts + 1)
-    )
-    won = changed(session, statement) == 1
+def record_unit(
+    session: Session,
+    run_id: int,
+    unit_id: int,
+    state: UnitState,
+    errors: Sequence[str] = (),
+    *,
+    also: Mapping[str, Any] | None = None,
+    labels: tuple[str, str] | None = None,
+) -> bool:
+    """Settle one pending unit of a run; False if it was settled already (a repeated message). `also` sets
+    more of the row's columns in the same UPDATE; `labels` (unit code, period) spare the log line its reads."""
+    params = {"b_run_id": run_id, "b_unit_id": unit_id, "b_state": state, "b_errors": list(errors), "b_now": utcnow()}
+    params.update({f"b_{column}": value for column, value in (also or {}).items()})
+    won = changed(session, _record_statement(tuple(sorted(also or ()))), params) == 1
     if won:
-        log_unit(session, run_id, unit_id, UnitState.PENDING, state, "; ".join(errors))
+        log_unit(session, run_id, unit_id, UnitState.PENDING, state, "; ".join(errors), labels)
     return won
 
 
-def log_unit(session: Session, run_id: int, unit_id: int, old: str | None, new: str, reason: str = "") -> None:
-    code = session.scalars(select(Unit.code).where(Unit.id == unit_id)).one()
-    period = session.scalars(select(statelog.run_period()).where(Run.id == run_id)).one()
+@cache
+def _record_statement(also: tuple[str, ...]) -> Update:
+    # Built once per set of columns: a collect task settles every unit with it. (An UPDATE's own column names
+    # are reserved for its SET clause: its parameters are named b_….)
+    column = RunUnit.__table__.c
+    return (
+        update(RunUnit)
+        .where(
+            RunUnit.run_id == bindparam("b_run_id"),
+            RunUnit.unit_id == bindparam("b_unit_id"),
+            RunUnit.state == UnitState.PENDING,
+        )
+        .values(
+            state=bindparam("b_state", type_=column.state.type),
+            errors=bindparam("b_errors", type_=column.errors.type),
+            updated_at=bindparam("b_now", type_=column.updated_at.type),
+            attempts=RunUnit.attempts + 1,
+            **{name: bindparam(f"b_{name}", type_=column[name].type) for name in also},
+        )
+    )
+
+
+def log_unit(
+    session: Session,
+    run_id: int,
+    unit_id: int,
+    old: str | None,
+    new: str,
+    reason: str = "",
+    labels: tuple[str, str] | None = None,
+) -> None:
+    if labels is not None:
+        code, period = labels
+    else:
+        code = session.scalars(select(Unit.code).where(Unit.id == unit_id)).one()
+        period = session.scalars(select(statelog.run_period()).where(Run.id == run_id)).one()
     statelog.state_change(
         statelog.units, f"unit {code}", old, new, run_id=run_id, unit=code, period=period, reason=reason
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from tongket.models.errors import SourceBroken, SourceUnavailable
@@ -61,8 +62,27 @@ class Gathered:
 
 
 def sources_of(session: Session, unit: Unit) -> list[SourceSpec]:
-    rows = session.scalars(select(Source).where(Source.unit_id == unit.id, Source.enabled).order_by(Source.id))
-    return [SourceSpec(s.id, s.kind, dict(s.settings)) for s in rows]
+    rows = session.execute(_sources_statement(), {"unit_id": unit.id})
+    return [SourceSpec(source_id, kind, dict(settings)) for source_id, kind, settings in rows]
+
+
+# Built once (see step.py): these run for every unit collected.
+@cache
+def _sources_statement() -> Select[int, SourceKind, dict[str, Any]]:
+    return (
+        select(Source.id, Source.kind, Source.settings)
+        .where(Source.unit_id == bindparam("unit_id"), Source.enabled)
+        .order_by(Source.id)
+    )
+
+
+@cache
+def _reported_statement() -> Select[str, datetime]:
+    return (
+        select(Submission.period_id, func.max(Submission.received_at))
+        .where(Submission.unit_id == bindparam("unit_id"), Submission.status == SubmissionStatus.ACCEPTED)
+        .group_by(Submission.period_id)
+    )
 
 
 def gather(unit_code: str, sources: list[SourceSpec], period: Period, dropbox: Path, limits: HttpLimits) -> Gathered:
@@ -88,7 +108,7 @@ def judge(session: Session, unit: Unit, period: Period, gathered: Gathered, limi
             unit,
             item.data,
             origin=item.origin,
-            source=session.get(Source, item.source_id),
+            source_id=item.source_id,
             max_bytes=limits.max_bytes,
         )
         # A period that is no period at all (Excel turned "2023" into "01/01/2024") is this run's problem too.
@@ -161,11 +181,7 @@ def _within(period: Period, period_id: str) -> bool:
 
 def _reported_at(session: Session, unit: Unit, period: Period) -> datetime | None:
     """When the newest accepted submission within the period arrived; None if there is none."""
-    rows = session.execute(
-        select(Submission.period_id, func.max(Submission.received_at))
-        .where(Submission.unit_id == unit.id, Submission.status == SubmissionStatus.ACCEPTED)
-        .group_by(Submission.period_id)
-    ).all()
+    rows = session.execute(_reported_statement(), {"unit_id": unit.id}).all()
     times = [at for period_id, at in rows if period_id and _within(period, period_id)]
     return max(times) if times else None
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
@@ -20,7 +21,7 @@ from tongket.worker.collect.collect import Outcome, gather, has_contacts, judge,
 from tongket.worker.collect.http_source import HttpLimits
 from tongket.worker.collect.shared import settle_known
 from tongket.worker.settings import Settings
-from tongket.worker.states import record_unit, state_of
+from tongket.worker.states import record_unit
 
 # What officials read in the report (Vietnamese only); the technical reason stays in RunUnit.last_error.
 NOTHING_YET = "chưa nhận được số liệu trước hạn thu thập"
@@ -32,18 +33,19 @@ def collect_once(
 ) -> float | None:
     """Try one pending unit of a collecting run; returns seconds to wait before the next try, or None
     once the unit is settled (or was settled already: a repeated message does nothing)."""
-    row = session.get(RunUnit, (run_id, unit_id))
-    if row is None or row.state != UnitState.PENDING or state_of(session, run_id) != RunState.COLLECTING:
+    found = _load(session, run_id, unit_id)
+    if found is None:
+        return None
+    row, run, unit = found  # held here, so the steps below find them in the session, not in the database
+    if row.state != UnitState.PENDING or run.state != RunState.COLLECTING:
         return None
     if settle_known(session, run_id, settings.collect_minutes, unit_id):
         return None  # another run collected this form in this cycle: it serves this run too
-    run = session.get_one(Run, run_id)
-    unit, period, bounds = session.get_one(Unit, unit_id), run.period, limits(settings)
+    period, bounds = run.period, limits(settings)
     sources = sources_of(session, unit)
     session.commit()  # end the read transaction: no connection or lock is held while a slow source answers
     gathered = gather(unit.code, sources, period, settings.dropbox_dir, bounds)
-    session.refresh(row)
-    if row.state != UnitState.PENDING:
+    if session.scalar(_state_statement(), {"run_id": run_id, "unit_id": unit_id}) != UnitState.PENDING:
         return None  # settled by another worker meanwhile (a re-delivered message)
     outcome = judge(session, unit, period, gathered, bounds)
     now = now or utcnow()
@@ -51,12 +53,13 @@ def collect_once(
     if outcome.state is UnitState.REJECTED and now < deadline and has_contacts(session, unit):
         # The commune was told why (its receipt) and may still send a corrected form: wait for it.
         outcome = Outcome(UnitState.PENDING, error="rejected for now: " + "; ".join(outcome.problems)[:500])
+    labels = (unit.code, period.id)
     if outcome.state is not UnitState.PENDING:
-        _settle(session, run_id, unit_id, outcome, late=row.attempts > 0)
+        _settle(session, run_id, unit_id, outcome, labels, late=row.attempts > 0)
         return None
     if now >= deadline:
         reason = NOTHING_YET + (SOURCE_DOWN if outcome.error else "")
-        _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error))
+        _settle(session, run_id, unit_id, Outcome(UnitState.MISSING, (reason,), error=outcome.error), labels)
         return None
     tried = row.attempts  # read before the UPDATE, which may refresh the object in the session
     session.execute(
@@ -105,10 +108,32 @@ def limits(settings: Settings) -> HttpLimits:
     )
 
 
-def _settle(session: Session, run_id: int, unit_id: int, outcome: Outcome, late: bool = False) -> None:
-    if record_unit(session, run_id, unit_id, outcome.state, outcome.problems):
-        session.execute(
-            update(RunUnit)
-            .where(RunUnit.run_id == run_id, RunUnit.unit_id == unit_id)
-            .values(reported_at=outcome.reported_at, late=late, last_error=outcome.error)
-        )
+def _load(session: Session, run_id: int, unit_id: int) -> tuple[RunUnit, Run, Unit] | None:
+    """The unit's row, its run and the unit in one query, as the database has them now."""
+    found = session.execute(_load_statement(), {"run_id": run_id, "unit_id": unit_id}).one_or_none()
+    return None if found is None else (found[0], found[1], found[2])
+
+
+# Statements run for every unit are built once: building one and computing its cache key costs more CPU than
+# PostgreSQL spends running it.
+@cache
+def _load_statement() -> Select[RunUnit, Run, Unit]:
+    return (
+        select(RunUnit, Run, Unit)
+        .join(Run, Run.id == RunUnit.run_id)
+        .join(Unit, Unit.id == RunUnit.unit_id)
+        .where(RunUnit.run_id == bindparam("run_id"), RunUnit.unit_id == bindparam("unit_id"))
+        .execution_options(populate_existing=True)  # not what an object loaded earlier remembers
+    )
+
+
+@cache
+def _state_statement() -> Select[UnitState]:
+    return select(RunUnit.state).where(RunUnit.run_id == bindparam("run_id"), RunUnit.unit_id == bindparam("unit_id"))
+
+
+def _settle(
+    session: Session, run_id: int, unit_id: int, outcome: Outcome, labels: tuple[str, str], late: bool = False
+) -> None:
+    also = {"reported_at": outcome.reported_at, "late": late, "last_error": outcome.error}
+    record_unit(session, run_id, unit_id, outcome.state, outcome.problems, also=also, labels=labels)

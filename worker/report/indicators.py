@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tongket.models.catalogue import catalogue
+from tongket.models.catalogue import Entry, catalogue
 from tongket.models.periods import Period, PeriodType
 from tongket.models.tables import Indicator, IndicatorKind, IndicatorLevel, Submission, SubmissionStatus, Value
 from tongket.worker.report.figures import IndicatorInfo
@@ -15,9 +17,16 @@ def active_indicators(
     session: Session, period: Period, level: IndicatorLevel = IndicatorLevel.COMMUNE
 ) -> list[IndicatorInfo]:
     """The indicators a unit reports for a period, in catalogue order."""
+    return indicators_in(catalogue(session), period, level)
+
+
+def indicators_in(
+    entries: Sequence[Entry], period: Period, level: IndicatorLevel = IndicatorLevel.COMMUNE
+) -> list[IndicatorInfo]:
+    """active_indicators over catalogue entries already read."""
     return [
         IndicatorInfo(i.code, i.name, i.measure, i.kind, i.level)
-        for i in catalogue(session)
+        for i in entries
         if i.level == level and i.valid_during(period.start, period.end)
     ]
 

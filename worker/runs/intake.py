@@ -286,7 +286,7 @@ def process(session: Session, inbound_id: int, settings: Settings, read: Receive
             unit,
             form.data,
             origin=f"{inbound.message_id} {form.name}",
-            source=_email_source(session, unit),
+            source_id=_email_source(session, unit),
             max_bytes=settings.max_form_bytes,
         )
         files.append(_file_outcome(form.name, submission))
@@ -401,8 +401,8 @@ def _unit_for(senders: Sequence[tuple[Contact, Unit]], data: bytes, name: str) -
     return units[0]
 
 
-def _email_source(session: Session, unit: Unit) -> Source | None:
-    return session.scalars(select(Source).where(Source.unit_id == unit.id, Source.kind == SourceKind.EMAIL)).first()
+def _email_source(session: Session, unit: Unit) -> int | None:
+    return session.scalars(select(Source.id).where(Source.unit_id == unit.id, Source.kind == SourceKind.EMAIL)).first()
 
 
 def _file_outcome(name: str, submission: Submission) -> dict[str, Any]:
