@@ -278,11 +278,10 @@ def _measure(url: str, case: Case, repeat: int, python: bool = False) -> Measure
         sources = sorted({link.source_id for link in links}) if links else [t.id for t in targets]
         submissions, values = _in_scope(session, sources, case.period)
         call = _caller(session, run_id, case.period, kinds, links, python)
-        captured: list[tuple[str, Any]] = []
         repeat = case.repeat or repeat
-        total, repeats = _best(_capturing(url, call, captured), repeat)
+        total, repeats = _best(call, repeat)
         reported = _time_reported(session, run_id, case.period, links, repeat)
-        server, plans = _server_time(url, captured)
+        server, plans = _server_time(url, call)
     return Measure(
         case.label,
         case.period.id,
@@ -354,36 +353,28 @@ def _time_reported(session: Session, run_id: int, period: Period, links: Any, re
     return best
 
 
-def _capturing(url: str, call: Callable[[], Any], captured: list[tuple[str, Any]]) -> Callable[[], Any]:
-    """The call, recording the SELECTs of its first run (the listener costs microseconds per statement)."""
-    engine = engine_for(url)
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            captured.append((statement, parameters))
-
-    def wrapped() -> Any:
-        if captured:
-            return call()
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            return call()
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
-
-    return wrapped
-
-
-def _server_time(url: str, captured: list[tuple[str, Any]]) -> tuple[float | None, list[str]]:
-    """The server execution time of the captured statements (EXPLAIN ANALYZE), and their plans."""
+def _server_time(url: str, call: Callable[[], Any]) -> tuple[float | None, list[str]]:
+    """The server execution time of the SELECTs of one more call (EXPLAIN ANALYZE), and their plans. Each is
+    explained just before it runs, on the call's connection and in its transaction: with the settings the
+    call made for it (SET LOCAL) and whatever it created there (a temporary table), as it ran."""
     total, plans = 0.0, []
-    with engine_for(url).connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        for statement, parameters in captured:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + statement, parameters)
-            lines = [row[0] for row in cursor.fetchall()]
-            total += float(lines[-1].split(":")[1].split()[0]) / 1000  # "Execution Time: 123.4 ms"
-            plans.append("\n".join(lines))
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        nonlocal total
+        if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            return
+        with cursor.connection.cursor() as explaining:
+            explaining.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + statement, parameters)
+            lines = [row[0] for row in explaining.fetchall()]
+        total += float(lines[-1].split(":")[1].split()[0]) / 1000  # "Execution Time: 123.4 ms"
+        plans.append("\n".join(lines))
+
+    engine = engine_for(url)
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
     return total, plans
 
 
