@@ -278,11 +278,15 @@ def _measure(url: str, case: Case, repeat: int, python: bool = False) -> Measure
         sources = sorted({link.source_id for link in links}) if links else [t.id for t in targets]
         submissions, values = _in_scope(session, sources, case.period)
         call = _caller(session, run_id, case.period, kinds, links, python)
-        captured: list[tuple[str, Any]] = []
         repeat = case.repeat or repeat
-        total, repeats = _best(_capturing(url, call, captured), repeat)
-        reported = _time_reported(session, run_id, case.period, links, repeat)
-        server, plans = _server_time(url, captured)
+        total, repeats = _best(call, repeat)
+        # Added up by PostgreSQL (rollup_sql), aggregate() fetches no values: timing the fetch would say nothing
+        reported = (
+            None
+            if _in_sql(session, run_id, links, python)
+            else _time_reported(session, run_id, case.period, links, repeat)
+        )
+        server, plans = _server_time(url, call)
     return Measure(
         case.label,
         case.period.id,
@@ -327,6 +331,13 @@ def _best(call: Callable[[], Any], repeat: int) -> tuple[float, int]:
     return min(times), len(times)
 
 
+def _in_sql(session: Session, run_id: int, links: Any, python: bool) -> bool:
+    """Whether aggregate() has PostgreSQL add the run up (as it decides: more than BATCH source units)."""
+    if python or not hasattr(agg, "rollup_sql") or session.get_bind().dialect.name != "postgresql":
+        return False
+    return len(agg._targets(session, run_id, links or ())) > agg.BATCH
+
+
 def _time_reported(session: Session, run_id: int, period: Period, links: Any, repeat: int) -> float | None:
     """The time of the SQL fetch into dicts alone (`_reported`), when its signature is one we know."""
     reported = getattr(agg, "_reported", None)
@@ -354,36 +365,28 @@ def _time_reported(session: Session, run_id: int, period: Period, links: Any, re
     return best
 
 
-def _capturing(url: str, call: Callable[[], Any], captured: list[tuple[str, Any]]) -> Callable[[], Any]:
-    """The call, recording the SELECTs of its first run (the listener costs microseconds per statement)."""
-    engine = engine_for(url)
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            captured.append((statement, parameters))
-
-    def wrapped() -> Any:
-        if captured:
-            return call()
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            return call()
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
-
-    return wrapped
-
-
-def _server_time(url: str, captured: list[tuple[str, Any]]) -> tuple[float | None, list[str]]:
-    """The server execution time of the captured statements (EXPLAIN ANALYZE), and their plans."""
+def _server_time(url: str, call: Callable[[], Any]) -> tuple[float | None, list[str]]:
+    """The server execution time of the SELECTs of one more call (EXPLAIN ANALYZE), and their plans. Each is
+    explained just before it runs, on the call's connection and in its transaction: with the settings the
+    call made for it (SET LOCAL) and whatever it created there (a temporary table), as it ran."""
     total, plans = 0.0, []
-    with engine_for(url).connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        for statement, parameters in captured:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + statement, parameters)
-            lines = [row[0] for row in cursor.fetchall()]
-            total += float(lines[-1].split(":")[1].split()[0]) / 1000  # "Execution Time: 123.4 ms"
-            plans.append("\n".join(lines))
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        nonlocal total
+        if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            return
+        with cursor.connection.cursor() as explaining:
+            explaining.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + statement, parameters)
+            lines = [row[0] for row in explaining.fetchall()]
+        total += float(lines[-1].split(":")[1].split()[0]) / 1000  # "Execution Time: 123.4 ms"
+        plans.append("\n".join(lines))
+
+    engine = engine_for(url)
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
     return total, plans
 
 
@@ -426,7 +429,8 @@ def _print(measures: list[Measure], plans: bool) -> None:
         print(_row(m))
     print(
         "total: aggregate(), best of n; sql: server execution (EXPLAIN ANALYZE); fetch: _reported() minus sql "
-        "(transfer, rows -> dicts); rollup: total minus _reported(); lineage: lineage() itself, not in total; "
+        "(transfer, rows -> dicts); rollup: total minus _reported() (n/a: added up by PostgreSQL, in sql s, measured "
+        "in one more call: under load it differs from total's); lineage: lineage() itself, not in total; "
         "peak MB: the process's peak RSS after the case"
     )
     if plans:

@@ -9,9 +9,10 @@ import hashlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import district
@@ -188,3 +189,39 @@ def test_a_range_is_worked_out_from_its_years_and_a_year_from_its_halves_one_lev
     assert derived(["2022..2023", "2023", "2023S1", "2023S2"]) == {"2023": ["2023S1", "2023S2"]}
     assert derived(["2022..2023", "2022", "2023", "2023S1", "2023S2"]) == {"2023": ["2023S1", "2023S2"]}
     assert derived(["2023", "2023S2", "2023-12"]) == {}
+
+
+def test_the_values_can_be_read_by_parallel_workers(pg_session: Session) -> None:
+    """The country's ten years are 19 million values: their scan and their join to the chosen submissions must be
+    shareable among PostgreSQL's parallel workers, so nothing they are joined to may be parallel-restricted (a
+    temporary table's scan is: the values would be read in parallel and joined in one process)."""
+    scope, (a, b) = district(pg_session, communes=2)
+    ids = dict(pg_session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(KINDS))).all())
+    for unit, month in [(u, f"{y}-{m:02}") for u in (a, b) for y in (2022, 2023) for m in range(1, 13)]:
+        send(pg_session, unit, month, 1, True, {ids["security_teams"]: 3, ids["tips_to_police"]: 4})
+    run_id = run_over(pg_session, scope)
+    plans: list[str] = []
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "grouping sets" not in statement.lower():
+            return
+        with cursor.connection.cursor() as explaining:  # planned as for the country (read whole), parallel free
+            explaining.execute("SAVEPOINT parallel_probe")
+            for setting in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+                explaining.execute(f"SET LOCAL {setting} = 0")
+            for setting in ("enable_nestloop", "enable_mergejoin", "enable_indexscan", "enable_bitmapscan"):
+                explaining.execute(f"SET LOCAL {setting} = off")
+            explaining.execute("EXPLAIN " + statement, parameters)
+            plans.append("\n".join(row[0] for row in explaining.fetchall()))
+            explaining.execute("ROLLBACK TO SAVEPOINT parallel_probe")
+
+    engine = pg_session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        found = aggregate_window(pg_session, run_id, [SPAN], KINDS, in_sql=True)[SPAN.id]
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+
+    assert len(plans) == 1 and "Parallel Seq Scan on value" in plans[0], plans
+    assert "Parallel Hash Join" in plans[0], plans  # joined in the workers too, not only read there
+    assert found.totals == {"security_teams": 3 + 3, "tips_to_police": 4 * 48}

@@ -98,7 +98,7 @@ def aggregate_window(
     target_of = _targets(session, run_id, links)
     context = _Context(session, run_id, kinds, target_of)
     rolls = {p.id: _RollUp(p, context) for p in periods}
-    if in_sql is None:  # a small run stays in Python: the temporary table would cost more than it saves
+    if in_sql is None:  # a small run stays in Python: the extra statements would cost more than they save
         in_sql = session.get_bind().dialect.name == "postgresql" and len(target_of) > BATCH
     if in_sql:
         parts = list({part.id: part for p in periods for part in data_periods(p)}.values())
