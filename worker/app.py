@@ -30,7 +30,7 @@ from tongket.worker import (
     logs,
 )
 from tongket.worker.settings import Settings, get_settings
-from tongket.worker.states import Next
+from tongket.worker.states import Next, NotHere
 
 QUEUES = ("control", "collect", "render", "render_big", "mail")
 ROUTES = {
@@ -222,55 +222,135 @@ def _log_format(logger: logging.Logger, **_: object) -> None:
 
 
 class DbTask(Task):  # type: ignore[type-arg]  # generic in celery-types only: not subscriptable at runtime
-    """Runs a plain step in one unit of work, then sends the tasks the step asked for."""
+    """Runs a plain step in one unit of work, then sends the tasks the step asked for, or does here the one
+    next step of the same run that this worker would take from its queues anyway (`carry_on`)."""
 
-    def in_session(self, step: Callable[..., Sequence[Next]], *args: Any) -> None:
+    def in_session(self, step: Callable[..., Sequence[Next]], *args: Any) -> str | None:
         with session_scope(get_settings().db_url) as session:
             follow = step(session, *args)
-        send(follow)  # only after the commit: a worker never sees a row that is not there yet
+            labels = task_labels(follow, session)  # in the step's own transaction, not a session of their own
+        return self.carry_on(follow, labels)  # only after the commit: a worker never sees a row not there yet
+
+    def carry_on(self, follow: Sequence[Next], labels: Mapping[Next, str] | None = None) -> str | None:
+        """Send what follows a committed step; but a run's single next step that this worker takes from its own
+        queues (`HERE`: a commune's collect from a local source, a small report's render) is done here and now,
+        in a transaction of its own, instead of a message, a queue and another task. Up to HERE_MAX steps, then
+        the rest is sent. A step done here that cannot finish (an error, a source not local) sends its task as
+        before, so the task's own retries and failure handling apply; a worker killed meanwhile leaves each
+        step's committed state to the reconciler, as a killed task would. Returns what was done here, for
+        Flower (the task's result) and the log."""
+        done: list[str] = []
+        while len(done) < HERE_MAX and (item := _here(self, follow)) is not None:
+            send([n for n in follow if n != item], labels)
+            step = HERE[item.task]
+            logs.worker.info("%s[%s] goes on here with %s%s", self.name, self.request.id, item.task, item.args)
+            try:
+                follow, labels = step(*item.args)
+            except Exception as exc:  # the task does it, with its own retries and failure handling
+                level = logging.DEBUG if isinstance(exc, NotHere) else logging.WARNING
+                logs.worker.log(level, "%s%s left to its task: %s: %s", item.task, item.args, type(exc).__name__, exc)
+                follow, labels = [item], None
+                break
+            done.append(f"{item.task.removeprefix('tongket.')}{item.args}")
+        send(follow, labels)
+        return f"also done here: {', '.join(done)}" if done else None
 
 
-def send(follow: Sequence[Next]) -> None:
-    labels = task_labels(follow) if follow else {}
+# What a task may do here after its own step, instead of a message: a plain step of the same run, in a session
+# of its own, returning (what follows, its labels). Filled by worker/tasks.py.
+HERE: dict[str, Callable[..., tuple[Sequence[Next], Mapping[Next, str] | None]]] = {}
+HERE_MAX = 3
+
+
+def here(task: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(step: Callable[..., Any]) -> Callable[..., Any]:
+        HERE[task] = step
+        return step
+
+    return register
+
+
+def _here(task: Task, follow: Sequence[Next]) -> Next | None:  # type: ignore[type-arg]
+    """The one item of `follow` this worker may do at once: alone of its kind, on its usual queue (a big
+    report's render goes to `render_big`, never here), no countdown, and a queue this worker consumes (-Q)."""
+    if not follow or task.request.called_directly or not get_settings().steps_here:
+        return None
+    candidates = [n for n in follow if n.task in HERE]
+    if len(candidates) != 1 or candidates[0].queue is not None or candidates[0].countdown is not None:
+        return None
+    queues = task.app.amqp.queues
+    consumed = queues.consume_from  # the queues themselves unless the worker was given its own (-Q)
+    queue = ROUTES.get(candidates[0].task, {}).get("queue", "control")
+    return candidates[0] if consumed is not queues and queue in consumed else None
+
+
+def send(follow: Sequence[Next], labels: Mapping[Next, str] | None = None) -> None:
+    if not follow:
+        return
+    if labels is None:
+        with session_scope(get_settings().db_url) as session:
+            labels = task_labels(follow, session)
     for item in follow:
         options: dict[str, Any] = {"queue": item.queue, "routing_key": item.queue} if item.queue else {}
+        if item.countdown is not None:
+            options["countdown"] = item.countdown
         app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item), **options)
 
 
-def task_labels(follow: Sequence[Next]) -> dict[Next, str]:
+# What the labels name never changes (a run's unit, kind and period; a delivery's run; a unit's code): each
+# process keeps what it has read, so a run's later tasks are labelled without a query.
+_run_labels: dict[tuple[str, int], str] = {}
+_unit_codes: dict[tuple[str, int], str] = {}
+_delivery_runs: dict[tuple[str, int], int] = {}
+_LABELS_KEPT = 20_000
+
+
+def task_labels(follow: Sequence[Next], session: Session) -> dict[Next, str]:
     """What Flower shows as a task's arguments: the ids, and the unit code and period they stand for
     (`(12, 340) run 12: 678 annual 2023, unit 24958`). The message itself still carries ids only."""
+    if not follow:
+        return {}
+    db = str(session.get_bind().engine.url)
+    if len(_run_labels) + len(_unit_codes) + len(_delivery_runs) > _LABELS_KEPT:
+        for kept in (_run_labels, _unit_codes, _delivery_runs):
+            kept.clear()
+    delivery_ids = {item.args[0] for item in follow if item.task == "tongket.deliver"} - {
+        i for (d, i) in _delivery_runs if d == db
+    }
+    if delivery_ids:
+        for delivery_id, run_id in session.execute(
+            select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))
+        ):
+            _delivery_runs[db, delivery_id] = run_id
+    deliveries = {
+        int(item.args[0]): _delivery_runs[db, int(item.args[0])]
+        for item in follow
+        if item.task == "tongket.deliver" and (db, item.args[0]) in _delivery_runs
+    }
     run_ids = {item.args[0] for item in follow if item.task in _RUN_FIRST and isinstance(item.args[0], int)}
-    delivery_ids = {item.args[0] for item in follow if item.task == "tongket.deliver"}
+    unknown_runs = {r for r in run_ids | set(deliveries.values()) if (db, r) not in _run_labels}
+    if unknown_runs:
+        for run_id, code, kind, period in session.execute(
+            select(Run.id, Unit.code, Run.kind, statelog.run_period())
+            .join(Unit, Unit.id == Run.scope_unit_id)
+            .where(Run.id.in_(unknown_runs))
+        ):
+            _run_labels[db, run_id] = f"{code} {kind} {period}"
     unit_ids = {item.args[1] for item in follow if item.task == "tongket.collect_unit"}
-    with session_scope(get_settings().db_url) as session:
-        deliveries: dict[int, int] = {
-            delivery_id: run_id
-            for delivery_id, run_id in session.execute(
-                select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))
-            )
-        }
-        runs = {
-            run_id: f"{code} {kind} {period}"
-            for run_id, code, kind, period in session.execute(
-                select(Run.id, Unit.code, Run.kind, statelog.run_period())
-                .join(Unit, Unit.id == Run.scope_unit_id)
-                .where(Run.id.in_(run_ids | set(deliveries.values())))
-            )
-        }
-        units = {
-            unit_id: code for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids)))
-        }
+    unknown_units = {u for u in unit_ids if (db, u) not in _unit_codes}
+    if unknown_units:
+        for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unknown_units))):
+            _unit_codes[db, unit_id] = code
     labels = {}
     for item in follow:
         ids = repr(item.args)
         if item.task == "tongket.deliver" and item.args[0] in deliveries:
             run_id = deliveries[int(item.args[0])]
-            labels[item] = f"{ids} email of run {run_id}: {runs.get(run_id, '?')}"
-        elif item.task in _RUN_FIRST and item.args[0] in runs:
-            label = f"{ids} run {item.args[0]}: {runs[int(item.args[0])]}"
+            labels[item] = f"{ids} email of run {run_id}: {_run_labels.get((db, run_id), '?')}"
+        elif item.task in _RUN_FIRST and (db, item.args[0]) in _run_labels:
+            label = f"{ids} run {item.args[0]}: {_run_labels[db, int(item.args[0])]}"
             if item.task == "tongket.collect_unit":
-                label += f", unit {units.get(int(item.args[1]), '?')}"
+                label += f", unit {_unit_codes.get((db, int(item.args[1])), '?')}"
             labels[item] = label
     return labels
 

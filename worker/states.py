@@ -29,6 +29,11 @@ class Next:
     task: str
     args: tuple[int | str, ...]
     queue: str | None = None  # instead of the task's usual queue (app.ROUTES), e.g. a big report's render
+    countdown: float | None = None  # sent to run no sooner than this many seconds from now (a later try)
+
+
+class NotHere(Exception):
+    """A step a task meant to do itself belongs in its own task after all (e.g. a source that is not local)."""
 
 
 # Reports over a province or the country render on a queue of their own, so thousands of commune reports
