@@ -21,16 +21,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tongket import __version__
-from tongket.models import statelog
 from tongket.models.db import engine_for, head_revision, schema_revision, session_scope
 from tongket.models.redact import redact_text
-from tongket.models.tables import Delivery, Run, Unit
+from tongket.models.tables import Delivery
 from tongket.worker import (
     fsqueue,  # noqa: F401  # registers the embedded transport, fsqueue://
     logs,
 )
 from tongket.worker.settings import Settings, get_settings
-from tongket.worker.states import Next, NotHere
+from tongket.worker.states import Next, NotHere, runs_about, unit_codes
 
 QUEUES = ("control", "collect", "render", "render_big", "mail")
 ROUTES = {
@@ -297,12 +296,7 @@ def send(follow: Sequence[Next], labels: Mapping[Next, str] | None = None) -> No
         app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item), **options)
 
 
-# What the labels name never changes (a run's unit, kind and period; a delivery's run; a unit's code): each
-# process keeps what it has read, so a run's later tasks are labelled without a query.
-_run_labels: dict[tuple[str, int], str] = {}
-_unit_codes: dict[tuple[str, int], str] = {}
-_delivery_runs: dict[tuple[str, int], int] = {}
-_LABELS_KEPT = 20_000
+_delivery_runs: dict[tuple[str, int], int] = {}  # a delivery's run never changes: kept per process
 
 
 def task_labels(follow: Sequence[Next], session: Session) -> dict[Next, str]:
@@ -311,46 +305,28 @@ def task_labels(follow: Sequence[Next], session: Session) -> dict[Next, str]:
     if not follow:
         return {}
     db = str(session.get_bind().engine.url)
-    if len(_run_labels) + len(_unit_codes) + len(_delivery_runs) > _LABELS_KEPT:
-        for kept in (_run_labels, _unit_codes, _delivery_runs):
-            kept.clear()
-    delivery_ids = {item.args[0] for item in follow if item.task == "tongket.deliver"} - {
-        i for (d, i) in _delivery_runs if d == db
-    }
-    if delivery_ids:
-        for delivery_id, run_id in session.execute(
-            select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))
-        ):
-            _delivery_runs[db, delivery_id] = run_id
-    deliveries = {
-        int(item.args[0]): _delivery_runs[db, int(item.args[0])]
-        for item in follow
-        if item.task == "tongket.deliver" and (db, item.args[0]) in _delivery_runs
-    }
+    if len(_delivery_runs) > 20_000:
+        _delivery_runs.clear()
+    delivery_ids = {int(item.args[0]) for item in follow if item.task == "tongket.deliver"}
+    unknown = {i for i in delivery_ids if (db, i) not in _delivery_runs}
+    if unknown:
+        rows = session.execute(select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(unknown)))
+        _delivery_runs.update(((db, delivery_id), run_id) for delivery_id, run_id in rows)
+    deliveries = {i: _delivery_runs[db, i] for i in delivery_ids if (db, i) in _delivery_runs}
     run_ids = {item.args[0] for item in follow if item.task in _RUN_FIRST and isinstance(item.args[0], int)}
-    unknown_runs = {r for r in run_ids | set(deliveries.values()) if (db, r) not in _run_labels}
-    if unknown_runs:
-        for run_id, code, kind, period in session.execute(
-            select(Run.id, Unit.code, Run.kind, statelog.run_period())
-            .join(Unit, Unit.id == Run.scope_unit_id)
-            .where(Run.id.in_(unknown_runs))
-        ):
-            _run_labels[db, run_id] = f"{code} {kind} {period}"
-    unit_ids = {item.args[1] for item in follow if item.task == "tongket.collect_unit"}
-    unknown_units = {u for u in unit_ids if (db, u) not in _unit_codes}
-    if unknown_units:
-        for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unknown_units))):
-            _unit_codes[db, unit_id] = code
+    about = runs_about(session, run_ids | set(deliveries.values()))
+    runs = {run_id: " ".join(what) for run_id, what in about.items()}
+    units = unit_codes(session, {int(item.args[1]) for item in follow if item.task == "tongket.collect_unit"})
     labels = {}
     for item in follow:
         ids = repr(item.args)
         if item.task == "tongket.deliver" and item.args[0] in deliveries:
             run_id = deliveries[int(item.args[0])]
-            labels[item] = f"{ids} email of run {run_id}: {_run_labels.get((db, run_id), '?')}"
-        elif item.task in _RUN_FIRST and (db, item.args[0]) in _run_labels:
-            label = f"{ids} run {item.args[0]}: {_run_labels[db, int(item.args[0])]}"
+            labels[item] = f"{ids} email of run {run_id}: {runs.get(run_id, '?')}"
+        elif item.task in _RUN_FIRST and item.args[0] in runs:
+            label = f"{ids} run {item.args[0]}: {runs[int(item.args[0])]}"
             if item.task == "tongket.collect_unit":
-                label += f", unit {_unit_codes.get((db, int(item.args[1])), '?')}"
+                label += f", unit {units.get(int(item.args[1]), '?')}"
             labels[item] = label
     return labels
 
