@@ -257,10 +257,13 @@ class Cycle:
     load: str
     tasks: dict[str, tuple[int, float]]  # task name -> (how many, wall seconds in all)
     servers: dict[str, float]  # CPU seconds of every postgres and redis-server process (shared with others)
+    sql: tuple[int, int, int]  # the pool processes' SQL statements, commits, connection checkouts (bench/cycle_worker)
 
 
 def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) -> Cycle:
     data = Path(os.environ["TONGKET_DATA_DIR"])
+    for counted in data.glob("sql-*"):
+        counted.unlink()
     procs = [_worker(i, data) for i in range(workers)]
     try:
         _wait_ready(procs, data)
@@ -279,6 +282,7 @@ def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) ->
             _stop(process)
     stages, reports, emails, forms = _stages(args.database_url, t0)
     tasks = _task_times(data, workers)
+    sql = [tuple(int(n) for n in f.read_text().split()) for f in data.glob("sql-*")]
     return Cycle(
         f"{label}, {workers} worker{'s' if workers > 1 else ''}",
         workers,
@@ -293,6 +297,7 @@ def _cycle(args: argparse.Namespace, scope: str, workers: int, communes: int) ->
         _load(),
         tasks,
         servers,
+        (sum(c[0] for c in sql), sum(c[1] for c in sql), sum(c[2] for c in sql)),
     )
 
 
@@ -313,7 +318,7 @@ def _worker(n: int, data: Path) -> subprocess.Popen[bytes]:
     log = data / f"worker{n}.log"
     with log.open("wb") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tongket.worker.app", "worker", "-Q", QUEUES, "--concurrency", "1"]
+            [sys.executable, "-m", "celery", "-A", "bench.cycle_worker", "worker", "-Q", QUEUES, "--concurrency", "1"]
             + ["--loglevel", "INFO", "--hostname", f"cycle{n}@%h", "--without-gossip", "--without-mingle"],
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -451,6 +456,11 @@ def _print(c: Cycle) -> None:
     print(f"   peak RSS per worker (main + pool): {', '.join(f'{r:.0f} MB' for r in c.rss_mb)}; {c.load}")
     tasks = ", ".join(f"{name} {n} × {total / n * 1000:.0f} ms" for name, (n, total) in sorted(c.tasks.items()))
     print(f"   tasks (count × mean wall time in the pool): {tasks}")
+    statements, commits, checkouts = (n / max(c.reports, 1) for n in c.sql)
+    print(
+        f"   SQL per report (pool processes): {statements:.1f} statements, {commits:.1f} commits, "
+        f"{checkouts:.1f} connection checkouts; {sum(n for n, _ in c.tasks.values()) / max(c.reports, 1):.1f} tasks"
+    )
     servers = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in sorted(c.servers.items()))
     print(f"   server CPU meanwhile (every client's, not only ours): {servers}", flush=True)
 

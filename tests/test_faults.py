@@ -70,7 +70,8 @@ def assert_delivered_once(db_url: str, run_id: int, data_dir: Path) -> None:
 
 def kill_mid_render(log: Path, process: subprocess.Popen[bytes], whole: bool) -> None:
     """SIGKILL the worker (with its pool child) or only the pool child, once the render has begun."""
-    started = re.compile(r"task started: tongket\.render_run\[")  # in the pool child (tests/worker_app.py)
+    # In the pool child: its own task (tests/worker_app.py), or the task that collected the run going on with it.
+    started = re.compile(r"task started: tongket\.render_run\[|goes on here with tongket\.render_run")
     wait_until(
         lambda: started.search(log.read_text(errors="replace")) is not None, 180, "the render to start", every=0.01
     )  # a render of the demo takes a few tenths of a second

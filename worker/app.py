@@ -21,16 +21,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tongket import __version__
-from tongket.models import statelog
 from tongket.models.db import engine_for, head_revision, schema_revision, session_scope
 from tongket.models.redact import redact_text
-from tongket.models.tables import Delivery, Run, Unit
+from tongket.models.tables import Delivery
 from tongket.worker import (
     fsqueue,  # noqa: F401  # registers the embedded transport, fsqueue://
     logs,
 )
 from tongket.worker.settings import Settings, get_settings
-from tongket.worker.states import Next
+from tongket.worker.states import Next, NotHere, runs_about, unit_codes
 
 QUEUES = ("control", "collect", "render", "render_big", "mail")
 ROUTES = {
@@ -222,45 +221,102 @@ def _log_format(logger: logging.Logger, **_: object) -> None:
 
 
 class DbTask(Task):  # type: ignore[type-arg]  # generic in celery-types only: not subscriptable at runtime
-    """Runs a plain step in one unit of work, then sends the tasks the step asked for."""
+    """Runs a plain step in one unit of work, then sends the tasks the step asked for, or does here the one
+    next step of the same run that this worker would take from its queues anyway (`carry_on`)."""
 
-    def in_session(self, step: Callable[..., Sequence[Next]], *args: Any) -> None:
+    def in_session(self, step: Callable[..., Sequence[Next]], *args: Any) -> str | None:
         with session_scope(get_settings().db_url) as session:
             follow = step(session, *args)
-        send(follow)  # only after the commit: a worker never sees a row that is not there yet
+            labels = task_labels(follow, session)  # in the step's own transaction, not a session of their own
+        return self.carry_on(follow, labels)  # only after the commit: a worker never sees a row not there yet
+
+    def carry_on(self, follow: Sequence[Next], labels: Mapping[Next, str] | None = None) -> str | None:
+        """Send what follows a committed step; but a run's single next step that this worker takes from its own
+        queues (`HERE`: a commune's collect from a local source, a small report's render) is done here and now,
+        in a transaction of its own, instead of a message, a queue and another task. Up to HERE_MAX steps, then
+        the rest is sent. A step done here that cannot finish (an error, a source not local) sends its task as
+        before, so the task's own retries and failure handling apply; a worker killed meanwhile leaves each
+        step's committed state to the reconciler, as a killed task would. Returns what was done here, for
+        Flower (the task's result) and the log."""
+        done: list[str] = []
+        while len(done) < HERE_MAX and (item := _here(self, follow)) is not None:
+            send([n for n in follow if n != item], labels)
+            step = HERE[item.task]
+            logs.worker.info("%s[%s] goes on here with %s%s", self.name, self.request.id, item.task, item.args)
+            try:
+                follow, labels = step(*item.args)
+            except Exception as exc:  # the task does it, with its own retries and failure handling
+                level = logging.DEBUG if isinstance(exc, NotHere) else logging.WARNING
+                logs.worker.log(level, "%s%s left to its task: %s: %s", item.task, item.args, type(exc).__name__, exc)
+                follow, labels = [item], None
+                break
+            done.append(f"{item.task.removeprefix('tongket.')}{item.args}")
+        send(follow, labels)
+        return f"also done here: {', '.join(done)}" if done else None
 
 
-def send(follow: Sequence[Next]) -> None:
-    labels = task_labels(follow) if follow else {}
+# What a task may do here after its own step, instead of a message: a plain step of the same run, in a session
+# of its own, returning (what follows, its labels). Filled by worker/tasks.py.
+HERE: dict[str, Callable[..., tuple[Sequence[Next], Mapping[Next, str] | None]]] = {}
+HERE_MAX = 3
+
+
+def here(task: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(step: Callable[..., Any]) -> Callable[..., Any]:
+        HERE[task] = step
+        return step
+
+    return register
+
+
+def _here(task: Task, follow: Sequence[Next]) -> Next | None:  # type: ignore[type-arg]
+    """The one item of `follow` this worker may do at once: alone of its kind, on its usual queue (a big
+    report's render goes to `render_big`, never here), no countdown, and a queue this worker consumes (-Q)."""
+    if not follow or task.request.called_directly or not get_settings().steps_here:
+        return None
+    candidates = [n for n in follow if n.task in HERE]
+    if len(candidates) != 1 or candidates[0].queue is not None or candidates[0].countdown is not None:
+        return None
+    queues = task.app.amqp.queues
+    consumed = queues.consume_from  # the queues themselves unless the worker was given its own (-Q)
+    queue = ROUTES.get(candidates[0].task, {}).get("queue", "control")
+    return candidates[0] if consumed is not queues and queue in consumed else None
+
+
+def send(follow: Sequence[Next], labels: Mapping[Next, str] | None = None) -> None:
+    if not follow:
+        return
+    if labels is None:
+        with session_scope(get_settings().db_url) as session:
+            labels = task_labels(follow, session)
     for item in follow:
         options: dict[str, Any] = {"queue": item.queue, "routing_key": item.queue} if item.queue else {}
+        if item.countdown is not None:
+            options["countdown"] = item.countdown
         app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item), **options)
 
 
-def task_labels(follow: Sequence[Next]) -> dict[Next, str]:
+_delivery_runs: dict[tuple[str, int], int] = {}  # a delivery's run never changes: kept per process
+
+
+def task_labels(follow: Sequence[Next], session: Session) -> dict[Next, str]:
     """What Flower shows as a task's arguments: the ids, and the unit code and period they stand for
     (`(12, 340) run 12: 678 annual 2023, unit 24958`). The message itself still carries ids only."""
+    if not follow:
+        return {}
+    db = str(session.get_bind().engine.url)
+    if len(_delivery_runs) > 20_000:
+        _delivery_runs.clear()
+    delivery_ids = {int(item.args[0]) for item in follow if item.task == "tongket.deliver"}
+    unknown = {i for i in delivery_ids if (db, i) not in _delivery_runs}
+    if unknown:
+        rows = session.execute(select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(unknown)))
+        _delivery_runs.update(((db, delivery_id), run_id) for delivery_id, run_id in rows)
+    deliveries = {i: _delivery_runs[db, i] for i in delivery_ids if (db, i) in _delivery_runs}
     run_ids = {item.args[0] for item in follow if item.task in _RUN_FIRST and isinstance(item.args[0], int)}
-    delivery_ids = {item.args[0] for item in follow if item.task == "tongket.deliver"}
-    unit_ids = {item.args[1] for item in follow if item.task == "tongket.collect_unit"}
-    with session_scope(get_settings().db_url) as session:
-        deliveries: dict[int, int] = {
-            delivery_id: run_id
-            for delivery_id, run_id in session.execute(
-                select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(delivery_ids))
-            )
-        }
-        runs = {
-            run_id: f"{code} {kind} {period}"
-            for run_id, code, kind, period in session.execute(
-                select(Run.id, Unit.code, Run.kind, statelog.run_period())
-                .join(Unit, Unit.id == Run.scope_unit_id)
-                .where(Run.id.in_(run_ids | set(deliveries.values())))
-            )
-        }
-        units = {
-            unit_id: code for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unit_ids)))
-        }
+    about = runs_about(session, run_ids | set(deliveries.values()))
+    runs = {run_id: " ".join(what) for run_id, what in about.items()}
+    units = unit_codes(session, {int(item.args[1]) for item in follow if item.task == "tongket.collect_unit"})
     labels = {}
     for item in follow:
         ids = repr(item.args)

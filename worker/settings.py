@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # A deliver task also takes up to this many emails of the same run never tried yet (one claim, one
     # connection); 1 sends each email in its own task only.
     delivery_batch: int = 20
+    # A worker does a run's next step itself when it takes that step's queue anyway (a commune's collect from a
+    # local source, a small report's render: app.DbTask.carry_on) rather than queue it as a task; off: one task each.
+    steps_here: bool = True
     timezone: str = "Asia/Ho_Chi_Minh"
     # Communes by email: the intake mailbox (imaps://user@host[:port]/INBOX), its password (use
     # TONGKET_IMAP_PASSWORD_FILE), the address communes reply to, and limits on what a message may carry.

@@ -7,7 +7,7 @@ is a plain function of a session and ids that returns the tasks to send after it
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -29,6 +29,11 @@ class Next:
     task: str
     args: tuple[int | str, ...]
     queue: str | None = None  # instead of the task's usual queue (app.ROUTES), e.g. a big report's render
+    countdown: float | None = None  # sent to run no sooner than this many seconds from now (a later try)
+
+
+class NotHere(Exception):
+    """A step a task meant to do itself belongs in its own task after all (e.g. a source that is not local)."""
 
 
 # Reports over a province or the country render on a queue of their own, so thousands of commune reports
@@ -57,13 +62,46 @@ def transition(session: Session, run_id: int, old: RunState, new: RunState, reas
     return won
 
 
+# What a run and a unit are never changes (a run's unit, kind and period; a unit's code): each process keeps
+# what it has read, for the log lines and Flower's labels, instead of a query per line.
+_runs: dict[tuple[str, int], tuple[str, str, str]] = {}
+_units: dict[tuple[str, int], str] = {}
+_KEPT = 20_000
+
+
+def runs_about(session: Session, run_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]:
+    """Each run's unit code, kind and period id (runs that do not exist are left out)."""
+    db, wanted = _database(session), set(run_ids)
+    unknown = {r for r in wanted if (db, r) not in _runs}
+    if unknown:
+        for run_id, code, kind, period in session.execute(
+            select(Run.id, Unit.code, Run.kind, statelog.run_period())
+            .join(Unit, Unit.id == Run.scope_unit_id)
+            .where(Run.id.in_(unknown))
+        ):
+            _runs[db, run_id] = (code, str(kind), period)
+    return {r: _runs[db, r] for r in wanted if (db, r) in _runs}
+
+
+def unit_codes(session: Session, unit_ids: Iterable[int]) -> dict[int, str]:
+    db, wanted = _database(session), set(unit_ids)
+    unknown = {u for u in wanted if (db, u) not in _units}
+    if unknown:
+        for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unknown))):
+            _units[db, unit_id] = code
+    return {u: _units[db, u] for u in wanted if (db, u) in _units}
+
+
+def _database(session: Session) -> str:
+    if len(_runs) + len(_units) > _KEPT:
+        _runs.clear()
+        _units.clear()
+    return str(session.get_bind().engine.url)
+
+
 def log_run(session: Session, run_id: int, old: str | None, new: str, reason: str = "") -> None:
     """The run's one log line for a state change, with its unit code, kind and period."""
-    code, kind, period = session.execute(
-        select(Unit.code, Run.kind, statelog.run_period())
-        .join(Unit, Unit.id == Run.scope_unit_id)
-        .where(Run.id == run_id)
-    ).one()
+    code, kind, period = runs_about(session, [run_id])[run_id]
     level = logging.WARNING if new == RunState.FAILED else logging.INFO
     statelog.state_change(
         statelog.runs,
@@ -153,8 +191,8 @@ def log_unit(
     if labels is not None:
         code, period = labels
     else:
-        code = session.scalars(select(Unit.code).where(Unit.id == unit_id)).one()
-        period = session.scalars(select(statelog.run_period()).where(Run.id == run_id)).one()
+        code = unit_codes(session, [unit_id])[unit_id]
+        period = runs_about(session, [run_id])[run_id][2]
     statelog.state_change(
         statelog.units, f"unit {code}", old, new, run_id=run_id, unit=code, period=period, reason=reason
     )

@@ -3,37 +3,69 @@ send what follows. Task names are explicit and stable; other packages refer to t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from celery.signals import worker_process_shutdown, worker_shutdown
 from sqlalchemy.exc import OperationalError
 
 from tongket.models import statelog
+from tongket.models.db import session_scope
 from tongket.models.errors import DeliveryFailed, TransientError
 from tongket.models.redact import redact_text
 from tongket.models.tables import DeliveryState, RunUnit, utcnow
 from tongket.worker import states
-from tongket.worker.app import DbTask, app, send, with_session
+from tongket.worker.app import DbTask, app, here, send, task_labels, with_session
 from tongket.worker.backoff import backoff
 from tongket.worker.collect import shared
 from tongket.worker.collect.step import collect_once
 from tongket.worker.deliver import commune_flow, flow, notify, smtp
 from tongket.worker.runs import communes, control, intake, pipeline, review
 from tongket.worker.settings import get_settings
+from tongket.worker.states import Next
 
 
 @app.task(name="tongket.start_run", base=DbTask, bind=True)
-def start_run(self: DbTask, run_id: int) -> None:
-    self.in_session(communes.start, run_id, get_settings())  # and the requests to communes with contacts
+def start_run(self: DbTask, run_id: int) -> str | None:
+    return self.in_session(communes.start, run_id, get_settings())  # and the requests to communes with contacts
 
 
 @app.task(name="tongket.collect_unit", base=DbTask, bind=True, max_retries=None)  # the deadline bounds it
-def collect_unit(self: DbTask, run_id: int, unit_id: int) -> None:
-    wait = with_session(lambda s: collect_once(s, run_id, unit_id, get_settings()))
-    if wait is not None:  # nothing yet or source down: try again, until the deadline; Flower shows why
-        why = with_session(lambda s: s.get(RunUnit, (run_id, unit_id)))
-        reason = redact_text(why.last_error) if why is not None and why.last_error else "nothing delivered yet"
-        raise self.retry(exc=TransientError(f"run {run_id}, unit id {unit_id}: {reason}"), countdown=wait)
-    # After the unit's commit: the other runs waiting for this form, then this run's next step.
-    self.in_session(shared.after_collect, run_id, unit_id)
+def collect_unit(self: DbTask, run_id: int, unit_id: int) -> str | None:
+    wait, follow, labels = _collect(run_id, unit_id)
+    if isinstance(wait, str):  # nothing yet or source down: try again, until the deadline; Flower shows why
+        raise self.retry(exc=TransientError(f"run {run_id}, unit id {unit_id}: {wait}"), countdown=follow[0].countdown)
+    return self.carry_on(follow, labels)
+
+
+def _collect(
+    run_id: int, unit_id: int, local_only: bool = False
+) -> tuple[str | None, Sequence[Next], Mapping[Next, str] | None]:
+    """One try at a unit, then (in the same session, after the unit's commit) the other runs waiting for this
+    form and this run's next step. While the unit is awaited: (why, [its next try], None)."""
+    with session_scope(get_settings().db_url) as session:
+        wait = collect_once(session, run_id, unit_id, get_settings(), local_only=local_only)
+        if wait is not None:
+            why = session.get(RunUnit, (run_id, unit_id), populate_existing=True)
+            reason = redact_text(why.last_error) if why is not None and why.last_error else "nothing delivered yet"
+            return reason, [Next("tongket.collect_unit", (run_id, unit_id), countdown=wait)], None
+        session.commit()  # the unit's settlement stands before the other runs hear of it (shared.py)
+        follow = shared.after_collect(session, run_id, unit_id)
+        return None, follow, task_labels(follow, session)
+
+
+@here("tongket.collect_unit")
+def _collect_here(run_id: int, unit_id: int) -> tuple[Sequence[Next], Mapping[Next, str] | None]:
+    """A commune's one unit collected by the task that started its run: from a local source only."""
+    _, follow, labels = _collect(run_id, unit_id, local_only=True)
+    return follow, labels  # while awaited: its collect task, sent for the next try
+
+
+@here("tongket.render_run")
+def _render_here(run_id: int) -> tuple[Sequence[Next], Mapping[Next, str] | None]:
+    """A small report rendered by the task that collected its last unit (a province's goes to render_big)."""
+    with session_scope(get_settings().db_url) as session:
+        follow = pipeline.render(session, run_id, get_settings())
+        return follow, task_labels(follow, session)
 
 
 @app.task(name="tongket.settle_shared", base=DbTask, bind=True)

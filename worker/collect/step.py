@@ -15,24 +15,33 @@ from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tongket.models import statelog
-from tongket.models.tables import Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.models.tables import Run, RunState, RunUnit, SourceKind, Unit, UnitState, utcnow
 from tongket.worker.backoff import backoff
 from tongket.worker.collect.collect import Outcome, gather, has_contacts, judge, sources_of
 from tongket.worker.collect.http_source import HttpLimits
 from tongket.worker.collect.shared import settle_known
 from tongket.worker.settings import Settings
-from tongket.worker.states import record_unit
+from tongket.worker.states import NotHere, record_unit
 
 # What officials read in the report (Vietnamese only); the technical reason stays in RunUnit.last_error.
 NOTHING_YET = "chưa nhận được số liệu trước hạn thu thập"
 SOURCE_DOWN = "; lần thử cuối không lấy được số liệu từ hệ thống của đơn vị"
 
 
+LOCAL = (SourceKind.FILE_DROP, SourceKind.EMAIL)  # read here at once: no remote endpoint to wait for
+
+
 def collect_once(
-    session: Session, run_id: int, unit_id: int, settings: Settings, now: datetime | None = None
+    session: Session,
+    run_id: int,
+    unit_id: int,
+    settings: Settings,
+    now: datetime | None = None,
+    local_only: bool = False,
 ) -> float | None:
     """Try one pending unit of a collecting run; returns seconds to wait before the next try, or None
-    once the unit is settled (or was settled already: a repeated message does nothing)."""
+    once the unit is settled (or was settled already: a repeated message does nothing). With `local_only`
+    (another task's worker doing it on the way), a unit with a remote source raises NotHere before any fetch."""
     found = _load(session, run_id, unit_id)
     if found is None:
         return None
@@ -43,6 +52,8 @@ def collect_once(
         return None  # another run collected this form in this cycle: it serves this run too
     period, bounds = run.period, limits(settings)
     sources = sources_of(session, unit)
+    if local_only and any(source.kind not in LOCAL for source in sources):
+        raise NotHere(f"unit {unit.code} has a remote source: its own collect task fetches it")
     session.commit()  # end the read transaction: no connection or lock is held while a slow source answers
     gathered = gather(unit.code, sources, period, settings.dropbox_dir, bounds)
     if session.scalar(_state_statement(), {"run_id": run_id, "unit_id": unit_id}) != UnitState.PENDING:

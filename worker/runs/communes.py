@@ -227,8 +227,11 @@ def form_for(session: Session, unit: Unit, period: Period, settings: Settings) -
 def _with_contacts(session: Session, run_id: int) -> Sequence[Unit]:
     """The run's communes still pending that have at least one contact, but not those asked by their own run
     (of the same period): a commune gets one request and one set of reminders per cycle, not one per report."""
+    pending = _pending_with_contacts(session, run_id)
+    if not pending:
+        return []  # no contacts: nothing to ask, and no need to know who asks
     asked_by_own_run = shared.collected_elsewhere(session, run_id)
-    return [u for u in _pending_with_contacts(session, run_id) if u.id not in asked_by_own_run]
+    return [u for u in pending if u.id not in asked_by_own_run]
 
 
 def _pending_with_contacts(session: Session, run_id: int) -> Sequence[Unit]:
