@@ -3,7 +3,7 @@ drop and from a loopback HTTP server that adds a fixed latency per request.
 
     python -m bench.collect                       # both sources, SQLite in a temporary folder
     python -m bench.collect --source http --latency 0.1 --processes 2 --threads 16
-    TONGKET_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python -m bench.collect
+    TONGKET_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/tongket_bench_collect python -m bench.collect
 
 Each commune is collected by the same plain step a Celery task calls (worker.collect.step.collect_once),
 in its own database transaction, by `processes` worker processes of `threads` threads each (the shape of
@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, make_url, select
 
 UNITS = 3_321
 PERIOD = "2025"
@@ -59,6 +59,7 @@ def _bench(source: str, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tongket-bench-") as tmp:
         data_dir = Path(tmp)
         db_url = os.environ.get("TONGKET_BENCH_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.db'}"
+        _refuse_others(db_url)
         server = None
         if source == "http":
             server, base = _start_server(args.latency)
@@ -121,6 +122,13 @@ def _setup(db_url: str, data_dir: Path, args: argparse.Namespace, http_base: str
         unit_ids = list(session.scalars(select(RunUnit.unit_id).where(RunUnit.run_id == run.id)))
         assert session.scalar(select(func.count()).select_from(Run)) == 1
         return run.id, unit_ids
+
+
+def _refuse_others(url: str) -> None:
+    """The bench empties the database it is given: only one of its own (as bench.aggregate and bench.cycle)."""
+    name = make_url(url).database or ""
+    if make_url(url).get_backend_name() != "sqlite" and not name.startswith("tongket_bench_collect"):
+        raise SystemExit(f"refusing to empty database {name!r}: this bench's databases are tongket_bench_collect*")
 
 
 def _clean(session: Any) -> None:
