@@ -57,3 +57,17 @@ def test_the_national_report_is_issued_by_the_ministry(session: Session) -> None
     assert office.signer_title == "BỘ TRƯỞNG"
     assert issuer(unit_by_code(session, "VN"), AFTER_REFORM, deputy=True).signer_title == "KT. BỘ TRƯỞNG\nTHỨ TRƯỞNG"
     assert "Công an các tỉnh, thành phố (để thực hiện)" in office.recipients
+
+
+def test_the_national_report_says_toan_quoc_mid_sentence() -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from tongket.worker.report.figures import Report
+    from tongket.worker.report.statements import whole
+
+    def scope(name: str) -> Report:
+        return cast(Report, SimpleNamespace(scope_name=name))
+
+    assert whole(scope("Toàn quốc")) == "toàn quốc"  # "Tính đến …, toàn quốc đã xây dựng …"
+    assert whole(scope("Huyện Đức Trọng")) == "toàn huyện"

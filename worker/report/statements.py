@@ -53,7 +53,9 @@ def area_of(ind: IndicatorInfo) -> str:
 
 
 def whole(report: Report) -> str:
-    """ "toàn huyện", "toàn thị trấn": the whole of the report's scope."""
+    """ "toàn huyện", "toàn thị trấn": the whole of the report's scope; the country's is its name, "toàn quốc"."""
+    if report.scope_name.startswith("Toàn "):
+        return lower_first(report.scope_name)
     kind = unit_type(report.scope_name)
     return f"toàn {kind}" if kind else f"toàn địa bàn {report.scope_name}"
 
