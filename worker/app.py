@@ -16,20 +16,18 @@ from celery import Celery, Task, signals
 from celery.schedules import crontab
 from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
 from kombu import Exchange, Queue
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tongket import __version__
 from tongket.models.db import engine_for, head_revision, schema_revision, session_scope
 from tongket.models.redact import redact_text
-from tongket.models.tables import Delivery
 from tongket.worker import (
     fsqueue,  # noqa: F401  # registers the embedded transport, fsqueue://
     logs,
 )
 from tongket.worker.settings import Settings, get_settings
-from tongket.worker.states import Next, NotHere, runs_about, unit_codes
+from tongket.worker.states import Next, NotHere, delivery_runs, runs_about, unit_codes
 
 QUEUES = ("control", "collect", "render", "render_big", "mail")
 ROUTES = {
@@ -296,23 +294,12 @@ def send(follow: Sequence[Next], labels: Mapping[Next, str] | None = None) -> No
         app.send_task(item.task, args=list(item.args), argsrepr=labels.get(item), **options)
 
 
-_delivery_runs: dict[tuple[str, int], int] = {}  # a delivery's run never changes: kept per process
-
-
 def task_labels(follow: Sequence[Next], session: Session) -> dict[Next, str]:
     """What Flower shows as a task's arguments: the ids, and the unit code and period they stand for
     (`(12, 340) run 12: 678 annual 2023, unit 24958`). The message itself still carries ids only."""
     if not follow:
         return {}
-    db = str(session.get_bind().engine.url)
-    if len(_delivery_runs) > 20_000:
-        _delivery_runs.clear()
-    delivery_ids = {int(item.args[0]) for item in follow if item.task == "tongket.deliver"}
-    unknown = {i for i in delivery_ids if (db, i) not in _delivery_runs}
-    if unknown:
-        rows = session.execute(select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(unknown)))
-        _delivery_runs.update(((db, delivery_id), run_id) for delivery_id, run_id in rows)
-    deliveries = {i: _delivery_runs[db, i] for i in delivery_ids if (db, i) in _delivery_runs}
+    deliveries = delivery_runs(session, {int(item.args[0]) for item in follow if item.task == "tongket.deliver"})
     run_ids = {item.args[0] for item in follow if item.task in _RUN_FIRST and isinstance(item.args[0], int)}
     about = runs_about(session, run_ids | set(deliveries.values()))
     runs = {run_id: " ".join(what) for run_id, what in about.items()}

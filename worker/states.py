@@ -7,7 +7,7 @@ is a plain function of a session and ids that returns the tasks to send after it
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tongket.models import statelog
 from tongket.models.db import changed
-from tongket.models.tables import Level, Run, RunState, RunUnit, Unit, UnitState, utcnow
+from tongket.models.tables import Delivery, Level, Run, RunState, RunUnit, Unit, UnitState, utcnow
 from tongket.models.units import expected_units
 
 
@@ -62,41 +62,61 @@ def transition(session: Session, run_id: int, old: RunState, new: RunState, reas
     return won
 
 
-# What a run and a unit are never changes (a run's unit, kind and period; a unit's code): each process keeps
-# what it has read, for the log lines and Flower's labels, instead of a query per line.
-_runs: dict[tuple[str, int], tuple[str, str, str]] = {}
-_units: dict[tuple[str, int], str] = {}
+# What a run, a unit and a delivery are never changes (a run's unit, kind and period; a unit's code; a
+# delivery's run): each process keeps what it has read, for the log lines and Flower's labels, instead of a
+# query per line. Keyed by (database URL, id); all forgotten together past _KEPT entries.
+_kept: dict[str, dict[tuple[str, int], Any]] = {"run": {}, "unit": {}, "delivery": {}}
 _KEPT = 20_000
 
 
 def runs_about(session: Session, run_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]:
     """Each run's unit code, kind and period id (runs that do not exist are left out)."""
-    db, wanted = _database(session), set(run_ids)
-    unknown = {r for r in wanted if (db, r) not in _runs}
-    if unknown:
-        for run_id, code, kind, period in session.execute(
-            select(Run.id, Unit.code, Run.kind, statelog.run_period())
-            .join(Unit, Unit.id == Run.scope_unit_id)
-            .where(Run.id.in_(unknown))
-        ):
-            _runs[db, run_id] = (code, str(kind), period)
-    return {r: _runs[db, r] for r in wanted if (db, r) in _runs}
+    return _known(
+        session,
+        "run",
+        run_ids,
+        lambda unknown: (
+            (run_id, (code, str(kind), period))
+            for run_id, code, kind, period in session.execute(
+                select(Run.id, Unit.code, Run.kind, statelog.run_period())
+                .join(Unit, Unit.id == Run.scope_unit_id)
+                .where(Run.id.in_(unknown))
+            )
+        ),
+    )
 
 
 def unit_codes(session: Session, unit_ids: Iterable[int]) -> dict[int, str]:
-    db, wanted = _database(session), set(unit_ids)
-    unknown = {u for u in wanted if (db, u) not in _units}
+    return _known(
+        session,
+        "unit",
+        unit_ids,
+        lambda unknown: session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unknown))),
+    )
+
+
+def delivery_runs(session: Session, delivery_ids: Iterable[int]) -> dict[int, int]:
+    """Each delivery's run id (deliveries that do not exist are left out)."""
+    return _known(
+        session,
+        "delivery",
+        delivery_ids,
+        lambda unknown: session.execute(select(Delivery.id, Delivery.run_id).where(Delivery.id.in_(unknown))),
+    )
+
+
+def _known(
+    session: Session, what: str, ids: Iterable[int], read: Callable[[set[int]], Iterable[tuple[int, Any]]]
+) -> dict[int, Any]:
+    """ids -> what the process keeps of them, reading those it has not kept yet in one query."""
+    if sum(map(len, _kept.values())) > _KEPT:
+        for kept in _kept.values():
+            kept.clear()
+    db, wanted, kept = str(session.get_bind().engine.url), set(ids), _kept[what]
+    unknown = {i for i in wanted if (db, i) not in kept}
     if unknown:
-        for unit_id, code in session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(unknown))):
-            _units[db, unit_id] = code
-    return {u: _units[db, u] for u in wanted if (db, u) in _units}
-
-
-def _database(session: Session) -> str:
-    if len(_runs) + len(_units) > _KEPT:
-        _runs.clear()
-        _units.clear()
-    return str(session.get_bind().engine.url)
+        kept.update(((db, i), value) for i, value in read(unknown))
+    return {i: kept[db, i] for i in wanted if (db, i) in kept}
 
 
 def log_run(session: Session, run_id: int, old: str | None, new: str, reason: str = "") -> None:
